@@ -1,0 +1,162 @@
+//! The JS surface: `EmbeddingStore`. Every method copies its arguments into owned Rust values on the
+//! JS thread, calls `Store` on napi's tokio runtime, and settles a Promise (see `napi/error.rs`).
+
+mod error;
+mod options;
+
+use std::sync::Arc;
+
+use napi::bindgen_prelude::{FromNapiValue, PromiseRaw, Unknown};
+use napi::Env;
+use napi_derive::napi;
+
+use crate::store::{self, Store, StoreError};
+use error::{reject, settle};
+use options::{AddResult, EmbeddingItem, OpenOptions, SearchHit, SearchOptions};
+
+/// An embedded embedding store: one LanceDB table on local disk. Create one with `EmbeddingStore.open`.
+#[napi]
+pub struct EmbeddingStore {
+    inner: Arc<Store>,
+}
+
+/// Converts a JS argument, turning napi's conversion error into `INVALID_ARGUMENT` about `what`.
+fn from_js<T: FromNapiValue>(value: &Unknown<'_>, what: &str) -> Result<T, StoreError> {
+    // SAFETY: every type converted here checks the JS type itself through N-API calls, which report
+    // a mismatch as a status (turned into an error), never as undefined behaviour.
+    unsafe { value.cast::<T>() }.map_err(|e| StoreError::invalid(what, e.reason.clone()))
+}
+
+/// An optional argument: `undefined` and `null` mean "not given".
+fn optional_from_js<T: FromNapiValue>(value: Option<Unknown<'_>>, what: &str) -> Result<Option<T>, StoreError> {
+    match value {
+        None => Ok(None),
+        Some(value) => from_js::<Option<T>>(&value, what),
+    }
+}
+
+fn items_from_js(items: &Unknown<'_>) -> Result<Vec<store::Item>, StoreError> {
+    let values: Vec<Unknown<'_>> = from_js(items, "items")?;
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, value)| from_js::<EmbeddingItem>(value, &format!("items[{i}]")).map(store::Item::from))
+        .collect()
+}
+
+fn query_from_js(query: &Unknown<'_>) -> Result<Vec<f32>, StoreError> {
+    from_js(query, "query").map(options::vector_from_js)
+}
+
+#[napi]
+impl EmbeddingStore {
+    /// Opens the store in directory `path` (created if missing), creating the table on first use.
+    /// Rejects `DIMENSION_MISMATCH` when `options.dimension` differs from an existing table's,
+    /// `INVALID_ARGUMENT` for bad options, `IO` when the directory cannot be created or written.
+    #[napi(ts_args_type = "path: string, options?: OpenOptions", ts_return_type = "Promise<EmbeddingStore>")]
+    pub fn open<'env>(
+        env: &'env Env,
+        path: Unknown<'env>,
+        options: Option<Unknown<'env>>,
+    ) -> napi::Result<PromiseRaw<'env, EmbeddingStore>> {
+        let args = from_js::<String>(&path, "path")
+            .and_then(|path| Ok((path, optional_from_js::<OpenOptions>(options, "options")?.unwrap_or_default())));
+        let (path, options) = match args {
+            Ok(args) => args,
+            Err(err) => return reject(env, err),
+        };
+        settle(env, async move { Store::open(&path, options.into()).await }, |store| EmbeddingStore {
+            inner: Arc::new(store),
+        })
+    }
+
+    /// Stores `items` in one atomic commit: all of them or, on any error, none. Resolves `{ added, version }`.
+    /// Rejects `DUPLICATE_ID` when an id repeats in the batch or is already stored, `DIMENSION_MISMATCH`,
+    /// `INVALID_VECTOR`, `INVALID_ARGUMENT`, `STORE_CLOSED`.
+    #[napi(ts_args_type = "items: EmbeddingItem[]", ts_return_type = "Promise<AddResult>")]
+    pub fn add_embeddings<'env>(&self, env: &'env Env, items: Unknown<'env>) -> napi::Result<PromiseRaw<'env, AddResult>> {
+        let items = match items_from_js(&items) {
+            Ok(items) => items,
+            Err(err) => return reject(env, err),
+        };
+        let store = Arc::clone(&self.inner);
+        settle(env, async move { store.add(items).await }, AddResult::from)
+    }
+
+    /// The stored embeddings nearest to `query`, best first (`score` descending).
+    /// Rejects `DIMENSION_MISMATCH` on a wrong length, `INVALID_VECTOR`, `INVALID_ARGUMENT`, `STORE_CLOSED`.
+    #[napi(
+        ts_args_type = "query: Float32Array | number[], options?: SearchOptions",
+        ts_return_type = "Promise<SearchHit[]>"
+    )]
+    pub fn search<'env>(
+        &self,
+        env: &'env Env,
+        query: Unknown<'env>,
+        options: Option<Unknown<'env>>,
+    ) -> napi::Result<PromiseRaw<'env, Vec<SearchHit>>> {
+        let args = query_from_js(&query)
+            .and_then(|query| Ok((query, optional_from_js::<SearchOptions>(options, "options")?.unwrap_or_default())));
+        let (query, options) = match args {
+            Ok(args) => args,
+            Err(err) => return reject(env, err),
+        };
+        let store = Arc::clone(&self.inner);
+        let request = store::SearchRequest::from(options);
+        settle(env, async move { store.search(&query, &request).await }, |hits| {
+            hits.into_iter().map(SearchHit::from).collect()
+        })
+    }
+
+    /// Number of stored embeddings.
+    #[napi(ts_return_type = "Promise<number>")]
+    pub fn count<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, f64>> {
+        let store = Arc::clone(&self.inner);
+        settle(env, async move { store.count().await }, |n| n as f64)
+    }
+
+    /// The table's latest committed version (it grows with every write).
+    #[napi(ts_return_type = "Promise<number>")]
+    pub fn version<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, f64>> {
+        let store = Arc::clone(&self.inner);
+        settle(env, async move { store.version().await }, |v| v as f64)
+    }
+
+    /// Closes the store: calls already running finish, later calls reject with `STORE_CLOSED`.
+    /// The connection is released when the last store on the directory closes. Closing twice is harmless.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn close<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, ()>> {
+        let store = Arc::clone(&self.inner);
+        settle(env, async move { store.close() }, |()| ())
+    }
+
+    /// Length of every vector in this store.
+    #[napi(getter)]
+    pub fn dimension(&self) -> u32 {
+        u32::try_from(self.inner.dimension()).unwrap_or(u32::MAX)
+    }
+
+    /// The metric fixed when the table was created.
+    #[napi(getter, ts_return_type = "'cosine' | 'l2' | 'dot'")]
+    pub fn metric(&self) -> &'static str {
+        self.inner.metric().as_str()
+    }
+
+    /// The table name.
+    #[napi(getter)]
+    pub fn table(&self) -> String {
+        self.inner.table_name().to_owned()
+    }
+
+    /// The store's directory, as an absolute path.
+    #[napi(getter)]
+    pub fn path(&self) -> String {
+        self.inner.dir().to_string_lossy().into_owned()
+    }
+
+    /// Whether `close()` has been called.
+    #[napi(getter)]
+    pub fn closed(&self) -> bool {
+        self.inner.is_closed()
+    }
+}

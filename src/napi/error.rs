@@ -1,0 +1,68 @@
+//! The one place a `StoreError` becomes a JS `Error`: `settle` runs core work on napi's tokio
+//! runtime and, back on the JS thread, resolves the Promise or rejects it with `{ code, message }`.
+
+use std::future::Future;
+
+use napi::bindgen_prelude::{PromiseRaw, ToNapiValue, Unknown};
+use napi::{Env, JsError};
+use napi_derive::napi;
+
+use crate::store::{self, StoreError};
+
+/// The stable `code` of every error lancestore rejects with.
+#[napi(string_enum = "UPPER_SNAKE")]
+pub enum ErrorCode {
+    /// An argument or option is missing, of the wrong type, or out of range.
+    InvalidArgument,
+    /// A vector's length differs from the store's dimension (or `dimension` differs from the table's).
+    DimensionMismatch,
+    /// A vector holds NaN or ±Infinity, or is all zeros under the cosine metric.
+    InvalidVector,
+    /// An id is repeated in a batch or is already stored.
+    DuplicateId,
+    /// The store was closed.
+    StoreClosed,
+    /// The file system refused (path is a file, not writable, …).
+    Io,
+    /// Anything else LanceDB reported, with its message.
+    Internal,
+}
+
+struct Code(&'static str);
+
+impl AsRef<str> for Code {
+    fn as_ref(&self) -> &str {
+        self.0
+    }
+}
+
+/// Runs `work` off the JS thread and returns its Promise: `Ok` goes through `to_js`,
+/// `Err` rejects with a JS `Error` whose `code` is `StoreError::code()`.
+pub fn settle<'env, T, V>(
+    env: &'env Env,
+    work: impl Future<Output = store::Result<T>> + Send + 'static,
+    to_js: impl FnOnce(T) -> V + 'static,
+) -> napi::Result<PromiseRaw<'env, V>>
+where
+    T: Send + 'static,
+    V: ToNapiValue,
+{
+    env.spawn_future_with_callback(async move { Ok(work.await) }, move |env, outcome| {
+        outcome.map(to_js).map_err(|err| js_error(env, &err))
+    })
+}
+
+/// A Promise that rejects with `err` (for arguments that fail to convert on the JS thread).
+pub fn reject<'env, V: ToNapiValue + Send + 'static>(
+    env: &'env Env,
+    err: StoreError,
+) -> napi::Result<PromiseRaw<'env, V>> {
+    settle(env, async move { Err::<V, _>(err) }, |never| never)
+}
+
+fn js_error(env: &Env, err: &StoreError) -> napi::Error {
+    let error = JsError::from(napi::Error::new(Code(err.code()), err.to_string()));
+    // SAFETY: called from settle's callback, on the JS thread that owns `env`; the value was just created there.
+    let value = unsafe { Unknown::from_raw_unchecked(env.raw(), error.into_value(env.raw())) };
+    napi::Error::from(value) // keeps this JS object: the promise rejects with it, `code` intact
+}

@@ -1,0 +1,389 @@
+//! Store: the open LanceDB table behind one `EmbeddingStore`. Owns opening/creating the table,
+//! atomic batched inserts, bounded concurrent search and closing. Plain Rust, no napi types.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod error;
+mod filter;
+mod registry;
+mod schema;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use futures::TryStreamExt;
+use lancedb::query::{ExecutableQuery, QueryBase, Select};
+use tokio::sync::Semaphore;
+
+pub use config::{Metric, OpenOptions, SearchRequest, StoreConfig};
+pub use error::{Result, StoreError};
+
+/// One embedding to store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    /// Unique, non-empty id.
+    pub id: String,
+    /// The embedding; its length must equal the store's dimension.
+    pub vector: Vec<f32>,
+    /// A JSON object, or `None`.
+    pub metadata: Option<serde_json::Value>,
+}
+
+/// One search result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    /// The stored id.
+    pub id: String,
+    /// Larger is closer (see `Metric::score`).
+    pub score: f64,
+    /// LanceDB's distance: smaller is closer.
+    pub distance: f64,
+    /// The stored metadata object, or `None`.
+    pub metadata: Option<serde_json::Value>,
+}
+
+/// What one `add` wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AddOutcome {
+    /// Rows written.
+    pub added: usize,
+    /// Table version after the commit.
+    pub version: u64,
+}
+
+/// Ids per `id IN (…)` query when checking a batch against the stored ids.
+const IDS_PER_LOOKUP: usize = 2_048;
+
+/// Handles that live until `close()`; operations in flight keep their own `Arc`.
+struct Handles {
+    shared: Arc<registry::Shared>,
+    table: lancedb::Table,
+    schema: SchemaRef,
+}
+
+/// An open embedding store: one LanceDB table of `id`, `vector`, `metadata`.
+pub struct Store {
+    dir: PathBuf,
+    config: StoreConfig,
+    dimension: usize,
+    metric: Metric,
+    handles: RwLock<Option<Arc<Handles>>>,
+    search_slots: Semaphore,
+}
+
+impl Store {
+    /// Opens (or creates) the store at `path`. A new table needs `dimension`; an existing one must
+    /// match the given `dimension` and `metric`.
+    pub async fn open(path: &str, options: OpenOptions) -> Result<Self> {
+        let config = StoreConfig::resolve(options)?;
+        let dir = prepare_directory(path).await?;
+        let shared = registry::connect(&dir).await?;
+        let table = open_or_create_table(&shared.connection, &config).await?;
+        let schema = table.schema().await.map_err(StoreError::lance("reading the table schema"))?;
+        let (dimension, metric) = schema::describe(&schema)?;
+        if let Some(expected) = config.dimension
+            && expected != dimension
+        {
+            return Err(StoreError::DimensionMismatch { what: "options.dimension".into(), expected: dimension, got: expected });
+        }
+        if let Some(asked) = config.metric
+            && asked != metric
+        {
+            return Err(StoreError::invalid(
+                "metric",
+                format!("the table was created with metric '{}', not '{}'", metric.as_str(), asked.as_str()),
+            ));
+        }
+        let search_slots = Semaphore::new(config.max_concurrent_searches);
+        let handles = Handles { shared, table, schema };
+        Ok(Self { dir, config, dimension, metric, handles: RwLock::new(Some(Arc::new(handles))), search_slots })
+    }
+
+    /// The store's vector dimension.
+    pub fn dimension(&self) -> usize {
+        self.dimension
+    }
+
+    /// The metric the table was created with.
+    pub fn metric(&self) -> Metric {
+        self.metric
+    }
+
+    /// The table name.
+    pub fn table_name(&self) -> &str {
+        &self.config.table
+    }
+
+    /// The store's directory, canonicalised.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Whether `close()` has been called.
+    pub fn is_closed(&self) -> bool {
+        self.handles.read().map(|h| h.is_none()).unwrap_or(true)
+    }
+
+    fn handles(&self) -> Result<Arc<Handles>> {
+        let guard = self.handles.read().map_err(|_| StoreError::Internal("store handle lock poisoned".into()))?;
+        guard.as_ref().map(Arc::clone).ok_or(StoreError::Closed)
+    }
+
+    /// Adds `items` in one atomic commit: every item is stored, or (on any error) none is.
+    pub async fn add(&self, items: Vec<Item>) -> Result<AddOutcome> {
+        let handles = self.handles()?;
+        if items.is_empty() {
+            return Ok(AddOutcome { added: 0, version: current_version(&handles.table).await? });
+        }
+        let metadata = config::check_items(&items, self.dimension, self.metric)?;
+        let batches = schema::to_batches(&handles.schema, &items, &metadata, self.dimension, self.config.batch_rows)?;
+        let lock = handles.shared.write_lock(&self.config.table)?;
+        let _writing = lock.lock().await;
+        reject_stored_ids(&handles.table, &items).await?;
+        let result = handles.table.add(batches).execute().await.map_err(StoreError::lance("adding embeddings"))?;
+        Ok(AddOutcome { added: items.len(), version: result.version })
+    }
+
+    /// The stored embeddings nearest to `query`, best first.
+    pub async fn search(&self, query: &[f32], request: &SearchRequest) -> Result<Vec<Hit>> {
+        let handles = self.handles()?;
+        let search = request.validate(query, self.dimension, self.metric)?;
+        let max_distance = search.threshold.and_then(|t| self.metric.max_distance(t));
+        if self.metric == Metric::L2 && max_distance.is_some_and(|d| d < 0.0) {
+            return Ok(Vec::new()); // a score above 1 is unreachable under l2
+        }
+        let _slot = self.search_slots.acquire().await.map_err(|_| StoreError::Closed)?;
+        let mut query = handles
+            .table
+            .query()
+            .nearest_to(query)
+            .map_err(StoreError::lance("preparing the vector query"))?
+            .distance_type(self.metric.distance_type())
+            .limit(search.limit)
+            .select(Select::columns(&[schema::ID, schema::METADATA]));
+        if let Some(bound) = max_distance {
+            query = query.distance_range(None, Some(exclusive_upper_bound(bound)));
+        }
+        let stream = query.execute().await.map_err(StoreError::lance("searching"))?;
+        let batches: Vec<RecordBatch> = stream.try_collect().await.map_err(StoreError::lance("reading search results"))?;
+        let mut hits = schema::read_hits(&batches, self.metric)?;
+        // The pushed-down bound is a superset (f32); the exact cut is on the score itself.
+        if let Some(threshold) = search.threshold {
+            hits.retain(|hit| hit.score >= threshold);
+        }
+        Ok(hits)
+    }
+
+    /// Number of stored embeddings.
+    pub async fn count(&self) -> Result<usize> {
+        let handles = self.handles()?;
+        handles.table.count_rows(None).await.map_err(StoreError::lance("counting rows"))
+    }
+
+    /// The table's latest committed version.
+    pub async fn version(&self) -> Result<u64> {
+        current_version(&self.handles()?.table).await
+    }
+
+    /// Releases the table and (if no other store uses it) the connection. Later calls fail
+    /// with `Closed`; calls already running finish first. Closing twice is harmless.
+    pub fn close(&self) -> Result<()> {
+        let mut guard = self.handles.write().map_err(|_| StoreError::Internal("store handle lock poisoned".into()))?;
+        guard.take();
+        self.search_slots.close();
+        Ok(())
+    }
+}
+
+/// Creates `path` if needed and returns it canonicalised; anything the file system refuses is `Io`.
+async fn prepare_directory(path: &str) -> Result<PathBuf> {
+    if path.is_empty() {
+        return Err(StoreError::invalid("path", "expected a directory path, got an empty string"));
+    }
+    let io = |action: &str| {
+        let action = format!("{action} {path:?}");
+        move |e: std::io::Error| StoreError::Io { action, reason: e.to_string() }
+    };
+    tokio::fs::create_dir_all(path).await.map_err(io("creating the store directory"))?;
+    let dir = tokio::fs::canonicalize(path).await.map_err(io("resolving the store directory"))?;
+    // Root ignores permission bits, so probe by writing rather than by reading the mode.
+    let probe = dir.join(format!(".lancestore-write-probe-{}", std::process::id()));
+    tokio::fs::write(&probe, b"").await.map_err(io("writing in the store directory"))?;
+    tokio::fs::remove_file(&probe).await.map_err(io("writing in the store directory"))?;
+    Ok(dir)
+}
+
+async fn open_or_create_table(connection: &lancedb::Connection, config: &StoreConfig) -> Result<lancedb::Table> {
+    match connection.open_table(&config.table).execute().await {
+        Ok(table) => return Ok(table),
+        Err(lancedb::Error::TableNotFound { .. }) => {}
+        Err(e) => return Err(StoreError::lance("opening the table")(e)),
+    }
+    let dimension = config.dimension.ok_or_else(|| {
+        StoreError::invalid("dimension", "the table does not exist yet, so `dimension` is required to create it")
+    })?;
+    let schema = schema::table_schema(dimension, config.metric.unwrap_or(Metric::Cosine))?;
+    match connection.create_empty_table(&config.table, schema).execute().await {
+        Ok(table) => Ok(table),
+        // Another store created it between our open and create: open theirs (and check it matches).
+        Err(lancedb::Error::TableAlreadyExists { .. }) => {
+            connection.open_table(&config.table).execute().await.map_err(StoreError::lance("opening the table"))
+        }
+        Err(e) => Err(StoreError::lance("creating the table")(e)),
+    }
+}
+
+async fn current_version(table: &lancedb::Table) -> Result<u64> {
+    table.version().await.map_err(StoreError::lance("reading the table version"))
+}
+
+/// Fails with `DuplicateId` naming the first id of `items` already stored.
+async fn reject_stored_ids(table: &lancedb::Table, items: &[Item]) -> Result<()> {
+    for chunk in items.chunks(IDS_PER_LOOKUP) {
+        let predicate = filter::id_in(chunk.iter().map(|item| item.id.as_str()));
+        let stream = table
+            .query()
+            .only_if(predicate)
+            .select(Select::columns(&[schema::ID]))
+            .limit(1)
+            .execute()
+            .await
+            .map_err(StoreError::lance("checking for stored ids"))?;
+        let batches: Vec<RecordBatch> = stream.try_collect().await.map_err(StoreError::lance("checking for stored ids"))?;
+        for batch in &batches {
+            if let Some(id) = schema::read_ids(batch)?.into_iter().next() {
+                return Err(StoreError::DuplicateId { id, reason: "it is already in the store" });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The smallest f32 strictly above `bound` (LanceDB's range is `[lower, upper)`), so rows exactly
+/// at the bound are kept; the exact comparison happens on the score afterwards.
+fn exclusive_upper_bound(bound: f64) -> f32 {
+    let rounded = bound as f32; // rounds to nearest; stepped up below when that went down
+    let at_least = if f64::from(rounded) < bound { rounded.next_up() } else { rounded };
+    at_least.next_up()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(dimension: usize) -> OpenOptions {
+        OpenOptions { dimension: Some(dimension as f64), ..Default::default() }
+    }
+
+    fn item(id: &str, vector: &[f32]) -> Item {
+        Item { id: id.into(), vector: vector.to_vec(), metadata: Some(serde_json::json!({ "id": id })) }
+    }
+
+    fn path(dir: &tempfile::TempDir) -> String {
+        dir.path().join("store").to_string_lossy().into_owned()
+    }
+
+    #[tokio::test]
+    async fn a_new_table_needs_a_dimension() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Store::open(&path(&dir), OpenOptions::default()).await.err().unwrap();
+        assert!(matches!(err, StoreError::InvalidArgument { ref option, .. } if option == "dimension"));
+    }
+
+    #[tokio::test]
+    async fn adds_and_finds_the_nearest_with_metadata() -> Result<()> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&path(&dir), options(3)).await?;
+        let outcome = store.add(vec![item("x", &[1.0, 0.0, 0.0]), item("y", &[0.0, 1.0, 0.0])]).await?;
+        assert_eq!(outcome.added, 2);
+        assert_eq!(outcome.version, store.version().await?);
+        let hits = store.search(&[0.1, 1.0, 0.0], &SearchRequest::default()).await?;
+        assert_eq!(hits.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(), ["y", "x"]);
+        assert_eq!(hits[0].metadata, Some(serde_json::json!({ "id": "y" })));
+        assert!(hits[0].score > hits[1].score);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_stored_id_rejects_the_whole_batch() -> Result<()> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&path(&dir), options(2)).await?;
+        store.add(vec![item("a", &[1.0, 0.0])]).await?;
+        let version = store.version().await?;
+        let err = store.add(vec![item("b", &[0.0, 1.0]), item("a", &[1.0, 1.0])]).await.unwrap_err();
+        assert!(matches!(err, StoreError::DuplicateId { ref id, .. } if id == "a"));
+        assert_eq!(store.count().await?, 1);
+        assert_eq!(store.version().await?, version);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn reopening_checks_dimension_and_metric() -> Result<()> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&path(&dir), OpenOptions { metric: Some("l2".into()), ..options(4) }).await?;
+        store.close()?;
+        let again = Store::open(&path(&dir), OpenOptions::default()).await?;
+        assert_eq!((again.dimension(), again.metric()), (4, Metric::L2));
+        let err = Store::open(&path(&dir), options(5)).await.err().unwrap();
+        assert!(matches!(err, StoreError::DimensionMismatch { expected: 4, got: 5, .. }));
+        let err = Store::open(&path(&dir), OpenOptions { metric: Some("dot".into()), ..Default::default() }).await.err().unwrap();
+        assert!(matches!(err, StoreError::InvalidArgument { .. }));
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn closed_stores_reject_every_call() -> Result<()> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&path(&dir), options(2)).await?;
+        store.close()?;
+        store.close()?;
+        assert!(store.is_closed());
+        assert!(matches!(store.count().await, Err(StoreError::Closed)));
+        assert!(matches!(store.search(&[1.0, 0.0], &SearchRequest::default()).await, Err(StoreError::Closed)));
+        assert!(matches!(store.add(vec![item("a", &[1.0, 0.0])]).await, Err(StoreError::Closed)));
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn threshold_keeps_exactly_the_hits_at_or_above_it() -> Result<()> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&path(&dir), options(2)).await?;
+        let items: Vec<Item> = (0..20)
+            .map(|i| {
+                let angle = f32::from(u8::try_from(i).unwrap()) * 0.1;
+                item(&format!("p{i}"), &[angle.cos(), angle.sin()])
+            })
+            .collect();
+        store.add(items).await?;
+        let all = store.search(&[1.0, 0.0], &SearchRequest { limit: Some(20.0), threshold: None }).await?;
+        let cut = all[6].score;
+        let hits = store.search(&[1.0, 0.0], &SearchRequest { limit: Some(20.0), threshold: Some(cut) }).await?;
+        let expected: Vec<&str> = all.iter().filter(|h| h.score >= cut).map(|h| h.id.as_str()).collect();
+        assert_eq!(hits.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(), expected);
+        assert!(hits.len() >= 7);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_file_in_the_way_is_an_io_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("file");
+        std::fs::write(&file, b"x").unwrap();
+        let err = Store::open(&file.join("store").to_string_lossy(), options(2)).await.err().unwrap();
+        assert_eq!(err.code(), "IO");
+    }
+
+    #[tokio::test]
+    async fn stores_on_one_directory_share_a_connection() -> Result<()> {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Store::open(&path(&dir), options(2)).await?;
+        let b = Store::open(&path(&dir), OpenOptions::default()).await?;
+        let (ha, hb) = (a.handles()?, b.handles()?);
+        assert!(Arc::ptr_eq(&ha.shared, &hb.shared));
+        a.add(vec![item("a", &[1.0, 0.0])]).await?;
+        assert_eq!(b.count().await?, 1);
+        Ok(())
+    }
+}

@@ -1,0 +1,381 @@
+//! Every default and every validation rule: open options → `StoreConfig`, search options →
+//! `Search`, and the checks on ids, vectors and metadata. Nothing here touches LanceDB data.
+
+use std::collections::HashSet;
+
+use lancedb::DistanceType;
+
+use super::error::{Result, StoreError};
+use super::Item;
+
+/// Table name used when `OpenOptions.table` is not given.
+pub const DEFAULT_TABLE: &str = "embeddings";
+/// Hits returned when `SearchOptions.limit` is not given.
+pub const DEFAULT_LIMIT: usize = 10;
+/// Largest accepted `SearchOptions.limit`.
+pub const MAX_LIMIT: usize = 10_000;
+/// Largest accepted vector dimension.
+pub const MAX_DIMENSION: usize = 65_536;
+/// Longest accepted id, in UTF-8 bytes.
+pub const MAX_ID_BYTES: usize = 1_024;
+/// Largest accepted metadata object, as JSON text in UTF-8 bytes.
+pub const MAX_METADATA_BYTES: usize = 1 << 20;
+/// Rows per Arrow record batch when an `addEmbeddings` call is streamed into LanceDB.
+pub const DEFAULT_BATCH_ROWS: usize = 8_192;
+/// Searches that may run at once inside one store; more wait their turn (memory stays bounded).
+pub const DEFAULT_MAX_CONCURRENT_SEARCHES: usize = 8;
+
+/// How closeness between vectors is measured. Stored with the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Metric {
+    /// Cosine similarity; `distance = 1 − cos`, `score = cos`.
+    Cosine,
+    /// Squared Euclidean distance; `score = 1 / (1 + distance)`.
+    L2,
+    /// Dot product; `distance = 1 − dot`, `score = dot`.
+    Dot,
+}
+
+impl Metric {
+    /// The allowed spellings, for error messages and docs.
+    pub const NAMES: &'static str = "'cosine', 'l2' or 'dot'";
+
+    /// Parses `"cosine" | "l2" | "dot"`.
+    pub fn parse(option: &str, value: &str) -> Result<Self> {
+        match value {
+            "cosine" => Ok(Self::Cosine),
+            "l2" => Ok(Self::L2),
+            "dot" => Ok(Self::Dot),
+            other => Err(StoreError::invalid(option, format!("got {other:?}, expected {}", Self::NAMES))),
+        }
+    }
+
+    /// The name users write.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Cosine => "cosine",
+            Self::L2 => "l2",
+            Self::Dot => "dot",
+        }
+    }
+
+    /// LanceDB's distance type for this metric.
+    pub fn distance_type(self) -> DistanceType {
+        match self {
+            Self::Cosine => DistanceType::Cosine,
+            Self::L2 => DistanceType::L2,
+            Self::Dot => DistanceType::Dot,
+        }
+    }
+
+    /// Larger-is-closer score for a LanceDB `_distance`.
+    pub fn score(self, distance: f64) -> f64 {
+        match self {
+            Self::Cosine | Self::Dot => 1.0 - distance,
+            Self::L2 => 1.0 / (1.0 + distance.max(0.0)),
+        }
+    }
+
+    /// The largest distance whose score is still ≥ `threshold`; `None` when every distance qualifies.
+    /// May be negative (then nothing qualifies).
+    pub fn max_distance(self, threshold: f64) -> Option<f64> {
+        match self {
+            Self::Cosine | Self::Dot => Some(1.0 - threshold),
+            Self::L2 if threshold <= 0.0 => None,
+            Self::L2 => Some(1.0 / threshold - 1.0),
+        }
+    }
+}
+
+/// Options for opening a store, as the user gave them (numbers unchecked).
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    /// Vector length; required to create a table.
+    pub dimension: Option<f64>,
+    /// Table name.
+    pub table: Option<String>,
+    /// `"cosine" | "l2" | "dot"`.
+    pub metric: Option<String>,
+    /// Searches allowed in flight at once.
+    pub max_concurrent_searches: Option<f64>,
+    /// Rows per record batch when streaming an insert.
+    pub batch_size: Option<f64>,
+}
+
+/// Checked, defaulted settings of an open store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreConfig {
+    /// Table name inside the LanceDB directory.
+    pub table: String,
+    /// Vector length asked for; `None` means "take the existing table's".
+    pub dimension: Option<usize>,
+    /// Metric asked for; `None` means "the existing table's, or cosine for a new one".
+    pub metric: Option<Metric>,
+    /// Searches allowed in flight at once.
+    pub max_concurrent_searches: usize,
+    /// Rows per Arrow record batch when an insert is streamed.
+    pub batch_rows: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            table: DEFAULT_TABLE.to_owned(),
+            dimension: None,
+            metric: None,
+            max_concurrent_searches: DEFAULT_MAX_CONCURRENT_SEARCHES,
+            batch_rows: DEFAULT_BATCH_ROWS,
+        }
+    }
+}
+
+impl StoreConfig {
+    /// Checks the user's options and lays them over the defaults.
+    pub fn resolve(options: OpenOptions) -> Result<Self> {
+        let mut config = Self::default();
+        if let Some(dimension) = options.dimension {
+            config.dimension = Some(integer_in("dimension", dimension, 1, MAX_DIMENSION)?);
+        }
+        if let Some(table) = options.table {
+            config.table = check_table_name(table)?;
+        }
+        if let Some(metric) = options.metric {
+            config.metric = Some(Metric::parse("metric", &metric)?);
+        }
+        if let Some(n) = options.max_concurrent_searches {
+            config.max_concurrent_searches = integer_in("maxConcurrentSearches", n, 1, 1_024)?;
+        }
+        if let Some(n) = options.batch_size {
+            config.batch_rows = integer_in("performance.batchSize", n, 1, 1 << 20)?;
+        }
+        Ok(config)
+    }
+}
+
+/// Table names become directory names: keep them to a safe, portable alphabet.
+fn check_table_name(table: String) -> Result<String> {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
+    if table.is_empty() || table.len() > 128 || !table.chars().all(ok_char) || table.starts_with('.') {
+        return Err(StoreError::invalid(
+            "table",
+            format!("got {table:?}; use 1–128 characters from A–Z, a–z, 0–9, '_', '-', '.', not starting with '.'"),
+        ));
+    }
+    Ok(table)
+}
+
+/// Parses a JS number that must be an integer in `[min, max]`.
+pub fn integer_in(option: &str, value: f64, min: usize, max: usize) -> Result<usize> {
+    // `as` is exact here: the value is integral and within [min, max] ⊂ [0, 2^53].
+    if value.is_finite() && value.fract() == 0.0 && value >= min as f64 && value <= max as f64 {
+        return Ok(value as usize);
+    }
+    Err(StoreError::invalid(option, format!("got {value}, expected an integer from {min} to {max}")))
+}
+
+/// Search options as the user gave them (numbers unchecked).
+#[derive(Debug, Clone, Default)]
+pub struct SearchRequest {
+    /// Most hits to return.
+    pub limit: Option<f64>,
+    /// Minimum score.
+    pub threshold: Option<f64>,
+}
+
+/// A checked search: what the store runs and what the query cache keys on.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Search {
+    /// Most hits to return.
+    pub limit: usize,
+    /// Minimum score, if any.
+    pub threshold: Option<f64>,
+}
+
+impl SearchRequest {
+    /// Checks the query vector and the options against the store.
+    pub fn validate(&self, query: &[f32], dimension: usize, metric: Metric) -> Result<Search> {
+        check_vector("query", query, dimension, metric)?;
+        let limit = match self.limit {
+            Some(limit) => integer_in("limit", limit, 1, MAX_LIMIT)?,
+            None => DEFAULT_LIMIT,
+        };
+        if let Some(threshold) = self.threshold
+            && !threshold.is_finite()
+        {
+            return Err(StoreError::invalid("threshold", format!("got {threshold}, expected a finite number")));
+        }
+        Ok(Search { limit, threshold: self.threshold })
+    }
+}
+
+/// A vector must have the store's length, hold only finite numbers, and (under cosine) not be all zeros.
+pub fn check_vector(what: &str, vector: &[f32], dimension: usize, metric: Metric) -> Result<()> {
+    if vector.len() != dimension {
+        return Err(StoreError::DimensionMismatch { what: what.to_owned(), expected: dimension, got: vector.len() });
+    }
+    if let Some(i) = vector.iter().position(|x| !x.is_finite()) {
+        let value = vector.get(i).copied().unwrap_or(f32::NAN);
+        return Err(StoreError::InvalidVector { what: what.to_owned(), reason: format!("element {i} is {value}") });
+    }
+    if metric == Metric::Cosine && vector.iter().all(|&x| x == 0.0) {
+        return Err(StoreError::InvalidVector {
+            what: what.to_owned(),
+            reason: "an all-zero vector has no direction, so cosine similarity is undefined".to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// An id must be a non-empty string of at most `MAX_ID_BYTES` bytes, without NUL.
+pub fn check_id(what: &str, id: &str) -> Result<()> {
+    if id.is_empty() {
+        return Err(StoreError::invalid(what, "ids must be non-empty strings"));
+    }
+    if id.contains('\0') {
+        return Err(StoreError::invalid(what, "ids must not contain the NUL character"));
+    }
+    if id.len() > MAX_ID_BYTES {
+        return Err(StoreError::invalid(what, format!("id is {} bytes long; at most {MAX_ID_BYTES} allowed", id.len())));
+    }
+    Ok(())
+}
+
+/// Checks a whole batch before anything is written, and returns each item's metadata as JSON text.
+pub fn check_items(items: &[Item], dimension: usize, metric: Metric) -> Result<Vec<Option<String>>> {
+    let mut seen = HashSet::with_capacity(items.len());
+    let mut metadata = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        check_id(&format!("items[{i}].id"), &item.id)?;
+        if !seen.insert(item.id.as_str()) {
+            return Err(StoreError::DuplicateId { id: item.id.clone(), reason: "it appears twice in this batch" });
+        }
+        check_vector(&format!("items[{i}].vector"), &item.vector, dimension, metric)?;
+        metadata.push(metadata_json(i, item.metadata.as_ref())?);
+    }
+    Ok(metadata)
+}
+
+/// Metadata is a JSON object (or absent); it is stored as JSON text.
+fn metadata_json(i: usize, metadata: Option<&serde_json::Value>) -> Result<Option<String>> {
+    let option = || format!("items[{i}].metadata");
+    match metadata {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(value @ serde_json::Value::Object(_)) => {
+            let text = serde_json::to_string(value).map_err(|e| StoreError::invalid(option(), e.to_string()))?;
+            if text.len() > MAX_METADATA_BYTES {
+                return Err(StoreError::invalid(
+                    option(),
+                    format!("metadata is {} bytes as JSON; at most {MAX_METADATA_BYTES} allowed", text.len()),
+                ));
+            }
+            Ok(Some(text))
+        }
+        Some(other) => Err(StoreError::invalid(option(), format!("expected an object or null, got {}", json_kind(other)))),
+    }
+}
+
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(id: &str, vector: Vec<f32>) -> Item {
+        Item { id: id.into(), vector, metadata: None }
+    }
+
+    #[test]
+    fn limit_must_be_a_positive_integer_up_to_the_maximum() {
+        for bad in [0.0, -1.0, 1.5, f64::NAN, f64::INFINITY, 1e9] {
+            let err = SearchRequest { limit: Some(bad), threshold: None }.validate(&[1.0], 1, Metric::Cosine).unwrap_err();
+            assert!(matches!(err, StoreError::InvalidArgument { ref option, .. } if option == "limit"), "{bad}");
+        }
+        let ok = SearchRequest { limit: Some(10_000.0), threshold: Some(0.5) }.validate(&[1.0], 1, Metric::Cosine).unwrap();
+        assert_eq!(ok, Search { limit: 10_000, threshold: Some(0.5) });
+        assert_eq!(SearchRequest::default().validate(&[1.0], 1, Metric::L2).unwrap().limit, DEFAULT_LIMIT);
+    }
+
+    #[test]
+    fn threshold_must_be_finite() {
+        let err = SearchRequest { limit: None, threshold: Some(f64::NAN) }.validate(&[1.0], 1, Metric::Cosine).unwrap_err();
+        assert!(matches!(err, StoreError::InvalidArgument { .. }));
+    }
+
+    #[test]
+    fn vectors_are_checked_for_length_finiteness_and_zero_under_cosine() {
+        assert!(matches!(
+            check_vector("q", &[1.0, 2.0], 3, Metric::Cosine),
+            Err(StoreError::DimensionMismatch { expected: 3, got: 2, .. })
+        ));
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            assert!(matches!(check_vector("q", &[1.0, bad], 2, Metric::L2), Err(StoreError::InvalidVector { .. })));
+        }
+        assert!(matches!(check_vector("q", &[0.0, 0.0], 2, Metric::Cosine), Err(StoreError::InvalidVector { .. })));
+        assert!(check_vector("q", &[0.0, 0.0], 2, Metric::Dot).is_ok());
+        assert!(check_vector("q", &[0.0, 0.0], 2, Metric::L2).is_ok());
+    }
+
+    #[test]
+    fn open_options_are_checked() {
+        let bad = [
+            OpenOptions { dimension: Some(0.0), ..Default::default() },
+            OpenOptions { dimension: Some(-3.0), ..Default::default() },
+            OpenOptions { dimension: Some(2.5), ..Default::default() },
+            OpenOptions { metric: Some("euclid".into()), ..Default::default() },
+            OpenOptions { table: Some("../escape".into()), ..Default::default() },
+            OpenOptions { table: Some(String::new()), ..Default::default() },
+            OpenOptions { batch_size: Some(0.0), ..Default::default() },
+        ];
+        for options in bad {
+            let err = StoreConfig::resolve(options.clone()).unwrap_err();
+            assert!(matches!(err, StoreError::InvalidArgument { .. }), "{options:?}");
+        }
+        let config = StoreConfig::resolve(OpenOptions {
+            dimension: Some(768.0),
+            metric: Some("dot".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(config.dimension, Some(768));
+        assert_eq!(config.metric, Some(Metric::Dot));
+        assert_eq!(config.table, DEFAULT_TABLE);
+    }
+
+    #[test]
+    fn batches_reject_empty_long_and_repeated_ids_and_bad_metadata() {
+        let long = "x".repeat(MAX_ID_BYTES + 1);
+        assert!(matches!(check_items(&[item("", vec![1.0])], 1, Metric::L2), Err(StoreError::InvalidArgument { .. })));
+        assert!(matches!(check_items(&[item(&long, vec![1.0])], 1, Metric::L2), Err(StoreError::InvalidArgument { .. })));
+        let repeated = [item("a", vec![1.0]), item("b", vec![1.0]), item("a", vec![1.0])];
+        assert!(matches!(check_items(&repeated, 1, Metric::L2), Err(StoreError::DuplicateId { ref id, .. }) if id == "a"));
+        let mut array_meta = item("a", vec![1.0]);
+        array_meta.metadata = Some(serde_json::json!([1, 2]));
+        assert!(matches!(check_items(&[array_meta], 1, Metric::L2), Err(StoreError::InvalidArgument { .. })));
+        let mut ok = item("a", vec![1.0]);
+        ok.metadata = Some(serde_json::json!({"title": "x", "n": [1, {"k": "ü"}]}));
+        let texts = check_items(&[ok, item("b", vec![2.0])], 1, Metric::L2).unwrap();
+        assert_eq!(texts, vec![Some(r#"{"title":"x","n":[1,{"k":"ü"}]}"#.to_owned()), None]);
+    }
+
+    #[test]
+    fn scores_and_distance_bounds_agree_per_metric() {
+        for metric in [Metric::Cosine, Metric::Dot, Metric::L2] {
+            for threshold in [0.25, 0.5, 0.9] {
+                let bound = metric.max_distance(threshold).unwrap();
+                assert!((metric.score(bound) - threshold).abs() < 1e-12, "{metric:?} {threshold}");
+            }
+        }
+        assert_eq!(Metric::L2.max_distance(0.0), None);
+        assert_eq!(Metric::Cosine.score(0.0), 1.0);
+        assert_eq!(Metric::L2.score(0.0), 1.0);
+    }
+}
