@@ -12,7 +12,7 @@ use napi_derive::napi;
 
 use crate::store::{self, Store, StoreError};
 use error::{reject, settle};
-use options::{AddResult, EmbeddingItem, OpenOptions, SearchHit, SearchOptions};
+use options::{AddResult, EmbeddingItem, OpenOptions, SearchHit, SearchOptions, StoreStats};
 
 /// An embedded embedding store: one LanceDB table on local disk. Create one with `EmbeddingStore.open`.
 #[napi]
@@ -103,9 +103,17 @@ impl EmbeddingStore {
         };
         let store = Arc::clone(&self.inner);
         let request = store::SearchRequest::from(options);
+        // Each call gets fresh JS objects, so callers may mutate hits without touching the cache.
         settle(env, async move { store.search(&query, &request).await }, |hits| {
-            hits.into_iter().map(SearchHit::from).collect()
+            hits.iter().cloned().map(SearchHit::from).collect()
         })
+    }
+
+    /// Row count, version, query-cache counters, operation counts and latency summaries.
+    #[napi(ts_return_type = "Promise<StoreStats>")]
+    pub fn stats<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, StoreStats>> {
+        let store = Arc::clone(&self.inner);
+        settle(env, async move { store.stats().await }, StoreStats::from)
     }
 
     /// Number of stored embeddings.

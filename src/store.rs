@@ -1,24 +1,32 @@
 //! Store: the open LanceDB table behind one `EmbeddingStore`. Owns opening/creating the table,
-//! atomic batched inserts, bounded concurrent search and closing. Plain Rust, no napi types.
+//! atomic batched inserts, bounded concurrent search through the query cache (with single-flight
+//! for identical misses), stats and closing. Plain Rust, no napi types.
 #![forbid(unsafe_code)]
 
+pub mod cache;
 pub mod config;
 pub mod error;
 mod filter;
 mod registry;
 mod schema;
+pub mod stats;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use futures::TryStreamExt;
 use lancedb::query::{ExecutableQuery, QueryBase, Select};
-use tokio::sync::Semaphore;
+use tokio::sync::{OnceCell, Semaphore};
 
+use cache::{CacheKey, CacheStats, QueryCache};
 pub use config::{Metric, OpenOptions, SearchRequest, StoreConfig};
 pub use error::{Result, StoreError};
+use stats::{LatencyRecorder, LatencySummary};
 
 /// One embedding to store.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,12 +61,45 @@ pub struct AddOutcome {
     pub version: u64,
 }
 
+/// What `stats()` reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreStats {
+    /// Stored embeddings.
+    pub rows: usize,
+    /// Latest committed table version.
+    pub version: u64,
+    /// Query-cache counters.
+    pub cache: CacheStats,
+    /// Searches run through this store (cached or not).
+    pub searches: u64,
+    /// `add` calls that committed.
+    pub inserts: u64,
+    /// Rows those calls stored.
+    pub rows_inserted: u64,
+    /// Latency of `search`, cache hits included.
+    pub search_latency: LatencySummary,
+    /// Latency of `add`.
+    pub insert_latency: LatencySummary,
+}
+
+/// Latency recorders and counters, behind one short-held mutex.
+#[derive(Default)]
+struct Activity {
+    search: LatencyRecorder,
+    insert: LatencyRecorder,
+    rows_inserted: u64,
+}
+
+/// A search computed once for everyone asking the same thing at the same version.
+type InFlight = Arc<OnceCell<Arc<Vec<Hit>>>>;
+
 /// Ids per `id IN (…)` query when checking a batch against the stored ids.
 const IDS_PER_LOOKUP: usize = 2_048;
 
 /// Handles that live until `close()`; operations in flight keep their own `Arc`.
 struct Handles {
     shared: Arc<registry::Shared>,
+    write_lock: registry::WriteLock,
     table: lancedb::Table,
     schema: SchemaRef,
 }
@@ -71,6 +112,9 @@ pub struct Store {
     metric: Metric,
     handles: RwLock<Option<Arc<Handles>>>,
     search_slots: Semaphore,
+    cache: Mutex<QueryCache>,
+    in_flight: Mutex<HashMap<(CacheKey, u64), InFlight>>,
+    activity: Mutex<Activity>,
 }
 
 impl Store {
@@ -79,7 +123,8 @@ impl Store {
     pub async fn open(path: &str, options: OpenOptions) -> Result<Self> {
         let config = StoreConfig::resolve(options)?;
         let dir = prepare_directory(path).await?;
-        let shared = registry::connect(&dir).await?;
+        let shared = registry::connect(&dir, config.read_consistency).await?;
+        let write_lock = registry::write_lock(&dir, &config.table)?;
         let table = open_or_create_table(&shared.connection, &config).await?;
         let schema = table.schema().await.map_err(StoreError::lance("reading the table schema"))?;
         let (dimension, metric) = schema::describe(&schema)?;
@@ -96,9 +141,23 @@ impl Store {
                 format!("the table was created with metric '{}', not '{}'", metric.as_str(), asked.as_str()),
             ));
         }
+        if let Some(rows) = config.prefetch_rows {
+            prewarm(&table, rows).await?;
+        }
         let search_slots = Semaphore::new(config.max_concurrent_searches);
-        let handles = Handles { shared, table, schema };
-        Ok(Self { dir, config, dimension, metric, handles: RwLock::new(Some(Arc::new(handles))), search_slots })
+        let cache = Mutex::new(QueryCache::new(config.cache_capacity, config.cache_ttl));
+        let handles = Handles { shared, write_lock, table, schema };
+        Ok(Self {
+            dir,
+            config,
+            dimension,
+            metric,
+            handles: RwLock::new(Some(Arc::new(handles))),
+            search_slots,
+            cache,
+            in_flight: Mutex::default(),
+            activity: Mutex::default(),
+        })
     }
 
     /// The store's vector dimension.
@@ -137,19 +196,69 @@ impl Store {
         if items.is_empty() {
             return Ok(AddOutcome { added: 0, version: current_version(&handles.table).await? });
         }
+        let started = Instant::now();
         let metadata = config::check_items(&items, self.dimension, self.metric)?;
         let batches = schema::to_batches(&handles.schema, &items, &metadata, self.dimension, self.config.batch_rows)?;
-        let lock = handles.shared.write_lock(&self.config.table)?;
-        let _writing = lock.lock().await;
+        let _writing = handles.write_lock.lock().await;
         reject_stored_ids(&handles.table, &items).await?;
         let result = handles.table.add(batches).execute().await.map_err(StoreError::lance("adding embeddings"))?;
+        // Entries computed before this commit can no longer be served (their version is older);
+        // dropping them now just frees the memory early.
+        lock(&self.cache)?.clear();
+        let mut activity = lock(&self.activity)?;
+        activity.insert.record(elapsed_ms(started));
+        activity.rows_inserted += items.len() as u64;
         Ok(AddOutcome { added: items.len(), version: result.version })
     }
 
-    /// The stored embeddings nearest to `query`, best first.
-    pub async fn search(&self, query: &[f32], request: &SearchRequest) -> Result<Vec<Hit>> {
+    /// The stored embeddings nearest to `query`, best first. Served from the query cache when the
+    /// same search was answered at the table's current version; identical concurrent misses run once.
+    pub async fn search(&self, query: &[f32], request: &SearchRequest) -> Result<Arc<Vec<Hit>>> {
+        let started = Instant::now();
         let handles = self.handles()?;
         let search = request.validate(query, self.dimension, self.metric)?;
+        // The version is read *before* searching: a result is never labelled newer than its data.
+        let version = current_version(&handles.table).await?;
+        let hits = if lock(&self.cache)?.is_enabled() {
+            self.search_cached(&handles, query, search, version).await?
+        } else {
+            Arc::new(self.search_table(&handles, query, search).await?)
+        };
+        lock(&self.activity)?.search.record(elapsed_ms(started));
+        Ok(hits)
+    }
+
+    async fn search_cached(&self, handles: &Handles, query: &[f32], search: config::Search, version: u64) -> Result<Arc<Vec<Hit>>> {
+        let key = CacheKey::new(query, &search, self.metric);
+        if let Some(hits) = lock(&self.cache)?.get(&key, version, Instant::now()) {
+            return Ok(hits);
+        }
+        let flight_key = (key, version);
+        let flight = Arc::clone(lock(&self.in_flight)?.entry(flight_key.clone()).or_default());
+        let ran_here = AtomicBool::new(false);
+        let outcome = flight
+            .get_or_try_init(|| async {
+                ran_here.store(true, Ordering::Relaxed);
+                self.search_table(handles, query, search).await.map(Arc::new)
+            })
+            .await
+            .map(Arc::clone);
+        if outcome.is_ok() && !ran_here.load(Ordering::Relaxed) {
+            lock(&self.cache)?.record_coalesced();
+        }
+        {
+            let mut in_flight = lock(&self.in_flight)?;
+            if in_flight.get(&flight_key).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
+                in_flight.remove(&flight_key);
+            }
+        }
+        let hits = outcome?;
+        lock(&self.cache)?.insert(flight_key.0, version, Arc::clone(&hits), Instant::now());
+        Ok(hits)
+    }
+
+    /// One search against LanceDB, bounded by the store's search slots.
+    async fn search_table(&self, handles: &Handles, query: &[f32], search: config::Search) -> Result<Vec<Hit>> {
         let max_distance = search.threshold.and_then(|t| self.metric.max_distance(t));
         if self.metric == Metric::L2 && max_distance.is_some_and(|d| d < 0.0) {
             return Ok(Vec::new()); // a score above 1 is unreachable under l2
@@ -176,6 +285,27 @@ impl Store {
         Ok(hits)
     }
 
+    /// Row count, version, cache counters and latency summaries.
+    pub async fn stats(&self) -> Result<StoreStats> {
+        let handles = self.handles()?;
+        let version = current_version(&handles.table).await?;
+        let rows = handles.table.count_rows(None).await.map_err(StoreError::lance("counting rows"))?;
+        let cache = lock(&self.cache)?.stats();
+        let activity = lock(&self.activity)?;
+        let search_latency = activity.search.summary();
+        let insert_latency = activity.insert.summary();
+        Ok(StoreStats {
+            rows,
+            version,
+            cache,
+            searches: search_latency.count,
+            inserts: insert_latency.count,
+            rows_inserted: activity.rows_inserted,
+            search_latency,
+            insert_latency,
+        })
+    }
+
     /// Number of stored embeddings.
     pub async fn count(&self) -> Result<usize> {
         let handles = self.handles()?;
@@ -193,8 +323,36 @@ impl Store {
         let mut guard = self.handles.write().map_err(|_| StoreError::Internal("store handle lock poisoned".into()))?;
         guard.take();
         self.search_slots.close();
+        lock(&self.cache)?.clear();
         Ok(())
     }
+}
+
+/// Locks a short-held std mutex; poisoning (a panic elsewhere while holding it) becomes `Internal`.
+fn lock<T>(mutex: &Mutex<T>) -> Result<std::sync::MutexGuard<'_, T>> {
+    mutex.lock().map_err(|_| StoreError::Internal("a store mutex was poisoned".into()))
+}
+
+fn elapsed_ms(started: Instant) -> f64 {
+    started.elapsed().as_secs_f64() * 1_000.0
+}
+
+/// Reads up to `rows` vectors once and loads every index, so the first real search finds the file
+/// metadata, data pages and index structures already in memory.
+async fn prewarm(table: &lancedb::Table, rows: usize) -> Result<()> {
+    let mut query = table.query().select(Select::columns(&[schema::VECTOR]));
+    if rows != usize::MAX {
+        query = query.limit(rows);
+    }
+    let stream = query
+        .execute()
+        .await
+        .map_err(StoreError::lance("prewarming the data"))?;
+    stream.try_for_each(|_| async { Ok(()) }).await.map_err(StoreError::lance("prewarming the data"))?;
+    for index in table.list_indices().await.map_err(StoreError::lance("listing indexes"))? {
+        table.prewarm_index(&index.name).await.map_err(StoreError::lance("prewarming an index"))?;
+    }
+    Ok(())
 }
 
 /// Creates `path` if needed and returns it canonicalised; anything the file system refuses is `Io`.

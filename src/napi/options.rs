@@ -23,12 +23,24 @@ pub struct OpenOptions {
     pub performance: Option<PerformanceConfig>,
 }
 
-/// Performance tuning for `EmbeddingStore.open`.
+/// Performance tuning for `EmbeddingStore.open`. Every field is optional.
 #[napi(object, object_to_js = false)]
 #[derive(Default)]
 pub struct PerformanceConfig {
+    /// Most entries in the query-result cache (LRU): an integer from 0 to 16777216; `0` turns the cache off. Default `1000`.
+    pub cache_size: Option<f64>,
+    /// Whether repeated searches are answered from the query cache. Default `true`.
+    pub enable_query_cache: Option<bool>,
+    /// Seconds after which a cached result is recomputed, from 0 up to a year; `0` means never by age. Results are never stale either way (see README). Default `300`.
+    pub cache_ttl_seconds: Option<f64>,
     /// Rows per Arrow record batch when an `addEmbeddings` call is streamed into LanceDB (still one commit per call). An integer from 1 to 1048576. Default `8192`.
     pub batch_size: Option<f64>,
+    /// Warm the store when it opens: read the stored vectors once and load every vector index, so the first search is not cold. Default `false`.
+    pub prefetch: Option<bool>,
+    /// With `prefetch`, how many rows of vectors the warm-up reads: an integer ≥ 1. Default: all rows.
+    pub prefetch_size: Option<f64>,
+    /// How far behind writes from *other* processes a read may be, in milliseconds (from 0 up to a year). `0` (default): every call sees the latest commit, at ~10 µs per call; a larger value skips that check for up to this long. Writes through stores in this process are always seen at once.
+    pub read_consistency_interval_ms: Option<f64>,
 }
 
 impl From<OpenOptions> for store::OpenOptions {
@@ -40,6 +52,12 @@ impl From<OpenOptions> for store::OpenOptions {
             metric: options.metric,
             max_concurrent_searches: options.max_concurrent_searches,
             batch_size: performance.batch_size,
+            cache_size: performance.cache_size,
+            enable_query_cache: performance.enable_query_cache,
+            cache_ttl_seconds: performance.cache_ttl_seconds,
+            prefetch: performance.prefetch,
+            prefetch_size: performance.prefetch_size,
+            read_consistency_interval_ms: performance.read_consistency_interval_ms,
         }
     }
 }
@@ -121,5 +139,103 @@ impl From<store::AddOutcome> for AddResult {
     fn from(outcome: store::AddOutcome) -> Self {
         // A single call cannot add more than u32::MAX items: JS arrays are shorter.
         Self { added: u32::try_from(outcome.added).unwrap_or(u32::MAX), version: outcome.version as f64 }
+    }
+}
+
+/// Query-cache counters in `stats().cache`.
+#[napi(object, object_from_js = false)]
+pub struct CacheStats {
+    /// Searches answered from the cache.
+    pub hits: f64,
+    /// Searches that had to run (including entries rejected as stale or expired).
+    pub misses: f64,
+    /// Entries dropped to make room, least recently used first.
+    pub evictions: f64,
+    /// Entries found but computed at an older table version, so recomputed instead of served.
+    pub stale_rejected: f64,
+    /// Entries found but older than `cacheTtlSeconds`, so recomputed instead of served.
+    pub expired: f64,
+    /// Misses that waited for an identical search already running and shared its answer (single-flight).
+    pub coalesced: f64,
+    /// Entries held now.
+    pub size: f64,
+    /// Most entries held (`cacheSize`); 0 when the cache is off.
+    pub capacity: f64,
+    /// `hits / (hits + misses)`, 0 before the first search.
+    pub hit_ratio: f64,
+}
+
+impl From<store::cache::CacheStats> for CacheStats {
+    fn from(stats: store::cache::CacheStats) -> Self {
+        Self {
+            hits: stats.hits as f64,
+            misses: stats.misses as f64,
+            evictions: stats.evictions as f64,
+            stale_rejected: stats.stale_rejected as f64,
+            expired: stats.expired as f64,
+            coalesced: stats.coalesced as f64,
+            size: stats.size as f64,
+            capacity: stats.capacity as f64,
+            hit_ratio: stats.hit_ratio(),
+        }
+    }
+}
+
+/// Latency of one kind of call, in milliseconds.
+#[napi(object, object_from_js = false)]
+pub struct LatencySummary {
+    /// Calls measured since the store opened.
+    pub count: f64,
+    /// Median over the last 2048 calls, in ms.
+    pub p50: f64,
+    /// 95th percentile over the last 2048 calls, in ms.
+    pub p95: f64,
+    /// Slowest call since the store opened, in ms.
+    pub max: f64,
+}
+
+impl From<store::stats::LatencySummary> for LatencySummary {
+    fn from(s: store::stats::LatencySummary) -> Self {
+        Self { count: s.count as f64, p50: s.p50_ms, p95: s.p95_ms, max: s.max_ms }
+    }
+}
+
+/// What `stats()` resolves to.
+#[napi(object, object_from_js = false)]
+pub struct StoreStats {
+    /// Stored embeddings.
+    pub rows: f64,
+    /// Latest committed table version.
+    pub version: f64,
+    /// Query-cache counters.
+    pub cache: CacheStats,
+    /// The vector index; `null` while the store uses exact search.
+    #[napi(ts_type = "null")]
+    pub index: serde_json::Value,
+    /// `search` calls answered by this store object (cached or not).
+    pub searches: f64,
+    /// `addEmbeddings` calls that committed through this store object.
+    pub inserts: f64,
+    /// Rows those calls stored.
+    pub rows_inserted: f64,
+    /// Latency of `search`, cache hits included.
+    pub search_latency: LatencySummary,
+    /// Latency of `addEmbeddings`.
+    pub insert_latency: LatencySummary,
+}
+
+impl From<store::StoreStats> for StoreStats {
+    fn from(stats: store::StoreStats) -> Self {
+        Self {
+            rows: stats.rows as f64,
+            version: stats.version as f64,
+            cache: stats.cache.into(),
+            index: serde_json::Value::Null,
+            searches: stats.searches as f64,
+            inserts: stats.inserts as f64,
+            rows_inserted: stats.rows_inserted as f64,
+            search_latency: stats.search_latency.into(),
+            insert_latency: stats.insert_latency.into(),
+        }
     }
 }

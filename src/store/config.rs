@@ -2,6 +2,7 @@
 //! `Search`, and the checks on ids, vectors and metadata. Nothing here touches LanceDB data.
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use lancedb::DistanceType;
 
@@ -24,6 +25,10 @@ pub const MAX_METADATA_BYTES: usize = 1 << 20;
 pub const DEFAULT_BATCH_ROWS: usize = 8_192;
 /// Searches that may run at once inside one store; more wait their turn (memory stays bounded).
 pub const DEFAULT_MAX_CONCURRENT_SEARCHES: usize = 8;
+/// Query-cache entries kept by default.
+pub const DEFAULT_CACHE_SIZE: usize = 1_000;
+/// Age after which a cached result is recomputed, by default.
+pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(300);
 
 /// How closeness between vectors is measured. Stored with the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -100,6 +105,18 @@ pub struct OpenOptions {
     pub max_concurrent_searches: Option<f64>,
     /// Rows per record batch when streaming an insert.
     pub batch_size: Option<f64>,
+    /// Query-cache entries (0: off).
+    pub cache_size: Option<f64>,
+    /// Query cache on or off.
+    pub enable_query_cache: Option<bool>,
+    /// Seconds after which a cached result is recomputed (0: never by age).
+    pub cache_ttl_seconds: Option<f64>,
+    /// Warm the data (and index) caches when the store opens.
+    pub prefetch: Option<bool>,
+    /// Rows of vectors the open-time warm-up reads.
+    pub prefetch_size: Option<f64>,
+    /// How stale a read may be with respect to other writers, in ms (0: never).
+    pub read_consistency_interval_ms: Option<f64>,
 }
 
 /// Checked, defaulted settings of an open store.
@@ -115,6 +132,14 @@ pub struct StoreConfig {
     pub max_concurrent_searches: usize,
     /// Rows per Arrow record batch when an insert is streamed.
     pub batch_rows: usize,
+    /// Query-cache entries; 0 when the cache is off.
+    pub cache_capacity: usize,
+    /// Age after which a cached result is recomputed; `None`: never by age.
+    pub cache_ttl: Option<Duration>,
+    /// Rows the open-time warm-up reads; `None`: no warm-up.
+    pub prefetch_rows: Option<usize>,
+    /// Longest a read may lag behind other writers; zero: every read sees the latest commit.
+    pub read_consistency: Duration,
 }
 
 impl Default for StoreConfig {
@@ -125,6 +150,10 @@ impl Default for StoreConfig {
             metric: None,
             max_concurrent_searches: DEFAULT_MAX_CONCURRENT_SEARCHES,
             batch_rows: DEFAULT_BATCH_ROWS,
+            cache_capacity: DEFAULT_CACHE_SIZE,
+            cache_ttl: Some(DEFAULT_CACHE_TTL),
+            prefetch_rows: None,
+            read_consistency: Duration::ZERO,
         }
     }
 }
@@ -147,6 +176,27 @@ impl StoreConfig {
         }
         if let Some(n) = options.batch_size {
             config.batch_rows = integer_in("performance.batchSize", n, 1, 1 << 20)?;
+        }
+        if let Some(n) = options.cache_size {
+            config.cache_capacity = integer_in("performance.cacheSize", n, 0, 1 << 24)?;
+        }
+        if options.enable_query_cache == Some(false) {
+            config.cache_capacity = 0;
+        }
+        if let Some(seconds) = options.cache_ttl_seconds {
+            let ttl = seconds_in("performance.cacheTtlSeconds", seconds)?;
+            config.cache_ttl = (!ttl.is_zero()).then_some(ttl);
+        }
+        if options.prefetch == Some(true) {
+            config.prefetch_rows = Some(match options.prefetch_size {
+                Some(n) => integer_in("performance.prefetchSize", n, 1, usize::MAX >> 11)?,
+                None => usize::MAX,
+            });
+        } else if let Some(n) = options.prefetch_size {
+            integer_in("performance.prefetchSize", n, 1, usize::MAX >> 11)?; // still checked when unused
+        }
+        if let Some(ms) = options.read_consistency_interval_ms {
+            config.read_consistency = seconds_in("performance.readConsistencyIntervalMs", ms / 1000.0)?;
         }
         Ok(config)
     }
@@ -171,6 +221,15 @@ pub fn integer_in(option: &str, value: f64, min: usize, max: usize) -> Result<us
         return Ok(value as usize);
     }
     Err(StoreError::invalid(option, format!("got {value}, expected an integer from {min} to {max}")))
+}
+
+/// Parses a non-negative, finite number of seconds (at most a year).
+fn seconds_in(option: &str, seconds: f64) -> Result<Duration> {
+    const YEAR: f64 = 365.0 * 24.0 * 3600.0;
+    if seconds.is_finite() && (0.0..=YEAR).contains(&seconds) {
+        return Ok(Duration::from_secs_f64(seconds));
+    }
+    Err(StoreError::invalid(option, format!("got {seconds}, expected a number from 0 up to a year")))
 }
 
 /// Search options as the user gave them (numbers unchecked).
@@ -334,6 +393,12 @@ mod tests {
             OpenOptions { table: Some("../escape".into()), ..Default::default() },
             OpenOptions { table: Some(String::new()), ..Default::default() },
             OpenOptions { batch_size: Some(0.0), ..Default::default() },
+            OpenOptions { cache_size: Some(-1.0), ..Default::default() },
+            OpenOptions { cache_size: Some(f64::NAN), ..Default::default() },
+            OpenOptions { cache_ttl_seconds: Some(-5.0), ..Default::default() },
+            OpenOptions { cache_ttl_seconds: Some(f64::INFINITY), ..Default::default() },
+            OpenOptions { prefetch_size: Some(0.0), ..Default::default() },
+            OpenOptions { read_consistency_interval_ms: Some(-1.0), ..Default::default() },
         ];
         for options in bad {
             let err = StoreConfig::resolve(options.clone()).unwrap_err();
@@ -348,6 +413,20 @@ mod tests {
         assert_eq!(config.dimension, Some(768));
         assert_eq!(config.metric, Some(Metric::Dot));
         assert_eq!(config.table, DEFAULT_TABLE);
+        assert_eq!((config.cache_capacity, config.cache_ttl), (DEFAULT_CACHE_SIZE, Some(DEFAULT_CACHE_TTL)));
+        assert_eq!(config.read_consistency, Duration::ZERO);
+    }
+
+    #[test]
+    fn cache_options_resolve() {
+        let off = StoreConfig::resolve(OpenOptions { enable_query_cache: Some(false), cache_size: Some(50.0), ..Default::default() });
+        assert_eq!(off.unwrap().cache_capacity, 0);
+        let no_ttl = StoreConfig::resolve(OpenOptions { cache_ttl_seconds: Some(0.0), ..Default::default() }).unwrap();
+        assert_eq!(no_ttl.cache_ttl, None);
+        let warm = StoreConfig::resolve(OpenOptions { prefetch: Some(true), prefetch_size: Some(100.0), ..Default::default() });
+        assert_eq!(warm.unwrap().prefetch_rows, Some(100));
+        let lag = StoreConfig::resolve(OpenOptions { read_consistency_interval_ms: Some(250.0), ..Default::default() });
+        assert_eq!(lag.unwrap().read_consistency, Duration::from_millis(250));
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! Shared handles: one LanceDB connection per directory per process, and one write lock per
-//! table, shared by every `Store` opened on them. The last store to let go closes the connection.
+//! Shared handles: one LanceDB connection per directory (and read-consistency setting) per process,
+//! and one write lock per table, shared by every `Store` opened on them. Held weakly here, so the
+//! last store to let go closes the connection.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -12,39 +13,53 @@ use super::error::{Result, StoreError};
 pub struct Shared {
     /// The open connection.
     pub connection: lancedb::Connection,
-    write_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
-impl Shared {
-    /// The lock that serialises writes to `table` from this process (checks for stored ids,
-    /// then the commit, happen under it, so two stores cannot both insert the same id).
-    pub fn write_lock(&self, table: &str) -> Result<Arc<tokio::sync::Mutex<()>>> {
-        let mut locks = self.write_locks.lock().map_err(|_| StoreError::Internal("write-lock map poisoned".into()))?;
-        Ok(Arc::clone(locks.entry(table.to_owned()).or_default()))
+/// Serialises writes to one table from this process: the check for stored ids and the commit
+/// happen under it, so two stores cannot both insert the same id.
+pub type WriteLock = Arc<tokio::sync::Mutex<()>>;
+
+static WRITE_LOCKS: LazyLock<Mutex<HashMap<(PathBuf, String), Weak<tokio::sync::Mutex<()>>>>> =
+    LazyLock::new(Default::default);
+
+/// The write lock of `table` in `dir` (a canonical path), shared by every store on it.
+pub fn write_lock(dir: &Path, table: &str) -> Result<WriteLock> {
+    let mut locks = WRITE_LOCKS.lock().map_err(|_| StoreError::Internal("write-lock map poisoned".into()))?;
+    let key = (dir.to_owned(), table.to_owned());
+    if let Some(lock) = locks.get(&key).and_then(Weak::upgrade) {
+        return Ok(lock);
     }
+    let lock = WriteLock::default();
+    locks.retain(|_, weak| weak.strong_count() > 0);
+    locks.insert(key, Arc::downgrade(&lock));
+    Ok(lock)
 }
+
+/// A connection is shared by stores on the same directory that ask for the same read consistency.
+type Key = (PathBuf, Duration);
 
 /// Open connections by canonical directory; weak, so dropping the last store closes one.
 /// A tokio mutex because connecting awaits, and two opens of one directory must not race.
-static CONNECTIONS: LazyLock<tokio::sync::Mutex<HashMap<PathBuf, Weak<Shared>>>> = LazyLock::new(Default::default);
+static CONNECTIONS: LazyLock<tokio::sync::Mutex<HashMap<Key, Weak<Shared>>>> = LazyLock::new(Default::default);
 
 /// The shared connection for `dir` (a canonical path), connecting if no store holds one.
-pub async fn connect(dir: &Path) -> Result<Arc<Shared>> {
+/// `read_consistency` zero makes every read check the latest committed version (~8 µs), so writes
+/// from other processes or other connections are always seen; larger values allow that much lag.
+pub async fn connect(dir: &Path, read_consistency: Duration) -> Result<Arc<Shared>> {
+    let key = (dir.to_owned(), read_consistency);
     let mut connections = CONNECTIONS.lock().await;
-    if let Some(shared) = connections.get(dir).and_then(Weak::upgrade) {
+    if let Some(shared) = connections.get(&key).and_then(Weak::upgrade) {
         return Ok(shared);
     }
     let uri = dir.to_str().ok_or_else(|| StoreError::invalid("path", "the path is not valid UTF-8"))?;
-    // An interval of zero makes every read check the latest committed version (~8 µs),
-    // so writes from other processes or other connections are always seen.
     let connection = lancedb::connect(uri)
-        .read_consistency_interval(Duration::ZERO)
+        .read_consistency_interval(read_consistency)
         .execute()
         .await
         .map_err(StoreError::lance("connecting to the store directory"))?;
-    let shared = Arc::new(Shared { connection, write_locks: Mutex::default() });
+    let shared = Arc::new(Shared { connection });
     connections.retain(|_, weak| weak.strong_count() > 0);
-    connections.insert(dir.to_owned(), Arc::downgrade(&shared));
+    connections.insert(key, Arc::downgrade(&shared));
     Ok(shared)
 }
 

@@ -1,0 +1,106 @@
+#!/usr/bin/env node
+// `npm run bench [-- --quick]`: every scenario for lancestore and @lancedb/lancedb, one process each,
+// same data and queries; prints a table with targets and ratios, writes bench/results/latest.json and
+// latest.svg (quick runs write quick.json / quick.svg so they never overwrite a full run).
+'use strict'
+
+const { spawnSync } = require('node:child_process')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const scenarios = require('./scenarios')
+const { renderChart } = require('./chart')
+
+const quick = process.argv.includes('--quick')
+const only = process.argv.find((a) => a.startsWith('--scenario='))?.split('=')[1]
+const specs = (quick ? scenarios.quick : scenarios.full).filter((s) => !only || s.name === only)
+const systems = ['lancestore', 'lancedb']
+
+function runOne(system, scenario) {
+  const args = [path.join(__dirname, 'scenario.js'), system, scenario, ...(quick ? ['--quick'] : [])]
+  const child = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 24 })
+  if (child.status !== 0) {
+    return { system, scenario, error: (child.stderr || `exit ${child.status}`).trim().split('\n').slice(-5).join(' | ') }
+  }
+  const lines = child.stdout.trim().split('\n')
+  return JSON.parse(lines[lines.length - 1])
+}
+
+const fmt = (x, digits = 2) => (x == null ? '—' : typeof x === 'number' ? (Math.abs(x) >= 1000 ? Math.round(x).toLocaleString('en-US') : x.toFixed(digits)) : String(x))
+const ratio = (a, b) => (a == null || b == null || b === 0 ? '—' : `${(a / b).toFixed(2)}×`)
+
+function table(results) {
+  const lines = []
+  const targets = []
+  for (const spec of specs) {
+    const ours = results.find((r) => r.scenario === spec.name && r.system === 'lancestore') ?? {}
+    const peer = results.find((r) => r.scenario === spec.name && r.system === '@lancedb/lancedb') ?? {}
+    lines.push(`\n## ${spec.name}${ours.n ? ` (${ours.n.toLocaleString('en-US')} × ${ours.dim}, ${ours.queries} queries)` : ''}`)
+    if (ours.skipped || ours.error || peer.error) {
+      lines.push(`  skipped/failed: ${ours.skipped ?? ''} ${ours.error ?? ''} ${peer.error ?? ''}`)
+      continue
+    }
+    lines.push('| metric | lancestore | @lancedb/lancedb | lancestore ÷ lancedb |')
+    lines.push('| --- | ---: | ---: | ---: |')
+    const row = (name, a, b, d) => lines.push(`| ${name} | ${fmt(a, d)} | ${fmt(b, d)} | ${ratio(a, b)} |`)
+    row('insert, batches of 1,000 (vectors/s)', ours.insertPerSecBatch1k, peer.insertPerSecBatch1k, 0)
+    row('insert, batches of 10,000 (vectors/s)', ours.insertPerSecBatch10k, peer.insertPerSecBatch10k, 0)
+    row('exact search p50 (ms)', ours.exact?.p50, peer.exact?.p50)
+    row('exact search p95 (ms)', ours.exact?.p95, peer.exact?.p95)
+    row('exact search p99 (ms)', ours.exact?.p99, peer.exact?.p99)
+    row('cached repeat p50 (ms)', ours.cached?.p50, null)
+    row('cached repeat p99 (ms)', ours.cached?.p99, null)
+    row('recall@10 (exact)', ours.recallAt10, peer.recallAt10, 3)
+    row('open (ms)', ours.openMs, peer.openMs)
+    row('first search after open (ms)', ours.firstSearchMs, peer.firstSearchMs)
+    row('peak RSS (MB)', ours.peakRssBytes / 2 ** 20, peer.peakRssBytes / 2 ** 20, 0)
+    row('peak RSS ÷ raw vector bytes', ours.peakRssBytes / ours.rawVectorBytes, peer.peakRssBytes / peer.rawVectorBytes)
+    row('cache hit ratio, Zipf over 200 queries', ours.cacheHitRatioZipf, null, 3)
+    if (spec.name === 'synthetic-10k-768') {
+      targets.push(['search < 100 ms @10k (exact p50)', ours.exact?.p50 < 100])
+      targets.push(['insert > 1,000/s (batches of 1,000)', ours.insertPerSecBatch1k > 1000])
+      targets.push(['cache hit > 80% (Zipf)', ours.cacheHitRatioZipf > 0.8])
+    }
+    if (spec.name === 'synthetic-100k-768') targets.push(['memory < 2 GB @100k (peak RSS)', ours.peakRssBytes < 2 * 2 ** 30])
+  }
+  lines.push('\n## targets (lancestore)')
+  lines.push('| target | result |')
+  lines.push('| --- | --- |')
+  for (const [name, ok] of targets) lines.push(`| ${name}${quick ? ' (quick sizes)' : ''} | ${ok ? 'pass' : 'FAIL'} |`)
+  return lines.join('\n')
+}
+
+function versions() {
+  const rustc = spawnSync('rustc', ['--version'], { encoding: 'utf8' }).stdout?.trim() ?? null
+  const peer = require('@lancedb/lancedb/package.json').version
+  return { node: process.version, rustc, lancedbSdk: peer, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryBytes: os.totalmem(), platform: `${process.platform}-${process.arch}` }
+}
+
+function main() {
+  const started = new Date()
+  const results = []
+  for (const spec of specs) {
+    for (const system of systems) {
+      process.stderr.write(`[bench] ${spec.name} / ${system} … `)
+      const t0 = Date.now()
+      const r = runOne(system, spec.name)
+      process.stderr.write(`${r.error ? `failed: ${r.error}` : r.skipped ? `skipped: ${r.skipped}` : 'done'} (${((Date.now() - t0) / 1000).toFixed(1)} s)\n`)
+      results.push(r)
+    }
+  }
+  const report = table(results)
+  console.log(`# lancestore benchmark${quick ? ' (quick)' : ''}, ${started.toISOString()}`)
+  console.log('Latencies: median over passes of per-query percentiles, warm-up excluded; ratios are lancestore ÷ @lancedb/lancedb (below 1 is faster for latency, above 1 is faster for throughput).')
+  console.log(report)
+  const out = path.join(__dirname, 'results')
+  fs.mkdirSync(out, { recursive: true })
+  const base = quick ? 'quick' : 'latest'
+  const doc = { date: started.toISOString(), quick, environment: versions(), results }
+  fs.writeFileSync(path.join(out, `${base}.json`), `${JSON.stringify(doc, null, 2)}\n`)
+  fs.writeFileSync(path.join(out, `${base}.svg`), renderChart(doc))
+  fs.writeFileSync(path.join(out, `${base}.md`), `${report}\n`)
+  console.log(`\nwrote bench/results/${base}.json, ${base}.svg and ${base}.md`)
+  if (results.some((r) => r.error)) process.exitCode = 1
+}
+
+main()
