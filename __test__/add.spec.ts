@@ -1,6 +1,6 @@
 // addEmbeddings: round trips, atomic batches, duplicate ids and every input error, store unchanged after each.
 import { EmbeddingStore, type EmbeddingItem, type ErrorCode } from '../index'
-import { randomVectors, tempDir } from './fixtures'
+import { isError, randomVectors, tempDir } from './fixtures'
 
 let dir: ReturnType<typeof tempDir>
 let store: EmbeddingStore
@@ -21,7 +21,7 @@ async function expectRejectedAndUnchanged(call: Promise<unknown>, code: ErrorCod
     () => undefined,
     (e: unknown) => e,
   )
-  expect(err).toBeInstanceOf(Error)
+  expect(isError(err)).toBe(true)
   expect(err).toMatchObject({ code })
   if (message) expect((err as Error).message).toMatch(message)
   await expect(store.count()).resolves.toBe(countBefore)

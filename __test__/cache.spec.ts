@@ -145,7 +145,7 @@ test('randomised: thousands of interleaved writes and searches, never a stale or
   const cached = await EmbeddingStore.open(dir.path, { dimension: dim, performance: { cacheSize: 64 } })
   const writer = await EmbeddingStore.open(dir.path) // a second store object on the same path
   const reference = await EmbeddingStore.open(dir.path, { performance: { enableQueryCache: false } })
-  const pool = randomVectors(40, dim, 77) // few distinct queries, so many searches repeat
+  const pool = randomVectors(10, dim, 77) // few distinct queries, so many searches repeat
   const fresh = randomVectors(400, dim, 78)
   await cached.addEmbeddings(fresh.slice(0, 20).map((vector, i) => ({ id: `n${i}`, vector })))
   let next = 20
@@ -159,7 +159,7 @@ test('randomised: thousands of interleaved writes and searches, never a stale or
       next++
     } else {
       const query = pool[Math.floor(random() * pool.length)]
-      const limit = 1 + Math.floor(random() * 5)
+      const limit = 1 + Math.floor(random() * 3)
       const got = await cached.search(query, { limit })
       const truth = await reference.search(query, { limit }) // same version: nothing wrote in between
       expect(got).toEqual(truth)

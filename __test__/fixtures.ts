@@ -3,6 +3,7 @@
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { types } from 'node:util'
 
 export function tempDir(): { path: string; remove: () => void } {
   const path = mkdtempSync(join(tmpdir(), 'lancestore-'))
@@ -100,4 +101,12 @@ export function bruteForce(metric: Metric, query: ArrayLike<number>, vectors: Ar
     .map((v, i) => ({ i, d: distance(metric, query, v) }))
     .sort((x, y) => x.d - y.d || x.i - y.i)
     .slice(0, k)
+}
+
+/**
+ * Whether `e` is a real Error. Errors made by the addon belong to Node's main realm, so `instanceof Error`
+ * is false inside jest's sandbox (a jest quirk, not something users see); `isNativeError` works across realms.
+ */
+export function isError(e: unknown): e is Error & { code?: string } {
+  return types.isNativeError(e)
 }

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process'
 import { writeFileSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { EmbeddingStore, type ErrorCode } from '../index'
-import { tempDir } from './fixtures'
+import { isError, tempDir } from './fixtures'
 
 let dir: ReturnType<typeof tempDir>
 beforeEach(() => {
@@ -89,7 +89,7 @@ test('rejects a path that cannot be a directory with IO', async () => {
   writeFileSync(file, 'x')
   const code: ErrorCode = 'IO'
   const err = await EmbeddingStore.open(join(file, 'store'), { dimension: 3 }).catch((e: unknown) => e)
-  expect(err).toBeInstanceOf(Error)
+  expect(isError(err)).toBe(true)
   expect(err).toMatchObject({ code, message: expect.stringMatching(/store directory/) })
 })
 

@@ -48,6 +48,7 @@ function table(results) {
     row('exact search p50 (ms)', ours.exact?.p50, peer.exact?.p50)
     row('exact search p95 (ms)', ours.exact?.p95, peer.exact?.p95)
     row('exact search p99 (ms)', ours.exact?.p99, peer.exact?.p99)
+    row("filtered search p50 (ms), section = 'libs'", ours.filtered?.p50, peer.filtered?.p50)
     row('cached repeat p50 (ms)', ours.cached?.p50, null)
     row('cached repeat p99 (ms)', ours.cached?.p99, null)
     row('recall@10 (exact)', ours.recallAt10, peer.recallAt10, 3)
@@ -56,6 +57,13 @@ function table(results) {
     row('peak RSS (MB)', ours.peakRssBytes / 2 ** 20, peer.peakRssBytes / 2 ** 20, 0)
     row('peak RSS ÷ raw vector bytes', ours.peakRssBytes / ours.rawVectorBytes, peer.peakRssBytes / peer.rawVectorBytes)
     row('cache hit ratio, Zipf over 200 queries', ours.cacheHitRatioZipf, null, 3)
+    if (ours.smallCommits) {
+      const a = ours.smallCommits
+      const b = peer.smallCommits ?? {}
+      row(`${a.rows} single-row adds: search p50 (ms)`, a.beforeOptimizeP50, b.beforeOptimizeP50)
+      row('… after optimize() (ms)', a.afterOptimizeP50, b.afterOptimizeP50)
+      row('… one bulk add, for comparison (ms)', a.bulkP50, b.bulkP50)
+    }
     if (spec.name === 'synthetic-10k-768') {
       targets.push(['search < 100 ms @10k (exact p50)', ours.exact?.p50 < 100])
       targets.push(['insert > 1,000/s (batches of 1,000)', ours.insertPerSecBatch1k > 1000])

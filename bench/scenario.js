@@ -51,15 +51,15 @@ async function insertRate(data, batch, dir) {
 }
 
 /** Latency percentiles over the query set: warm-up excluded, median of `PASSES` passes. */
-async function latency(store, data, order = null) {
-  const qs = order ?? Array.from({ length: data.nQueries }, (_, q) => q)
-  for (let w = 0; w < WARMUP; w++) await store.search(query(data, qs[w % qs.length]), K)
+async function latency(store, data, section = null) {
+  const qs = Array.from({ length: data.nQueries }, (_, q) => q)
+  for (let w = 0; w < WARMUP; w++) await store.search(query(data, qs[w % qs.length]), K, section)
   const passes = []
   for (let p = 0; p < PASSES; p++) {
     const times = []
     for (const q of qs) {
       const t0 = performance.now()
-      await store.search(query(data, q), K)
+      await store.search(query(data, q), K, section)
       times.push(performance.now() - t0)
     }
     times.sort((a, b) => a - b)
@@ -96,6 +96,23 @@ async function zipfHitRatio(dir, data) {
   return stats.cache.hitRatio
 }
 
+/** 2,000 single-row commits, then optimize(): search p50 before and after, beside one bulk add. */
+async function smallCommits(root, data) {
+  const n = Math.min(quick ? 300 : 2_000, data.n)
+  const sub = { ...data, n, nQueries: Math.min(data.nQueries, 100) }
+  const bulk = await system.open(path.join(root, 'bulk'), data.dim, { performance: { enableQueryCache: false } })
+  await bulk.add(rowsOf(data, 0, n))
+  const bulkP50 = (await latency(bulk, sub)).p50
+  await bulk.close()
+  const small = await system.open(path.join(root, 'small'), data.dim, { performance: { enableQueryCache: false, autoOptimizeEvery: 0 } })
+  for (let i = 0; i < n; i++) await small.add(rowsOf(data, i, i + 1))
+  const beforeP50 = (await latency(small, sub)).p50
+  await small.optimize()
+  const afterP50 = (await latency(small, sub)).p50
+  await small.close()
+  return { rows: n, bulkP50, beforeOptimizeP50: beforeP50, afterOptimizeP50: afterP50 }
+}
+
 async function main() {
   const data = loadScenario(spec)
   if (data.missing) {
@@ -121,6 +138,7 @@ async function main() {
       const uncached = await system.open(main, data.dim, { performance: { enableQueryCache: false } })
       result.exact = await latency(uncached, data)
       result.recallAt10 = await recallAt10(uncached, data)
+      if (data.sections) result.filtered = await latency(uncached, data, 'libs')
       await uncached.close()
       await latency(store, data) // fills the cache
       result.cached = await latency(store, data)
@@ -128,8 +146,10 @@ async function main() {
     } else {
       result.exact = await latency(store, data)
       result.recallAt10 = await recallAt10(store, data)
+      if (data.sections) result.filtered = await latency(store, data, 'libs')
     }
     await store.close()
+    if (spec.name === 'real-minilm-384') result.smallCommits = await smallCommits(root, data)
   } finally {
     fs.rmSync(root, { recursive: true, force: true })
   }

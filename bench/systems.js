@@ -7,10 +7,11 @@ const lancestore = {
   name: 'lancestore',
   async open(dir, dim, options = {}) {
     const { EmbeddingStore } = require('..')
-    const store = await EmbeddingStore.open(dir, { dimension: dim, metric: 'cosine', ...options })
+    const store = await EmbeddingStore.open(dir, { dimension: dim, metric: 'cosine', fields: { section: 'string' }, ...options })
     return {
       add: (rows) => store.addEmbeddings(rows.map((r) => ({ id: r.id, vector: r.vector, metadata: r.metadata }))),
-      search: async (query, k) => (await store.search(query, { limit: k })).map((h) => h.id),
+      search: async (query, k, section) => (await store.search(query, section ? { limit: k, filter: { section } } : { limit: k })).map((h) => h.id),
+      optimize: () => store.optimize(),
       stats: () => store.stats(),
       close: () => store.close(),
     }
@@ -32,15 +33,21 @@ const lancedbSdk = {
         new arrow.Field('id', new arrow.Utf8(), false),
         new arrow.Field('vector', new arrow.FixedSizeList(dim, new arrow.Field('item', new arrow.Float32(), true)), false),
         new arrow.Field('metadata', new arrow.Utf8(), true),
+        new arrow.Field('section', new arrow.Utf8(), true),
       ])
       table = await db.createEmptyTable('embeddings', schema)
     }
     return {
-      add: (rows) => table.add(rows.map((r) => ({ id: r.id, vector: r.vector, metadata: JSON.stringify(r.metadata) }))),
-      search: async (query, k) => {
-        const rows = await table.vectorSearch(query).distanceType('cosine').select(['id', 'metadata']).limit(k).toArray()
+      add: (rows) =>
+        table.add(rows.map((r) => ({ id: r.id, vector: r.vector, metadata: JSON.stringify(r.metadata), section: r.metadata.section }))),
+      search: async (query, k, section) => {
+        let q = table.vectorSearch(query).distanceType('cosine').select(['id', 'metadata']).limit(k)
+        // Section names are plain identifiers-like words from the data set; escape quotes all the same.
+        if (section) q = q.where(`section = '${section.replace(/'/g, "''")}'`)
+        const rows = await q.toArray()
         return rows.map((r) => r.id)
       },
+      optimize: () => table.optimize(),
       stats: async () => null,
       close: async () => {
         table.close()

@@ -30,7 +30,7 @@ async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lancestore-demo-'))
   try {
     let t0 = performance.now()
-    const store = await EmbeddingStore.open(dir, { dimension: dim })
+    const store = await EmbeddingStore.open(dir, { dimension: dim, fields: { section: 'string' } })
     console.log(`opened a new store in ${dir} (${ms(t0)})`)
 
     const items = rows.map((row, i) => ({
@@ -57,6 +57,15 @@ async function main() {
     const close = await store.search(query, { limit: 100, threshold: 0.6 })
     console.log(`\n${close.length} descriptions have cosine similarity >= 0.6 to the first query`)
 
+    t0 = performance.now()
+    const inSection = await store.search(query, { limit: 3, filter: { section: 'python' } })
+    console.log(`\nthe same query, only in section 'python' (${ms(t0)}):`)
+    for (const hit of inSection) console.log(`  ${hit.score.toFixed(3)}  ${hit.id}  ${short(hit.metadata.text, 70)}`)
+
+    t0 = performance.now()
+    await store.search(query, { limit: 3 })
+    console.log(`\na repeated search is answered from the query cache: ${ms(t0)}`)
+
     const times = []
     for (let q = 0; q < queries.length / dim; q++) {
       t0 = performance.now()
@@ -64,7 +73,7 @@ async function main() {
       times.push(performance.now() - t0)
     }
     times.sort((a, b) => a - b)
-    console.log(`search latency over ${times.length} queries: median ${times[times.length >> 1].toFixed(2)} ms, max ${times[times.length - 1].toFixed(2)} ms`)
+    console.log(`\nsearch latency over ${times.length} queries: median ${times[times.length >> 1].toFixed(2)} ms, max ${times[times.length - 1].toFixed(2)} ms`)
 
     await store.close()
   } finally {

@@ -76,6 +76,17 @@ function ensureRust() {
   }
 }
 
+/**
+ * The host's target triple. `napi build` always passes `--target <triple>`, which puts artifacts under
+ * target/<triple>/; `cargo test` gets the same flag so both share one compiled dependency tree.
+ */
+function hostTriple() {
+  const r = spawnSync('rustc', ['-vV'], { encoding: 'utf8' })
+  const line = (r.stdout || '').split('\n').find((l) => l.startsWith('host: '))
+  if (!line) fail('could not read the host target from `rustc -vV`')
+  return line.slice('host: '.length).trim()
+}
+
 /** Builds the addon (release). Cargo makes this a quick no-op when nothing changed. */
 function buildAddon() {
   log(`building the native addon (release; CARGO_TARGET_DIR=${buildEnv().CARGO_TARGET_DIR})`)
@@ -93,6 +104,6 @@ function bootstrap() {
   buildAddon()
 }
 
-module.exports = { bootstrap, buildEnv, run, root }
+module.exports = { bootstrap, buildEnv, hostTriple, run, root }
 
 if (require.main === module) bootstrap()

@@ -4,8 +4,9 @@
 'use strict'
 
 const path = require('node:path')
-const { bootstrap, run, root } = require('./setup')
+const { bootstrap, hostTriple, run, root } = require('./setup')
 
 bootstrap()
-run('cargo', ['test', '--release'])
+// Same profile and --target as the addon build, so the dependency tree is compiled once.
+run('cargo', ['test', '--release', '--target', hostTriple()])
 run(path.join(root, 'node_modules', '.bin', 'jest'), ['--detectOpenHandles', ...process.argv.slice(2)])

@@ -2,17 +2,22 @@
 //! JS thread, calls `Store` on napi's tokio runtime, and settles a Promise (see `napi/error.rs`).
 
 mod error;
+mod json;
 mod options;
 
 use std::sync::Arc;
 
 use napi::bindgen_prelude::{FromNapiValue, PromiseRaw, Unknown};
-use napi::Env;
+use napi::{Env, ValueType};
 use napi_derive::napi;
 
 use crate::store::{self, Store, StoreError};
 use error::{reject, settle};
-use options::{AddResult, EmbeddingItem, OpenOptions, SearchHit, SearchOptions, StoreStats};
+use napi::bindgen_prelude::Either;
+use options::{
+    AddResult, CountOptions, DeleteByFilter, DeleteResult, EmbeddingItem, OpenOptions, OptimizeResult, SearchHit,
+    SearchOptions, StoredEmbedding, StoreStats, UpsertResult,
+};
 
 /// An embedded embedding store: one LanceDB table on local disk. Create one with `EmbeddingStore.open`.
 #[napi]
@@ -40,7 +45,14 @@ fn items_from_js(items: &Unknown<'_>) -> Result<Vec<store::Item>, StoreError> {
     values
         .iter()
         .enumerate()
-        .map(|(i, value)| from_js::<EmbeddingItem>(value, &format!("items[{i}]")).map(store::Item::from))
+        .map(|(i, value)| {
+            let what = format!("items[{i}]");
+            // Reading properties of a non-object would leave a pending JS exception: check first.
+            if value.get_type().map_err(|e| StoreError::invalid(&what, e.reason.clone()))? != ValueType::Object {
+                return Err(StoreError::invalid(&what, "each item must be an object { id, vector, metadata? }"));
+            }
+            from_js::<EmbeddingItem>(value, &what).map(store::Item::from)
+        })
         .collect()
 }
 
@@ -116,11 +128,61 @@ impl EmbeddingStore {
         settle(env, async move { store.stats().await }, StoreStats::from)
     }
 
-    /// Number of stored embeddings.
-    #[napi(ts_return_type = "Promise<number>")]
-    pub fn count<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, f64>> {
+    /// Number of stored embeddings, or of those matching `options.filter`. Rejects `INVALID_FILTER`.
+    #[napi(ts_args_type = "options?: CountOptions", ts_return_type = "Promise<number>")]
+    pub fn count<'env>(&self, env: &'env Env, options: Option<Unknown<'env>>) -> napi::Result<PromiseRaw<'env, f64>> {
+        let filter = match optional_from_js::<CountOptions>(options, "options") {
+            Ok(options) => options.and_then(|o| o.filter),
+            Err(err) => return reject(env, err),
+        };
         let store = Arc::clone(&self.inner);
-        settle(env, async move { store.count().await }, |n| n as f64)
+        settle(env, async move { store.count(filter.as_ref()).await }, |n| n as f64)
+    }
+
+    /// Inserts new ids and replaces existing ones (vector and metadata) in one atomic commit.
+    /// Resolves `{ inserted, updated, version }`. Rejects like `addEmbeddings`, except that stored ids are replaced.
+    #[napi(ts_args_type = "items: EmbeddingItem[]", ts_return_type = "Promise<UpsertResult>")]
+    pub fn upsert_embeddings<'env>(&self, env: &'env Env, items: Unknown<'env>) -> napi::Result<PromiseRaw<'env, UpsertResult>> {
+        let items = match items_from_js(&items) {
+            Ok(items) => items,
+            Err(err) => return reject(env, err),
+        };
+        let store = Arc::clone(&self.inner);
+        settle(env, async move { store.upsert(items).await }, UpsertResult::from)
+    }
+
+    /// The stored items for `ids`, in the order asked, with `null` for ids not stored.
+    #[napi(ts_args_type = "ids: string[]", ts_return_type = "Promise<Array<StoredEmbedding | null>>")]
+    pub fn get<'env>(&self, env: &'env Env, ids: Unknown<'env>) -> napi::Result<PromiseRaw<'env, Vec<Option<StoredEmbedding>>>> {
+        let ids = match from_js::<Vec<String>>(&ids, "ids") {
+            Ok(ids) => ids,
+            Err(err) => return reject(env, err),
+        };
+        let store = Arc::clone(&self.inner);
+        settle(env, async move { store.get(ids).await }, |items| {
+            items.into_iter().map(|item| item.map(StoredEmbedding::from)).collect()
+        })
+    }
+
+    /// Removes the given ids (missing ones are ignored), or the rows matching `{ filter }`, in one commit.
+    /// Resolves `{ deleted, version }`. Rejects `INVALID_FILTER` (an empty filter is refused rather than deleting everything).
+    #[napi(ts_args_type = "target: string[] | DeleteByFilter", ts_return_type = "Promise<DeleteResult>")]
+    pub fn delete<'env>(&self, env: &'env Env, target: Unknown<'env>) -> napi::Result<PromiseRaw<'env, DeleteResult>> {
+        let target = match from_js::<Either<Vec<String>, DeleteByFilter>>(&target, "target") {
+            Ok(Either::A(ids)) => store::DeleteTarget::Ids(ids),
+            Ok(Either::B(by_filter)) => store::DeleteTarget::Filter(by_filter.filter),
+            Err(err) => return reject(env, err),
+        };
+        let store = Arc::clone(&self.inner);
+        settle(env, async move { store.delete(target).await }, DeleteResult::from)
+    }
+
+    /// Compacts small data fragments into large ones, deletes table versions older than one hour,
+    /// and folds new rows into the vector index. Runs automatically every `performance.autoOptimizeEvery` commits.
+    #[napi(ts_return_type = "Promise<OptimizeResult>")]
+    pub fn optimize<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, OptimizeResult>> {
+        let store = Arc::clone(&self.inner);
+        settle(env, async move { store.optimize().await }, OptimizeResult::from)
     }
 
     /// The table's latest committed version (it grows with every write).
@@ -148,6 +210,12 @@ impl EmbeddingStore {
     #[napi(getter, ts_return_type = "'cosine' | 'l2' | 'dot'")]
     pub fn metric(&self) -> &'static str {
         self.inner.metric().as_str()
+    }
+
+    /// The declared metadata fields and their types.
+    #[napi(getter, ts_return_type = "Record<string, 'string' | 'int' | 'float' | 'bool' | 'string[]'>")]
+    pub fn fields(&self) -> std::collections::BTreeMap<String, &'static str> {
+        self.inner.fields().iter().map(|(name, kind)| (name.clone(), kind.as_str())).collect()
     }
 
     /// The table name.

@@ -6,6 +6,7 @@
 pub mod cache;
 pub mod config;
 pub mod error;
+pub mod fields;
 mod filter;
 mod registry;
 mod schema;
@@ -20,7 +21,9 @@ use std::time::Instant;
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use futures::TryStreamExt;
+use arrow_array::RecordBatchIterator;
 use lancedb::query::{ExecutableQuery, QueryBase, Select};
+use lancedb::table::OptimizeAction;
 use tokio::sync::{OnceCell, Semaphore};
 
 use cache::{CacheKey, CacheStats, QueryCache};
@@ -48,8 +51,61 @@ pub struct Hit {
     pub score: f64,
     /// LanceDB's distance: smaller is closer.
     pub distance: f64,
-    /// The stored metadata object, or `None`.
-    pub metadata: Option<serde_json::Value>,
+    /// The stored metadata object as JSON text, or `None`.
+    pub metadata: Option<String>,
+}
+
+/// One stored embedding, as `get` returns it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredItem {
+    /// The id.
+    pub id: String,
+    /// The stored vector.
+    pub vector: Vec<f32>,
+    /// The stored metadata object as JSON text, or `None`.
+    pub metadata: Option<String>,
+}
+
+/// What `delete` removes: rows by id, or rows matching a filter.
+#[derive(Debug, Clone)]
+pub enum DeleteTarget {
+    /// These ids (missing ones are ignored).
+    Ids(Vec<String>),
+    /// Rows matching this filter (a non-empty filter object).
+    Filter(serde_json::Value),
+}
+
+/// What one `delete` removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeleteOutcome {
+    /// Rows removed.
+    pub deleted: usize,
+    /// Table version after the commit (unchanged when nothing matched).
+    pub version: u64,
+}
+
+/// What one `upsert` wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UpsertOutcome {
+    /// New ids stored.
+    pub inserted: usize,
+    /// Existing ids replaced.
+    pub updated: usize,
+    /// Table version after the commit.
+    pub version: u64,
+}
+
+/// What one `optimize` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OptimizeOutcome {
+    /// Data fragments removed by compaction.
+    pub fragments_removed: usize,
+    /// Data fragments written by compaction.
+    pub fragments_added: usize,
+    /// Old versions pruned.
+    pub versions_pruned: u64,
+    /// Table version afterwards.
+    pub version: u64,
 }
 
 /// What one `add` wrote.
@@ -80,6 +136,12 @@ pub struct StoreStats {
     pub search_latency: LatencySummary,
     /// Latency of `add`.
     pub insert_latency: LatencySummary,
+    /// Commits through this store since its last compaction.
+    pub commits_since_optimize: u64,
+    /// Compactions run (by `optimize()` or automatically).
+    pub optimize_runs: u64,
+    /// The last automatic compaction's error, if it failed.
+    pub last_optimize_error: Option<String>,
 }
 
 /// Latency recorders and counters, behind one short-held mutex.
@@ -88,6 +150,10 @@ struct Activity {
     search: LatencyRecorder,
     insert: LatencyRecorder,
     rows_inserted: u64,
+    commits_since_optimize: u64,
+    optimize_runs: u64,
+    optimizing: bool,
+    last_optimize_error: Option<String>,
 }
 
 /// A search computed once for everyone asking the same thing at the same version.
@@ -95,9 +161,12 @@ type InFlight = Arc<OnceCell<Arc<Vec<Hit>>>>;
 
 /// Ids per `id IN (…)` query when checking a batch against the stored ids.
 const IDS_PER_LOOKUP: usize = 2_048;
+/// Most ids one `get` or `delete` takes.
+pub const MAX_IDS_PER_CALL: usize = 100_000;
 
 /// Handles that live until `close()`; operations in flight keep their own `Arc`.
 struct Handles {
+    #[cfg_attr(not(test), expect(dead_code, reason = "held so the shared connection lives as long as the store"))]
     shared: Arc<registry::Shared>,
     write_lock: registry::WriteLock,
     table: lancedb::Table,
@@ -108,13 +177,14 @@ struct Handles {
 pub struct Store {
     dir: PathBuf,
     config: StoreConfig,
+    layout: schema::Layout,
     dimension: usize,
     metric: Metric,
     handles: RwLock<Option<Arc<Handles>>>,
     search_slots: Semaphore,
     cache: Mutex<QueryCache>,
     in_flight: Mutex<HashMap<(CacheKey, u64), InFlight>>,
-    activity: Mutex<Activity>,
+    activity: Arc<Mutex<Activity>>,
 }
 
 impl Store {
@@ -127,7 +197,8 @@ impl Store {
         let write_lock = registry::write_lock(&dir, &config.table)?;
         let table = open_or_create_table(&shared.connection, &config).await?;
         let schema = table.schema().await.map_err(StoreError::lance("reading the table schema"))?;
-        let (dimension, metric) = schema::describe(&schema)?;
+        let layout = schema::describe(&schema)?;
+        let (dimension, metric) = (layout.dimension, layout.metric);
         if let Some(expected) = config.dimension
             && expected != dimension
         {
@@ -141,6 +212,17 @@ impl Store {
                 format!("the table was created with metric '{}', not '{}'", metric.as_str(), asked.as_str()),
             ));
         }
+        if let Some(asked) = &config.fields
+            && asked != &layout.fields
+        {
+            let show = |f: &fields::Fields| {
+                f.iter().map(|(n, t)| format!("{n}: '{}'", t.as_str())).collect::<Vec<_>>().join(", ")
+            };
+            return Err(StoreError::invalid(
+                "fields",
+                format!("the table was created with fields {{{}}}, not {{{}}}", show(&layout.fields), show(asked)),
+            ));
+        }
         if let Some(rows) = config.prefetch_rows {
             prewarm(&table, rows).await?;
         }
@@ -150,13 +232,14 @@ impl Store {
         Ok(Self {
             dir,
             config,
+            layout,
             dimension,
             metric,
             handles: RwLock::new(Some(Arc::new(handles))),
             search_slots,
             cache,
             in_flight: Mutex::default(),
-            activity: Mutex::default(),
+            activity: Arc::default(),
         })
     }
 
@@ -168,6 +251,11 @@ impl Store {
     /// The metric the table was created with.
     pub fn metric(&self) -> Metric {
         self.metric
+    }
+
+    /// The declared metadata fields.
+    pub fn fields(&self) -> &fields::Fields {
+        &self.layout.fields
     }
 
     /// The table name.
@@ -197,18 +285,143 @@ impl Store {
             return Ok(AddOutcome { added: 0, version: current_version(&handles.table).await? });
         }
         let started = Instant::now();
-        let metadata = config::check_items(&items, self.dimension, self.metric)?;
-        let batches = schema::to_batches(&handles.schema, &items, &metadata, self.dimension, self.config.batch_rows)?;
-        let _writing = handles.write_lock.lock().await;
+        let batches = self.prepare(&handles, &items)?;
+        let writing = handles.write_lock.lock().await;
         reject_stored_ids(&handles.table, &items).await?;
         let result = handles.table.add(batches).execute().await.map_err(StoreError::lance("adding embeddings"))?;
+        drop(writing);
+        self.committed(&handles, Some((started, items.len())))?;
+        Ok(AddOutcome { added: items.len(), version: result.version })
+    }
+
+    /// Validates a batch and builds its record batches; nothing is written.
+    fn prepare(&self, handles: &Handles, items: &[Item]) -> Result<Vec<RecordBatch>> {
+        let metadata = config::check_items(items, self.dimension, self.metric)?;
+        schema::to_batches(&handles.schema, items, &metadata, &self.layout, self.config.batch_rows)
+    }
+
+    /// Bookkeeping after any commit through this store: frees cache entries the new version made
+    /// unservable, records insert latency, and starts a background compaction when due.
+    fn committed(&self, handles: &Arc<Handles>, inserted: Option<(Instant, usize)>) -> Result<()> {
         // Entries computed before this commit can no longer be served (their version is older);
         // dropping them now just frees the memory early.
         lock(&self.cache)?.clear();
         let mut activity = lock(&self.activity)?;
-        activity.insert.record(elapsed_ms(started));
-        activity.rows_inserted += items.len() as u64;
-        Ok(AddOutcome { added: items.len(), version: result.version })
+        if let Some((started, rows)) = inserted {
+            activity.insert.record(elapsed_ms(started));
+            activity.rows_inserted += rows as u64;
+        }
+        activity.commits_since_optimize += 1;
+        let due = self.config.auto_optimize_commits > 0
+            && activity.commits_since_optimize >= self.config.auto_optimize_commits as u64
+            && !activity.optimizing;
+        if due {
+            activity.optimizing = true;
+            drop(activity);
+            self.spawn_optimize(Arc::clone(handles));
+        }
+        Ok(())
+    }
+
+    /// Compacts in the background; the outcome (or error) lands in `stats()`, never silently.
+    fn spawn_optimize(&self, handles: Arc<Handles>) {
+        let activity = Arc::clone(&self.activity);
+        tokio::spawn(async move {
+            let outcome = optimize_table(&handles).await;
+            if let Ok(mut activity) = activity.lock() {
+                activity.optimizing = false;
+                match outcome {
+                    Ok(_) => {
+                        activity.optimize_runs += 1;
+                        activity.commits_since_optimize = 0;
+                        activity.last_optimize_error = None;
+                    }
+                    Err(err) => activity.last_optimize_error = Some(err.to_string()),
+                }
+            }
+        });
+    }
+
+    /// Inserts new ids and replaces existing ones (vector and metadata) in one atomic commit.
+    pub async fn upsert(&self, items: Vec<Item>) -> Result<UpsertOutcome> {
+        let handles = self.handles()?;
+        if items.is_empty() {
+            return Ok(UpsertOutcome { inserted: 0, updated: 0, version: current_version(&handles.table).await? });
+        }
+        let started = Instant::now();
+        let batches = self.prepare(&handles, &items)?;
+        let reader = RecordBatchIterator::new(batches.into_iter().map(Ok), Arc::clone(&handles.schema));
+        let writing = handles.write_lock.lock().await;
+        let mut merge = handles.table.merge_insert(&[schema::ID]);
+        merge.when_matched_update_all(None).when_not_matched_insert_all();
+        let result = merge.execute(Box::new(reader)).await.map_err(StoreError::lance("upserting embeddings"))?;
+        drop(writing);
+        self.committed(&handles, Some((started, items.len())))?;
+        Ok(UpsertOutcome {
+            inserted: usize::try_from(result.num_inserted_rows).unwrap_or(usize::MAX),
+            updated: usize::try_from(result.num_updated_rows).unwrap_or(usize::MAX),
+            version: result.version,
+        })
+    }
+
+    /// The stored items for `ids`, in the order asked; `None` for ids not stored.
+    pub async fn get(&self, ids: Vec<String>) -> Result<Vec<Option<StoredItem>>> {
+        let handles = self.handles()?;
+        check_id_list(&ids)?;
+        let mut found: HashMap<String, StoredItem> = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(IDS_PER_LOOKUP) {
+            let stream = handles
+                .table
+                .query()
+                .only_if(filter::id_in(chunk.iter().map(String::as_str)))
+                .select(Select::columns(&[schema::ID, schema::VECTOR, schema::METADATA]))
+                .execute()
+                .await
+                .map_err(StoreError::lance("reading items"))?;
+            let batches: Vec<RecordBatch> = stream.try_collect().await.map_err(StoreError::lance("reading items"))?;
+            for item in schema::read_items(&batches)? {
+                found.insert(item.id.clone(), item);
+            }
+        }
+        Ok(ids.iter().map(|id| found.get(id).cloned()).collect())
+    }
+
+    /// Removes rows by id or by filter in one commit.
+    pub async fn delete(&self, target: DeleteTarget) -> Result<DeleteOutcome> {
+        let handles = self.handles()?;
+        let predicate = match &target {
+            DeleteTarget::Ids(ids) => {
+                check_id_list(ids)?;
+                if ids.is_empty() {
+                    return Ok(DeleteOutcome { deleted: 0, version: current_version(&handles.table).await? });
+                }
+                filter::id_in(ids.iter().map(String::as_str))
+            }
+            DeleteTarget::Filter(value) => filter::compile(value, &self.layout.fields)?.ok_or_else(|| {
+                StoreError::InvalidFilter { reason: "an empty filter would delete every row; pass a filter that says what to delete".into() }
+            })?,
+        };
+        let writing = handles.write_lock.lock().await;
+        let matching = handles.table.count_rows(Some(predicate.clone())).await.map_err(StoreError::lance("counting rows"))?;
+        if matching == 0 {
+            return Ok(DeleteOutcome { deleted: 0, version: current_version(&handles.table).await? });
+        }
+        let result = handles.table.delete(predicate.as_str()).await.map_err(StoreError::lance("deleting rows"))?;
+        drop(writing);
+        self.committed(&handles, None)?;
+        let deleted = usize::try_from(result.num_deleted_rows).unwrap_or(matching);
+        Ok(DeleteOutcome { deleted: if deleted == 0 { matching } else { deleted }, version: result.version })
+    }
+
+    /// Compacts small fragments, prunes versions older than an hour and folds new rows into indexes.
+    pub async fn optimize(&self) -> Result<OptimizeOutcome> {
+        let handles = self.handles()?;
+        let outcome = optimize_table(&handles).await?;
+        let mut activity = lock(&self.activity)?;
+        activity.optimize_runs += 1;
+        activity.commits_since_optimize = 0;
+        lock(&self.cache)?.clear();
+        Ok(outcome)
     }
 
     /// The stored embeddings nearest to `query`, best first. Served from the query cache when the
@@ -216,7 +429,7 @@ impl Store {
     pub async fn search(&self, query: &[f32], request: &SearchRequest) -> Result<Arc<Vec<Hit>>> {
         let started = Instant::now();
         let handles = self.handles()?;
-        let search = request.validate(query, self.dimension, self.metric)?;
+        let search = request.validate(query, self.dimension, self.metric, &self.layout.fields)?;
         // The version is read *before* searching: a result is never labelled newer than its data.
         let version = current_version(&handles.table).await?;
         let hits = if lock(&self.cache)?.is_enabled() {
@@ -272,6 +485,11 @@ impl Store {
             .distance_type(self.metric.distance_type())
             .limit(search.limit)
             .select(Select::columns(&[schema::ID, schema::METADATA]));
+        // LanceDB prefilters by default: the filter applies before the top-k, so a filtered search
+        // still returns `limit` hits when that many rows match.
+        if let Some(predicate) = &search.filter {
+            query = query.only_if(predicate);
+        }
         if let Some(bound) = max_distance {
             query = query.distance_range(None, Some(exclusive_upper_bound(bound)));
         }
@@ -303,13 +521,20 @@ impl Store {
             rows_inserted: activity.rows_inserted,
             search_latency,
             insert_latency,
+            commits_since_optimize: activity.commits_since_optimize,
+            optimize_runs: activity.optimize_runs,
+            last_optimize_error: activity.last_optimize_error.clone(),
         })
     }
 
-    /// Number of stored embeddings.
-    pub async fn count(&self) -> Result<usize> {
+    /// Number of stored embeddings, or of those matching `filter`.
+    pub async fn count(&self, filter: Option<&serde_json::Value>) -> Result<usize> {
         let handles = self.handles()?;
-        handles.table.count_rows(None).await.map_err(StoreError::lance("counting rows"))
+        let predicate = match filter {
+            Some(filter) => filter::compile(filter, &self.layout.fields)?,
+            None => None,
+        };
+        handles.table.count_rows(predicate).await.map_err(StoreError::lance("counting rows"))
     }
 
     /// The table's latest committed version.
@@ -335,6 +560,41 @@ fn lock<T>(mutex: &Mutex<T>) -> Result<std::sync::MutexGuard<'_, T>> {
 
 fn elapsed_ms(started: Instant) -> f64 {
     started.elapsed().as_secs_f64() * 1_000.0
+}
+
+/// Ids for `get`/`delete`: each a valid id, at most `MAX_IDS_PER_CALL` of them.
+fn check_id_list(ids: &[String]) -> Result<()> {
+    if ids.len() > MAX_IDS_PER_CALL {
+        return Err(StoreError::invalid("ids", format!("got {} ids; at most {MAX_IDS_PER_CALL} per call", ids.len())));
+    }
+    ids.iter().enumerate().try_for_each(|(i, id)| config::check_id(&format!("ids[{i}]"), id))
+}
+
+/// Compaction, then pruning of versions older than `PRUNE_OLDER_THAN`, then index optimisation.
+async fn optimize_table(handles: &Handles) -> Result<OptimizeOutcome> {
+    let _writing = handles.write_lock.lock().await;
+    let table = &handles.table;
+    let compacted = table
+        .optimize(OptimizeAction::Compact { options: Default::default(), remap_options: None })
+        .await
+        .map_err(StoreError::lance("compacting the table"))?;
+    let older_than = lancedb::table::Duration::from_std(config::PRUNE_OLDER_THAN)
+        .map_err(|e| StoreError::Internal(format!("prune age: {e}")))?;
+    let pruned = table
+        .optimize(OptimizeAction::Prune { older_than: Some(older_than), delete_unverified: None, error_if_tagged_old_versions: None })
+        .await
+        .map_err(StoreError::lance("pruning old versions"))?;
+    table
+        .optimize(OptimizeAction::Index(Default::default()))
+        .await
+        .map_err(StoreError::lance("optimizing indexes"))?;
+    let (removed, added) = compacted.compaction.map_or((0, 0), |c| (c.fragments_removed, c.fragments_added));
+    Ok(OptimizeOutcome {
+        fragments_removed: removed,
+        fragments_added: added,
+        versions_pruned: pruned.prune.map_or(0, |p| p.old_versions),
+        version: current_version(table).await?,
+    })
 }
 
 /// Reads up to `rows` vectors once and loads every index, so the first real search finds the file
@@ -382,7 +642,8 @@ async fn open_or_create_table(connection: &lancedb::Connection, config: &StoreCo
     let dimension = config.dimension.ok_or_else(|| {
         StoreError::invalid("dimension", "the table does not exist yet, so `dimension` is required to create it")
     })?;
-    let schema = schema::table_schema(dimension, config.metric.unwrap_or(Metric::Cosine))?;
+    let declared = config.fields.clone().unwrap_or_default();
+    let schema = schema::table_schema(dimension, config.metric.unwrap_or(Metric::Cosine), &declared)?;
     match connection.create_empty_table(&config.table, schema).execute().await {
         Ok(table) => Ok(table),
         // Another store created it between our open and create: open theirs (and check it matches).
@@ -459,7 +720,7 @@ mod tests {
         assert_eq!(outcome.version, store.version().await?);
         let hits = store.search(&[0.1, 1.0, 0.0], &SearchRequest::default()).await?;
         assert_eq!(hits.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(), ["y", "x"]);
-        assert_eq!(hits[0].metadata, Some(serde_json::json!({ "id": "y" })));
+        assert_eq!(hits[0].metadata.as_deref(), Some(r#"{"id":"y"}"#));
         assert!(hits[0].score > hits[1].score);
         Ok(())
     }
@@ -472,7 +733,7 @@ mod tests {
         let version = store.version().await?;
         let err = store.add(vec![item("b", &[0.0, 1.0]), item("a", &[1.0, 1.0])]).await.unwrap_err();
         assert!(matches!(err, StoreError::DuplicateId { ref id, .. } if id == "a"));
-        assert_eq!(store.count().await?, 1);
+        assert_eq!(store.count(None).await?, 1);
         assert_eq!(store.version().await?, version);
         Ok(())
     }
@@ -498,7 +759,7 @@ mod tests {
         store.close()?;
         store.close()?;
         assert!(store.is_closed());
-        assert!(matches!(store.count().await, Err(StoreError::Closed)));
+        assert!(matches!(store.count(None).await, Err(StoreError::Closed)));
         assert!(matches!(store.search(&[1.0, 0.0], &SearchRequest::default()).await, Err(StoreError::Closed)));
         assert!(matches!(store.add(vec![item("a", &[1.0, 0.0])]).await, Err(StoreError::Closed)));
         Ok(())
@@ -515,9 +776,9 @@ mod tests {
             })
             .collect();
         store.add(items).await?;
-        let all = store.search(&[1.0, 0.0], &SearchRequest { limit: Some(20.0), threshold: None }).await?;
+        let all = store.search(&[1.0, 0.0], &SearchRequest { limit: Some(20.0), ..Default::default() }).await?;
         let cut = all[6].score;
-        let hits = store.search(&[1.0, 0.0], &SearchRequest { limit: Some(20.0), threshold: Some(cut) }).await?;
+        let hits = store.search(&[1.0, 0.0], &SearchRequest { limit: Some(20.0), threshold: Some(cut), filter: None }).await?;
         let expected: Vec<&str> = all.iter().filter(|h| h.score >= cut).map(|h| h.id.as_str()).collect();
         assert_eq!(hits.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(), expected);
         assert!(hits.len() >= 7);
@@ -541,7 +802,78 @@ mod tests {
         let (ha, hb) = (a.handles()?, b.handles()?);
         assert!(Arc::ptr_eq(&ha.shared, &hb.shared));
         a.add(vec![item("a", &[1.0, 0.0])]).await?;
-        assert_eq!(b.count().await?, 1);
+        assert_eq!(b.count(None).await?, 1);
+        Ok(())
+    }
+
+    fn with_fields() -> OpenOptions {
+        let fields = [("section", "string"), ("year", "int"), ("tags", "string[]")];
+        OpenOptions { fields: Some(fields.map(|(a, b)| (a.to_owned(), b.to_owned())).into()), ..options(2) }
+    }
+
+    fn doc(id: &str, vector: &[f32], section: &str, year: i64, tags: &[&str]) -> Item {
+        let metadata = serde_json::json!({ "section": section, "year": year, "tags": tags, "note": "free text" });
+        Item { id: id.into(), vector: vector.to_vec(), metadata: Some(metadata) }
+    }
+
+    #[tokio::test]
+    async fn upsert_get_delete_and_filtered_search() -> Result<()> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&path(&dir), with_fields()).await?;
+        store.add(vec![
+            doc("a", &[1.0, 0.0], "libs", 2019, &["x"]),
+            doc("b", &[0.9, 0.1], "utils", 2021, &["x", "y"]),
+            doc("c", &[0.0, 1.0], "utils", 2023, &[]),
+        ]).await?;
+        let search = |filter: serde_json::Value| SearchRequest { filter: Some(filter), ..Default::default() };
+        let hits = store.search(&[1.0, 0.0], &search(serde_json::json!({ "section": "utils" }))).await?;
+        assert_eq!(hits.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(), ["b", "c"]);
+        let hits = store.search(&[1.0, 0.0], &search(serde_json::json!({ "tags": "y" }))).await?;
+        assert_eq!(hits.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(), ["b"]);
+        assert_eq!(store.count(Some(&serde_json::json!({ "year": { "$gte": 2021 } }))).await?, 2);
+
+        let outcome = store.upsert(vec![doc("a", &[0.0, 1.0], "games", 2024, &[]), doc("d", &[0.5, 0.5], "libs", 2020, &[])]).await?;
+        assert_eq!((outcome.inserted, outcome.updated), (1, 1));
+        let got = store.get(vec!["d".into(), "missing".into(), "a".into()]).await?;
+        assert_eq!(got[0].as_ref().unwrap().id, "d");
+        assert!(got[1].is_none());
+        let a = got[2].as_ref().unwrap();
+        assert_eq!(a.vector, vec![0.0, 1.0]);
+        let metadata: serde_json::Value = serde_json::from_str(a.metadata.as_deref().unwrap()).unwrap();
+        assert_eq!(metadata["section"], "games");
+
+        let deleted = store.delete(DeleteTarget::Filter(serde_json::json!({ "section": "utils" }))).await?;
+        assert_eq!(deleted.deleted, 2);
+        let deleted = store.delete(DeleteTarget::Ids(vec!["d".into(), "nope".into()])).await?;
+        assert_eq!(deleted.deleted, 1);
+        assert_eq!(store.count(None).await?, 1);
+        assert!(matches!(store.delete(DeleteTarget::Filter(serde_json::json!({}))).await, Err(StoreError::InvalidFilter { .. })));
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn optimize_compacts_many_small_commits() -> Result<()> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&path(&dir), OpenOptions { auto_optimize_every: Some(0.0), ..options(2) }).await?;
+        for i in 0..20 {
+            store.add(vec![item(&format!("k{i}"), &[1.0, i as f32])]).await?;
+        }
+        let outcome = store.optimize().await?;
+        assert!(outcome.fragments_removed >= 20, "{outcome:?}");
+        assert_eq!(outcome.fragments_added, 1);
+        assert_eq!(store.count(None).await?, 20);
+        assert_eq!(store.stats().await?.optimize_runs, 1);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn reopening_with_other_fields_is_rejected() -> Result<()> {
+        let dir = tempfile::tempdir().unwrap();
+        Store::open(&path(&dir), with_fields()).await?.close()?;
+        let again = Store::open(&path(&dir), OpenOptions::default()).await?;
+        assert_eq!(again.fields().len(), 3);
+        let other = OpenOptions { fields: Some([("x".to_owned(), "int".to_owned())].into()), ..Default::default() };
+        assert!(matches!(Store::open(&path(&dir), other).await, Err(StoreError::InvalidArgument { .. })));
         Ok(())
     }
 }

@@ -20,6 +20,8 @@ pub enum ErrorCode {
     InvalidVector,
     /// An id is repeated in a batch or is already stored.
     DuplicateId,
+    /// A filter uses an unknown operator, an undeclared field, or a value of the wrong type.
+    InvalidFilter,
     /// The store was closed.
     StoreClosed,
     /// The file system refused (path is a file, not writable, …).

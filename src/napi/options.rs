@@ -1,9 +1,12 @@
 //! The JS-facing option and result objects (`#[napi(object)]`), and their plain conversions
 //! to and from the core types. No defaults or validation here: those live in `store/config.rs`.
 
-use napi::bindgen_prelude::{Either, Float32Array};
+use std::collections::BTreeMap;
+
+use napi::bindgen_prelude::{Either, Float32Array, Null};
 use napi_derive::napi;
 
+use super::json::JsonText;
 use crate::store;
 
 /// Options for `EmbeddingStore.open`.
@@ -19,6 +22,9 @@ pub struct OpenOptions {
     pub metric: Option<String>,
     /// Most searches this store runs at once; more wait their turn, so memory stays bounded under load. An integer from 1 to 1024. Default `8`.
     pub max_concurrent_searches: Option<f64>,
+    /// Typed metadata fields stored as real columns so `filter` can use them, e.g. `{ section: 'string', year: 'int', tags: 'string[]' }`. Names: a letter or `_`, then letters, digits, `_`. Fixed when the table is created; the values are read from each item's `metadata`. Default: none.
+    #[napi(ts_type = "Record<string, 'string' | 'int' | 'float' | 'bool' | 'string[]'>")]
+    pub fields: Option<BTreeMap<String, String>>,
     /// Tuning knobs; see `PerformanceConfig`.
     pub performance: Option<PerformanceConfig>,
 }
@@ -39,6 +45,8 @@ pub struct PerformanceConfig {
     pub prefetch: Option<bool>,
     /// With `prefetch`, how many rows of vectors the warm-up reads: an integer ≥ 1. Default: all rows.
     pub prefetch_size: Option<f64>,
+    /// Commits (adds, upserts, deletes) through this store after which it compacts the table in the background, so many small writes do not slow search down. An integer ≥ 0; `0` never compacts automatically. Default `100`.
+    pub auto_optimize_every: Option<f64>,
     /// How far behind writes from *other* processes a read may be, in milliseconds (from 0 up to a year). `0` (default): every call sees the latest commit, at ~10 µs per call; a larger value skips that check for up to this long. Writes through stores in this process are always seen at once.
     pub read_consistency_interval_ms: Option<f64>,
 }
@@ -58,6 +66,8 @@ impl From<OpenOptions> for store::OpenOptions {
             prefetch: performance.prefetch,
             prefetch_size: performance.prefetch_size,
             read_consistency_interval_ms: performance.read_consistency_interval_ms,
+            fields: options.fields,
+            auto_optimize_every: performance.auto_optimize_every,
         }
     }
 }
@@ -98,12 +108,118 @@ pub struct SearchOptions {
     pub limit: Option<f64>,
     /// Minimum `score` a hit needs to be returned (see "Scores and distances" in the README). Default: none.
     pub threshold: Option<f64>,
+    /// Only rows matching this filter over declared `fields`, applied before the top-k, e.g. `{ section: 'utils', year: { $gte: 2020 } }`. Operators: `$eq $ne $gt $gte $lt $lte $in $nin $exists $and $or $not`. Default: none.
+    #[napi(ts_type = "Record<string, unknown>")]
+    pub filter: Option<serde_json::Value>,
 }
 
 impl From<SearchOptions> for store::SearchRequest {
     fn from(options: SearchOptions) -> Self {
-        Self { limit: options.limit, threshold: options.threshold }
+        Self { limit: options.limit, threshold: options.threshold, filter: options.filter }
     }
+}
+
+/// Options for `EmbeddingStore.count`.
+#[napi(object, object_to_js = false)]
+#[derive(Default)]
+pub struct CountOptions {
+    /// Count only rows matching this filter over declared `fields`. Default: all rows.
+    #[napi(ts_type = "Record<string, unknown>")]
+    pub filter: Option<serde_json::Value>,
+}
+
+/// The rows `EmbeddingStore.delete` removes when given an object.
+#[napi(object, object_to_js = false)]
+pub struct DeleteByFilter {
+    /// Remove the rows matching this (non-empty) filter over declared `fields`.
+    #[napi(ts_type = "Record<string, unknown>")]
+    pub filter: serde_json::Value,
+}
+
+/// One stored embedding, as `get` returns it.
+#[napi(object, object_from_js = false)]
+pub struct StoredEmbedding {
+    /// The id.
+    pub id: String,
+    /// The stored vector (float32).
+    pub vector: Float32Array,
+    /// The stored metadata object, or `null`.
+    #[napi(ts_type = "Record<string, unknown> | null")]
+    pub metadata: JsonText,
+}
+
+impl From<store::StoredItem> for StoredEmbedding {
+    fn from(item: store::StoredItem) -> Self {
+        Self { id: item.id, vector: Float32Array::from(item.vector), metadata: JsonText(item.metadata) }
+    }
+}
+
+/// What `upsertEmbeddings` wrote.
+#[napi(object, object_from_js = false)]
+pub struct UpsertResult {
+    /// Ids that were new.
+    pub inserted: f64,
+    /// Ids that existed and were replaced (vector and metadata).
+    pub updated: f64,
+    /// Table version after the commit.
+    pub version: f64,
+}
+
+impl From<store::UpsertOutcome> for UpsertResult {
+    fn from(o: store::UpsertOutcome) -> Self {
+        Self { inserted: o.inserted as f64, updated: o.updated as f64, version: o.version as f64 }
+    }
+}
+
+/// What `delete` removed.
+#[napi(object, object_from_js = false)]
+pub struct DeleteResult {
+    /// Rows removed.
+    pub deleted: f64,
+    /// Table version after the commit (unchanged when nothing matched).
+    pub version: f64,
+}
+
+impl From<store::DeleteOutcome> for DeleteResult {
+    fn from(o: store::DeleteOutcome) -> Self {
+        Self { deleted: o.deleted as f64, version: o.version as f64 }
+    }
+}
+
+/// What `optimize` did.
+#[napi(object, object_from_js = false)]
+pub struct OptimizeResult {
+    /// Small data fragments merged away.
+    pub fragments_removed: f64,
+    /// Fragments written in their place.
+    pub fragments_added: f64,
+    /// Old table versions deleted (versions younger than one hour are kept).
+    pub versions_pruned: f64,
+    /// Table version afterwards.
+    pub version: f64,
+}
+
+impl From<store::OptimizeOutcome> for OptimizeResult {
+    fn from(o: store::OptimizeOutcome) -> Self {
+        Self {
+            fragments_removed: o.fragments_removed as f64,
+            fragments_added: o.fragments_added as f64,
+            versions_pruned: o.versions_pruned as f64,
+            version: o.version as f64,
+        }
+    }
+}
+
+/// Compaction state in `stats().optimize`.
+#[napi(object, object_from_js = false)]
+pub struct OptimizeStats {
+    /// Compactions run through this store (by `optimize()` or automatically).
+    pub runs: f64,
+    /// Commits through this store since its last compaction.
+    pub commits_since_optimize: f64,
+    /// The last automatic compaction's error message, or `null`.
+    #[napi(ts_type = "string | null")]
+    pub last_error: Either<String, Null>,
 }
 
 /// One search result.
@@ -117,12 +233,12 @@ pub struct SearchHit {
     pub distance: f64,
     /// The stored metadata object, or `null`.
     #[napi(ts_type = "Record<string, unknown> | null")]
-    pub metadata: serde_json::Value,
+    pub metadata: JsonText,
 }
 
 impl From<store::Hit> for SearchHit {
     fn from(hit: store::Hit) -> Self {
-        Self { id: hit.id, score: hit.score, distance: hit.distance, metadata: hit.metadata.unwrap_or_default() }
+        Self { id: hit.id, score: hit.score, distance: hit.distance, metadata: JsonText(hit.metadata) }
     }
 }
 
@@ -220,8 +336,10 @@ pub struct StoreStats {
     pub rows_inserted: f64,
     /// Latency of `search`, cache hits included.
     pub search_latency: LatencySummary,
-    /// Latency of `addEmbeddings`.
+    /// Latency of `addEmbeddings` and `upsertEmbeddings`.
     pub insert_latency: LatencySummary,
+    /// Compaction state.
+    pub optimize: OptimizeStats,
 }
 
 impl From<store::StoreStats> for StoreStats {
@@ -236,6 +354,11 @@ impl From<store::StoreStats> for StoreStats {
             rows_inserted: stats.rows_inserted as f64,
             search_latency: stats.search_latency.into(),
             insert_latency: stats.insert_latency.into(),
+            optimize: OptimizeStats {
+                runs: stats.optimize_runs as f64,
+                commits_since_optimize: stats.commits_since_optimize as f64,
+                last_error: stats.last_optimize_error.map_or(Either::B(Null), Either::A),
+            },
         }
     }
 }

@@ -12,13 +12,14 @@ use lru::LruCache;
 use super::Hit;
 use super::config::{Metric, Search};
 
-/// Everything that changes a search's answer. Compared in full (the LRU's `Eq`), so two different
+/// Everything that changes a search's answer (vector, limit, threshold, compiled filter, metric). Compared in full (the LRU's `Eq`), so two different
 /// vectors never share an entry even if their hashes collide.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CacheKey {
     query_bits: Box<[u32]>,
     limit: usize,
     threshold_bits: Option<u64>,
+    filter: Option<String>,
     metric: Metric,
 }
 
@@ -29,6 +30,7 @@ impl CacheKey {
             query_bits: query.iter().map(|x| x.to_bits()).collect(),
             limit: search.limit,
             threshold_bits: search.threshold.map(f64::to_bits),
+            filter: search.filter.clone(),
             metric,
         }
     }
@@ -155,7 +157,7 @@ mod tests {
     }
 
     fn key(query: &[f32]) -> CacheKey {
-        CacheKey::new(query, &Search { limit: 10, threshold: None }, Metric::Cosine)
+        CacheKey::new(query, &Search { limit: 10, threshold: None, filter: None }, Metric::Cosine)
     }
 
     #[test]
@@ -184,10 +186,12 @@ mod tests {
     #[test]
     fn every_option_is_part_of_the_key() {
         let q = [1.0_f32, 2.0];
-        let base = CacheKey::new(&q, &Search { limit: 10, threshold: None }, Metric::Cosine);
-        assert_ne!(base, CacheKey::new(&q, &Search { limit: 11, threshold: None }, Metric::Cosine));
-        assert_ne!(base, CacheKey::new(&q, &Search { limit: 10, threshold: Some(0.5) }, Metric::Cosine));
-        assert_ne!(base, CacheKey::new(&q, &Search { limit: 10, threshold: None }, Metric::Dot));
+        let search = |limit, threshold, filter: Option<&str>| Search { limit, threshold, filter: filter.map(str::to_owned) };
+        let base = CacheKey::new(&q, &search(10, None, None), Metric::Cosine);
+        assert_ne!(base, CacheKey::new(&q, &search(11, None, None), Metric::Cosine));
+        assert_ne!(base, CacheKey::new(&q, &search(10, Some(0.5), None), Metric::Cosine));
+        assert_ne!(base, CacheKey::new(&q, &search(10, None, Some("a = 1")), Metric::Cosine));
+        assert_ne!(base, CacheKey::new(&q, &search(10, None, None), Metric::Dot));
     }
 
     #[test]

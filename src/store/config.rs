@@ -1,13 +1,15 @@
 //! Every default and every validation rule: open options → `StoreConfig`, search options →
 //! `Search`, and the checks on ids, vectors and metadata. Nothing here touches LanceDB data.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 use lancedb::DistanceType;
 
 use super::error::{Result, StoreError};
 use super::Item;
+use super::fields::{self, Fields};
+use super::filter;
 
 /// Table name used when `OpenOptions.table` is not given.
 pub const DEFAULT_TABLE: &str = "embeddings";
@@ -29,6 +31,10 @@ pub const DEFAULT_MAX_CONCURRENT_SEARCHES: usize = 8;
 pub const DEFAULT_CACHE_SIZE: usize = 1_000;
 /// Age after which a cached result is recomputed, by default.
 pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(300);
+/// Commits through a store after which it compacts the table in the background, by default.
+pub const DEFAULT_AUTO_OPTIMIZE_COMMITS: usize = 100;
+/// Versions younger than this survive `optimize()`'s pruning (readers elsewhere may still use them).
+pub const PRUNE_OLDER_THAN: Duration = Duration::from_secs(3_600);
 
 /// How closeness between vectors is measured. Stored with the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -117,6 +123,10 @@ pub struct OpenOptions {
     pub prefetch_size: Option<f64>,
     /// How stale a read may be with respect to other writers, in ms (0: never).
     pub read_consistency_interval_ms: Option<f64>,
+    /// Declared metadata fields: name → `'string' | 'int' | 'float' | 'bool' | 'string[]'`.
+    pub fields: Option<BTreeMap<String, String>>,
+    /// Commits after which the store compacts itself (0: never).
+    pub auto_optimize_every: Option<f64>,
 }
 
 /// Checked, defaulted settings of an open store.
@@ -140,6 +150,10 @@ pub struct StoreConfig {
     pub prefetch_rows: Option<usize>,
     /// Longest a read may lag behind other writers; zero: every read sees the latest commit.
     pub read_consistency: Duration,
+    /// Declared fields asked for; `None` means "the existing table's, or none for a new one".
+    pub fields: Option<Fields>,
+    /// Commits through this store after which it compacts the table in the background; 0: never.
+    pub auto_optimize_commits: usize,
 }
 
 impl Default for StoreConfig {
@@ -154,6 +168,8 @@ impl Default for StoreConfig {
             cache_ttl: Some(DEFAULT_CACHE_TTL),
             prefetch_rows: None,
             read_consistency: Duration::ZERO,
+            fields: None,
+            auto_optimize_commits: DEFAULT_AUTO_OPTIMIZE_COMMITS,
         }
     }
 }
@@ -198,6 +214,12 @@ impl StoreConfig {
         if let Some(ms) = options.read_consistency_interval_ms {
             config.read_consistency = seconds_in("performance.readConsistencyIntervalMs", ms / 1000.0)?;
         }
+        if let Some(declared) = &options.fields {
+            config.fields = Some(fields::parse_fields(declared)?);
+        }
+        if let Some(n) = options.auto_optimize_every {
+            config.auto_optimize_commits = integer_in("performance.autoOptimizeEvery", n, 0, 1 << 30)?;
+        }
         Ok(config)
     }
 }
@@ -239,20 +261,24 @@ pub struct SearchRequest {
     pub limit: Option<f64>,
     /// Minimum score.
     pub threshold: Option<f64>,
+    /// Metadata filter over declared fields.
+    pub filter: Option<serde_json::Value>,
 }
 
 /// A checked search: what the store runs and what the query cache keys on.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Search {
     /// Most hits to return.
     pub limit: usize,
     /// Minimum score, if any.
     pub threshold: Option<f64>,
+    /// Compiled predicate applied before the top-k, if any.
+    pub filter: Option<String>,
 }
 
 impl SearchRequest {
-    /// Checks the query vector and the options against the store.
-    pub fn validate(&self, query: &[f32], dimension: usize, metric: Metric) -> Result<Search> {
+    /// Checks the query vector and the options against the store (`fields`: its declared fields).
+    pub fn validate(&self, query: &[f32], dimension: usize, metric: Metric, fields: &Fields) -> Result<Search> {
         check_vector("query", query, dimension, metric)?;
         let limit = match self.limit {
             Some(limit) => integer_in("limit", limit, 1, MAX_LIMIT)?,
@@ -263,7 +289,11 @@ impl SearchRequest {
         {
             return Err(StoreError::invalid("threshold", format!("got {threshold}, expected a finite number")));
         }
-        Ok(Search { limit, threshold: self.threshold })
+        let filter = match &self.filter {
+            Some(filter) => filter::compile(filter, fields)?,
+            None => None,
+        };
+        Ok(Search { limit, threshold: self.threshold, filter })
     }
 }
 
@@ -355,17 +385,17 @@ mod tests {
     #[test]
     fn limit_must_be_a_positive_integer_up_to_the_maximum() {
         for bad in [0.0, -1.0, 1.5, f64::NAN, f64::INFINITY, 1e9] {
-            let err = SearchRequest { limit: Some(bad), threshold: None }.validate(&[1.0], 1, Metric::Cosine).unwrap_err();
+            let err = SearchRequest { limit: Some(bad), ..Default::default() }.validate(&[1.0], 1, Metric::Cosine, &Fields::new()).unwrap_err();
             assert!(matches!(err, StoreError::InvalidArgument { ref option, .. } if option == "limit"), "{bad}");
         }
-        let ok = SearchRequest { limit: Some(10_000.0), threshold: Some(0.5) }.validate(&[1.0], 1, Metric::Cosine).unwrap();
-        assert_eq!(ok, Search { limit: 10_000, threshold: Some(0.5) });
-        assert_eq!(SearchRequest::default().validate(&[1.0], 1, Metric::L2).unwrap().limit, DEFAULT_LIMIT);
+        let ok = SearchRequest { limit: Some(10_000.0), threshold: Some(0.5), filter: None }.validate(&[1.0], 1, Metric::Cosine, &Fields::new()).unwrap();
+        assert_eq!(ok, Search { limit: 10_000, threshold: Some(0.5), filter: None });
+        assert_eq!(SearchRequest::default().validate(&[1.0], 1, Metric::L2, &Fields::new()).unwrap().limit, DEFAULT_LIMIT);
     }
 
     #[test]
     fn threshold_must_be_finite() {
-        let err = SearchRequest { limit: None, threshold: Some(f64::NAN) }.validate(&[1.0], 1, Metric::Cosine).unwrap_err();
+        let err = SearchRequest { threshold: Some(f64::NAN), ..Default::default() }.validate(&[1.0], 1, Metric::Cosine, &Fields::new()).unwrap_err();
         assert!(matches!(err, StoreError::InvalidArgument { .. }));
     }
 

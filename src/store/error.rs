@@ -42,6 +42,12 @@ pub enum StoreError {
         /// Whether it repeats within the batch or is already stored.
         reason: &'static str,
     },
+    /// A metadata filter uses an unknown operator, an undeclared field or a value of the wrong type.
+    #[error("invalid filter: {reason}")]
+    InvalidFilter {
+        /// What is wrong with the filter.
+        reason: String,
+    },
     /// The store was closed with `close()`.
     #[error("the store is closed; open a new EmbeddingStore")]
     Closed,
@@ -75,6 +81,7 @@ impl StoreError {
             Self::DimensionMismatch { .. } => "DIMENSION_MISMATCH",
             Self::InvalidVector { .. } => "INVALID_VECTOR",
             Self::DuplicateId { .. } => "DUPLICATE_ID",
+            Self::InvalidFilter { .. } => "INVALID_FILTER",
             Self::Closed => "STORE_CLOSED",
             Self::Io { .. } => "IO",
             Self::Lance { source, .. } if is_io(source) => "IO",

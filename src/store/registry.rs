@@ -62,8 +62,3 @@ pub async fn connect(dir: &Path, read_consistency: Duration) -> Result<Arc<Share
     connections.insert(key, Arc::downgrade(&shared));
     Ok(shared)
 }
-
-/// How many directories have a live shared connection (for tests and stats).
-pub async fn open_connections() -> usize {
-    CONNECTIONS.lock().await.values().filter(|weak| weak.strong_count() > 0).count()
-}

@@ -1,14 +1,17 @@
 //! The table's Arrow layout: `id` (utf8), `vector` (fixed-size list of f32), `metadata` (JSON text),
-//! with the metric kept in the schema metadata. Owns item → RecordBatch and RecordBatch → hit/row.
+//! then one nullable column per declared field; the metric is kept in the schema metadata.
+//! Owns item → RecordBatch and RecordBatch → hit / stored item.
 
 use std::sync::Arc;
 
-use arrow_array::{Array, FixedSizeListArray, Float32Array, RecordBatch, StringArray, builder::StringBuilder};
+use arrow_array::builder::{BooleanBuilder, Float64Builder, Int64Builder, ListBuilder, StringBuilder};
+use arrow_array::{Array, ArrayRef, FixedSizeListArray, Float32Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
 use super::config::Metric;
 use super::error::{Result, StoreError};
-use super::{Hit, Item};
+use super::fields::{self, FieldType, FieldValue, Fields};
+use super::{Hit, Item, StoredItem};
 
 /// Column holding the user's id.
 pub const ID: &str = "id";
@@ -21,14 +24,15 @@ pub const DISTANCE: &str = "_distance";
 /// Schema-metadata key recording the metric the table was created with.
 const METRIC_KEY: &str = "lancestore.metric";
 
-/// The schema of a new table of `dimension`-long vectors compared by `metric`.
-pub fn table_schema(dimension: usize, metric: Metric) -> Result<SchemaRef> {
+/// The schema of a new table of `dimension`-long vectors compared by `metric`, with `declared` fields.
+pub fn table_schema(dimension: usize, metric: Metric, declared: &Fields) -> Result<SchemaRef> {
     let length = i32::try_from(dimension).map_err(|_| StoreError::invalid("dimension", "too large"))?;
-    let fields = vec![
+    let mut fields = vec![
         Field::new(ID, DataType::Utf8, false),
         Field::new(VECTOR, DataType::FixedSizeList(item_field(), length), false),
         Field::new(METADATA, DataType::Utf8, true),
     ];
+    fields.extend(declared.iter().map(|(name, kind)| Field::new(name, kind.data_type(), true)));
     let metadata = [(METRIC_KEY.to_owned(), metric.as_str().to_owned())].into();
     Ok(Arc::new(Schema::new_with_metadata(fields, metadata)))
 }
@@ -37,8 +41,19 @@ fn item_field() -> Arc<Field> {
     Arc::new(Field::new("item", DataType::Float32, true))
 }
 
-/// What an existing table holds: its vector dimension and metric. Rejects tables lancestore did not write.
-pub fn describe(schema: &Schema) -> Result<(usize, Metric)> {
+/// What an existing table holds. Rejects tables lancestore did not write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layout {
+    /// Vector length.
+    pub dimension: usize,
+    /// Metric recorded at creation.
+    pub metric: Metric,
+    /// Declared metadata fields.
+    pub fields: Fields,
+}
+
+/// Reads the dimension, metric and declared fields of an existing table.
+pub fn describe(schema: &Schema) -> Result<Layout> {
     let foreign = |why: &str| StoreError::invalid("table", format!("the table is not a lancestore table: {why}"));
     let id = schema.field_with_name(ID).map_err(|_| foreign("no `id` column"))?;
     if id.data_type() != &DataType::Utf8 {
@@ -55,22 +70,32 @@ pub fn describe(schema: &Schema) -> Result<(usize, Metric)> {
         Some(name) => Metric::parse("metric", name)?,
         None => return Err(foreign("no recorded metric")),
     };
-    Ok((dimension, metric))
+    let mut declared = Fields::new();
+    for field in schema.fields().iter().filter(|f| ![ID, VECTOR, METADATA].contains(&f.name().as_str())) {
+        let kind = FieldType::from_data_type(field.data_type())
+            .ok_or_else(|| foreign(&format!("column `{}` has a type lancestore does not write", field.name())))?;
+        declared.insert(field.name().clone(), kind);
+    }
+    Ok(Layout { dimension, metric, fields: declared })
 }
 
-/// Builds the record batches of one insert, `batch_rows` rows each. `metadata` is the items' JSON text.
+/// Builds the record batches of one write, `batch_rows` rows each. `metadata` is the items' JSON text;
+/// declared fields are read from each item's metadata and type-checked (`INVALID_ARGUMENT`).
 pub fn to_batches(
     schema: &SchemaRef,
     items: &[Item],
     metadata: &[Option<String>],
-    dimension: usize,
+    layout: &Layout,
     batch_rows: usize,
 ) -> Result<Vec<RecordBatch>> {
+    let dimension = layout.dimension;
     let length = i32::try_from(dimension).map_err(|_| StoreError::invalid("dimension", "too large"))?;
+    let rows = batch_rows.max(1);
     items
-        .chunks(batch_rows.max(1))
-        .zip(metadata.chunks(batch_rows.max(1)))
-        .map(|(items, metadata)| {
+        .chunks(rows)
+        .zip(metadata.chunks(rows))
+        .enumerate()
+        .map(|(chunk, (items, metadata))| {
             let ids = StringArray::from_iter_values(items.iter().map(|item| item.id.as_str()));
             let mut values = Vec::with_capacity(items.len() * dimension);
             for item in items {
@@ -83,10 +108,112 @@ pub fn to_batches(
             for text in metadata {
                 texts.append_option(text.as_deref());
             }
-            RecordBatch::try_new(Arc::clone(schema), vec![Arc::new(ids), Arc::new(vectors), Arc::new(texts.finish())])
+            let mut columns: Vec<ArrayRef> = vec![Arc::new(ids), Arc::new(vectors), Arc::new(texts.finish())];
+            for (name, &kind) in &layout.fields {
+                columns.push(field_column(items, chunk * rows, name, kind)?);
+            }
+            RecordBatch::try_new(Arc::clone(schema), columns)
                 .map_err(|e| StoreError::Internal(format!("building a record batch: {e}")))
         })
         .collect()
+}
+
+/// The column of declared field `name` for `items` (whose first has index `first` in the call).
+fn field_column(items: &[Item], first: usize, name: &str, kind: FieldType) -> Result<ArrayRef> {
+    let values = items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| fields::value_of(first + i, name, kind, item.metadata.as_ref()))
+        .collect::<Result<Vec<_>>>()?;
+    let mismatch = || StoreError::Internal(format!("field `{name}` value does not match its type"));
+    Ok(match kind {
+        FieldType::String => {
+            let mut b = StringBuilder::new();
+            for v in values {
+                match v {
+                    FieldValue::String(s) => b.append_value(s),
+                    FieldValue::Null => b.append_null(),
+                    _ => return Err(mismatch()),
+                }
+            }
+            Arc::new(b.finish())
+        }
+        FieldType::Int => {
+            let mut b = Int64Builder::new();
+            for v in values {
+                match v {
+                    FieldValue::Int(i) => b.append_value(i),
+                    FieldValue::Null => b.append_null(),
+                    _ => return Err(mismatch()),
+                }
+            }
+            Arc::new(b.finish())
+        }
+        FieldType::Float => {
+            let mut b = Float64Builder::new();
+            for v in values {
+                match v {
+                    FieldValue::Float(f) => b.append_value(f),
+                    FieldValue::Null => b.append_null(),
+                    _ => return Err(mismatch()),
+                }
+            }
+            Arc::new(b.finish())
+        }
+        FieldType::Bool => {
+            let mut b = BooleanBuilder::new();
+            for v in values {
+                match v {
+                    FieldValue::Bool(x) => b.append_value(x),
+                    FieldValue::Null => b.append_null(),
+                    _ => return Err(mismatch()),
+                }
+            }
+            Arc::new(b.finish())
+        }
+        FieldType::StringList => {
+            let mut b = ListBuilder::new(StringBuilder::new());
+            for v in values {
+                match v {
+                    FieldValue::StringList(list) => {
+                        for s in list {
+                            b.values().append_value(s);
+                        }
+                        b.append(true);
+                    }
+                    FieldValue::Null => b.append(false),
+                    _ => return Err(mismatch()),
+                }
+            }
+            Arc::new(b.finish())
+        }
+    })
+}
+
+/// Reads `id`, `vector`, `metadata` rows (as `get` selects them).
+pub fn read_items(batches: &[RecordBatch]) -> Result<Vec<StoredItem>> {
+    let mut items = Vec::new();
+    for batch in batches {
+        let ids = string_column(batch, ID)?;
+        let metadata = string_column(batch, METADATA)?;
+        let vectors = batch
+            .column_by_name(VECTOR)
+            .and_then(|c| c.as_any().downcast_ref::<FixedSizeListArray>())
+            .ok_or_else(|| StoreError::Internal("results lack a `vector` column".into()))?;
+        for row in 0..batch.num_rows() {
+            let values = vectors.value(row);
+            let floats = values
+                .as_any()
+                .downcast_ref::<Float32Array>()
+                .ok_or_else(|| StoreError::Internal("`vector` values are not float32".into()))?;
+            items.push(StoredItem {
+                id: ids.value(row).to_owned(),
+                vector: floats.values().to_vec(),
+                metadata: metadata_text(metadata, row),
+            });
+        }
+    }
+    Ok(items)
 }
 
 /// Reads vector-search results (`id`, `metadata`, `_distance`) into hits, scored by `metric`.
@@ -105,7 +232,7 @@ pub fn read_hits(batches: &[RecordBatch], metric: Metric) -> Result<Vec<Hit>> {
                 id: ids.value(row).to_owned(),
                 distance,
                 score: metric.score(distance),
-                metadata: parse_metadata(metadata, row)?,
+                metadata: metadata_text(metadata, row),
             });
         }
     }
@@ -125,13 +252,9 @@ fn string_column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a StringArr
         .ok_or_else(|| StoreError::Internal(format!("results lack a string `{name}` column")))
 }
 
-fn parse_metadata(column: &StringArray, row: usize) -> Result<Option<serde_json::Value>> {
-    if column.is_null(row) {
-        return Ok(None);
-    }
-    serde_json::from_str(column.value(row))
-        .map(Some)
-        .map_err(|e| StoreError::Internal(format!("stored metadata is not valid JSON: {e}")))
+/// The stored JSON text (parsed only in JS, by `JSON.parse`, so numbers round-trip exactly).
+fn metadata_text(column: &StringArray, row: usize) -> Option<String> {
+    (!column.is_null(row)).then(|| column.value(row).to_owned())
 }
 
 #[cfg(test)]
@@ -139,23 +262,45 @@ mod tests {
     use super::*;
 
     #[test]
-    fn schema_round_trips_dimension_and_metric() {
-        let schema = table_schema(384, Metric::Dot).unwrap();
-        assert_eq!(describe(&schema).unwrap(), (384, Metric::Dot));
+    fn schema_round_trips_dimension_metric_and_fields() {
+        let declared: Fields = [("section".to_owned(), FieldType::String), ("tags".to_owned(), FieldType::StringList)].into();
+        let schema = table_schema(384, Metric::Dot, &declared).unwrap();
+        assert_eq!(describe(&schema).unwrap(), Layout { dimension: 384, metric: Metric::Dot, fields: declared });
         let foreign = Schema::new(vec![Field::new("x", DataType::Int32, false)]);
         assert!(matches!(describe(&foreign), Err(StoreError::InvalidArgument { .. })));
     }
 
     #[test]
     fn batches_hold_every_item_in_order_in_chunks() {
-        let schema = table_schema(2, Metric::L2).unwrap();
+        let layout = Layout { dimension: 2, metric: Metric::L2, fields: [("i".to_owned(), FieldType::Int)].into() };
+        let schema = table_schema(2, Metric::L2, &layout.fields).unwrap();
         let items: Vec<Item> = (0..5)
-            .map(|i| Item { id: format!("id-{i}"), vector: vec![i as f32, 1.0], metadata: None })
+            .map(|i| Item { id: format!("id-{i}"), vector: vec![i as f32, 1.0], metadata: Some(serde_json::json!({ "i": i })) })
             .collect();
         let metadata: Vec<Option<String>> = (0..5).map(|i| (i % 2 == 0).then(|| format!("{{\"i\":{i}}}"))).collect();
-        let batches = to_batches(&schema, &items, &metadata, 2, 2).unwrap();
+        let batches = to_batches(&schema, &items, &metadata, &layout, 2).unwrap();
         assert_eq!(batches.iter().map(RecordBatch::num_rows).collect::<Vec<_>>(), vec![2, 2, 1]);
         let ids: Vec<String> = batches.iter().flat_map(|b| read_ids(b).unwrap()).collect();
         assert_eq!(ids, ["id-0", "id-1", "id-2", "id-3", "id-4"]);
+    }
+}
+
+#[cfg(test)]
+mod field_tests {
+    use super::*;
+
+    #[test]
+    fn a_field_of_the_wrong_type_names_the_item() {
+        let layout = Layout { dimension: 1, metric: Metric::L2, fields: [("year".to_owned(), FieldType::Int)].into() };
+        let schema = table_schema(1, Metric::L2, &layout.fields).unwrap();
+        let items: Vec<Item> = (0..3)
+            .map(|i| Item {
+                id: format!("{i}"),
+                vector: vec![1.0],
+                metadata: Some(if i == 2 { serde_json::json!({ "year": "x" }) } else { serde_json::json!({ "year": i }) }),
+            })
+            .collect();
+        let err = to_batches(&schema, &items, &[None, None, None], &layout, 2).unwrap_err();
+        assert!(matches!(err, StoreError::InvalidArgument { ref option, .. } if option == "items[2].metadata.year"), "{err}");
     }
 }
