@@ -80,7 +80,9 @@ function table(results) {
 
 function versions() {
   const rustc = spawnSync('rustc', ['--version'], { encoding: 'utf8' }).stdout?.trim() ?? null
-  const peer = require('@lancedb/lancedb/package.json').version
+  // The package's `exports` hide package.json from require(): read the file itself.
+  const peerManifest = path.join(__dirname, '..', 'node_modules', '@lancedb', 'lancedb', 'package.json')
+  const peer = JSON.parse(fs.readFileSync(peerManifest, 'utf8')).version
   return { node: process.version, rustc, lancedbSdk: peer, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryBytes: os.totalmem(), platform: `${process.platform}-${process.arch}` }
 }
 
