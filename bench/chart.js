@@ -32,14 +32,14 @@ function renderChart(doc) {
   const get = (scenario, system) => doc.results.find((r) => r.scenario === scenario && r.system === system)
   const width = 980
   const body = [
-    panel({ x: 40, y: 60, width: 440, height: 260, title: 'Exact search p50', unit: 'ms, lower is better', groups: scenarios, value: (g, s) => get(g, s)?.exact?.p50 }),
-    panel({ x: 520, y: 60, width: 440, height: 260, title: 'Insert, batches of 10,000', unit: 'vectors/s, higher is better', groups: scenarios, value: (g, s) => get(g, s)?.insertPerSecBatch10k }),
+    panel({ x: 40, y: 84, width: 440, height: 260, title: 'Exact search p50', unit: 'ms, lower is better', groups: scenarios, value: (g, s) => get(g, s)?.exact?.p50 }),
+    panel({ x: 520, y: 84, width: 440, height: 260, title: 'Insert, batches of 10,000', unit: 'vectors/s, higher is better', groups: scenarios, value: (g, s) => get(g, s)?.insertPerSecBatch10k }),
   ]
   const legend = Object.entries(COLORS)
-    .map(([name, color], i) => `<rect x="${40 + i * 160}" y="360" width="12" height="12" fill="${color}"/><text x="${58 + i * 160}" y="370" font-size="12">${name}</text>`)
+    .map(([name, color], i) => `<rect x="${40 + i * 160}" y="384" width="12" height="12" fill="${color}"/><text x="${58 + i * 160}" y="394" font-size="12">${name}</text>`)
     .join('\n')
   const env = doc.environment
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="400" font-family="sans-serif">
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="410" font-family="sans-serif">
 <rect width="100%" height="100%" fill="white"/>
 <text x="40" y="24" font-size="16" font-weight="bold">lancestore vs @lancedb/lancedb ${env.lancedbSdk}${doc.quick ? ' (quick sizes)' : ''}</text>
 <text x="40" y="42" font-size="11" fill="#555">${doc.date} · ${env.cpus} CPUs · Node ${env.node} · medians, warm-up excluded</text>

@@ -148,6 +148,17 @@ async function main() {
       result.recallAt10 = await recallAt10(store, data)
       if (data.sections) result.filtered = await latency(store, data, 'libs')
     }
+    if (store.createIndex && !quick) {
+      try {
+        const t0 = performance.now()
+        await store.createIndex()
+        result.indexBuildMs = performance.now() - t0
+        result.indexed = await latency(store, data)
+        result.indexedRecallAt10 = await recallAt10(store, data)
+      } catch (err) {
+        result.indexError = String(err.message ?? err)
+      }
+    }
     await store.close()
     if (spec.name === 'real-minilm-384') result.smallCommits = await smallCommits(root, data)
   } finally {

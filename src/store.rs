@@ -326,8 +326,9 @@ impl Store {
     /// Compacts in the background; the outcome (or error) lands in `stats()`, never silently.
     fn spawn_optimize(&self, handles: Arc<Handles>) {
         let activity = Arc::clone(&self.activity);
+        let declared = self.layout.fields.clone();
         tokio::spawn(async move {
-            let outcome = optimize_table(&handles).await;
+            let outcome = optimize_table(&handles, &declared).await;
             if let Ok(mut activity) = activity.lock() {
                 activity.optimizing = false;
                 match outcome {
@@ -416,7 +417,7 @@ impl Store {
     /// Compacts small fragments, prunes versions older than an hour and folds new rows into indexes.
     pub async fn optimize(&self) -> Result<OptimizeOutcome> {
         let handles = self.handles()?;
-        let outcome = optimize_table(&handles).await?;
+        let outcome = optimize_table(&handles, &self.layout.fields).await?;
         let mut activity = lock(&self.activity)?;
         activity.optimize_runs += 1;
         activity.commits_since_optimize = 0;
@@ -570,8 +571,9 @@ fn check_id_list(ids: &[String]) -> Result<()> {
     ids.iter().enumerate().try_for_each(|(i, id)| config::check_id(&format!("ids[{i}]"), id))
 }
 
-/// Compaction, then pruning of versions older than `PRUNE_OLDER_THAN`, then index optimisation.
-async fn optimize_table(handles: &Handles) -> Result<OptimizeOutcome> {
+/// Compaction, then pruning of versions older than `PRUNE_OLDER_THAN`, then a scalar index for every
+/// declared field that lacks one, then folding new rows into existing indexes.
+async fn optimize_table(handles: &Handles, declared: &fields::Fields) -> Result<OptimizeOutcome> {
     let _writing = handles.write_lock.lock().await;
     let table = &handles.table;
     let compacted = table
@@ -584,6 +586,7 @@ async fn optimize_table(handles: &Handles) -> Result<OptimizeOutcome> {
         .optimize(OptimizeAction::Prune { older_than: Some(older_than), delete_unverified: None, error_if_tagged_old_versions: None })
         .await
         .map_err(StoreError::lance("pruning old versions"))?;
+    create_field_indexes(table, declared).await?;
     table
         .optimize(OptimizeAction::Index(Default::default()))
         .await
@@ -595,6 +598,26 @@ async fn optimize_table(handles: &Handles) -> Result<OptimizeOutcome> {
         versions_pruned: pruned.prune.map_or(0, |p| p.old_versions),
         version: current_version(table).await?,
     })
+}
+
+/// Builds the scalar index of each declared field that has none yet (once the table has rows), so
+/// filters read an index instead of scanning the column.
+async fn create_field_indexes(table: &lancedb::Table, declared: &fields::Fields) -> Result<()> {
+    if declared.is_empty() || table.count_rows(None).await.map_err(StoreError::lance("counting rows"))? == 0 {
+        return Ok(());
+    }
+    let existing = table.list_indices().await.map_err(StoreError::lance("listing indexes"))?;
+    for (name, kind) in declared {
+        if existing.iter().any(|index| index.columns.iter().any(|c| c == name)) {
+            continue;
+        }
+        table
+            .create_index(&[name], kind.scalar_index())
+            .execute()
+            .await
+            .map_err(StoreError::lance("creating a scalar index on a declared field"))?;
+    }
+    Ok(())
 }
 
 /// Reads up to `rows` vectors once and loads every index, so the first real search finds the file
@@ -842,6 +865,13 @@ mod tests {
         let metadata: serde_json::Value = serde_json::from_str(a.metadata.as_deref().unwrap()).unwrap();
         assert_eq!(metadata["section"], "games");
 
+        store.optimize().await?; // builds the declared fields' scalar indexes
+        let indexed: Vec<String> = store.handles()?.table.list_indices().await.unwrap().into_iter().flat_map(|i| i.columns).collect();
+        for field in ["section", "year", "tags"] {
+            assert!(indexed.iter().any(|c| c == field), "{field} has no index: {indexed:?}");
+        }
+        let hits = store.search(&[1.0, 0.0], &search(serde_json::json!({ "tags": { "$in": ["y"] }, "year": { "$gt": 2020 } }))).await?;
+        assert_eq!(hits.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(), ["b"]);
         let deleted = store.delete(DeleteTarget::Filter(serde_json::json!({ "section": "utils" }))).await?;
         assert_eq!(deleted.deleted, 2);
         let deleted = store.delete(DeleteTarget::Ids(vec!["d".into(), "nope".into()])).await?;

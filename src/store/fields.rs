@@ -61,6 +61,17 @@ impl FieldType {
         }
     }
 
+    /// The LanceDB scalar index that serves filters on this type: BTREE for ordered values
+    /// (equality, ranges, `IN`), BITMAP for booleans, LABEL_LIST for string lists.
+    pub fn scalar_index(self) -> lancedb::index::Index {
+        use lancedb::index::scalar::{BTreeIndexBuilder, BitmapIndexBuilder, LabelListIndexBuilder};
+        match self {
+            Self::String | Self::Int | Self::Float => lancedb::index::Index::BTree(BTreeIndexBuilder::default()),
+            Self::Bool => lancedb::index::Index::Bitmap(BitmapIndexBuilder::default()),
+            Self::StringList => lancedb::index::Index::LabelList(LabelListIndexBuilder::default()),
+        }
+    }
+
     /// The field type stored as `data_type`, if lancestore writes such columns.
     pub fn from_data_type(data_type: &DataType) -> Option<Self> {
         [Self::String, Self::Int, Self::Float, Self::Bool, Self::StringList]
