@@ -45,10 +45,11 @@ export declare class EmbeddingStore {
    */
   delete(target: string[] | DeleteByFilter): Promise<DeleteResult>
   /**
-   * Compacts small data fragments into large ones, deletes table versions older than one hour,
-   * and folds new rows into the vector index. Runs automatically every `performance.autoOptimizeEvery` commits.
+   * Compacts small data fragments into large ones, deletes table versions older than `retainVersionsSeconds`
+   * (default one hour), builds scalar indexes on declared fields and folds new rows into indexes.
+   * Runs automatically every `performance.autoOptimizeEvery` commits.
    */
-  optimize(): Promise<OptimizeResult>
+  optimize(options?: OptimizeOptions): Promise<OptimizeResult>
   /** The table's latest committed version (it grows with every write). */
   version(): Promise<number>
   /**
@@ -161,13 +162,19 @@ export interface OpenOptions {
   performance?: PerformanceConfig
 }
 
+/** Options for `EmbeddingStore.optimize`. */
+export interface OptimizeOptions {
+  /** Keep table versions younger than this many seconds (0 keeps only the latest). Default: `performance.retainVersionsSeconds` (3600). */
+  retainVersionsSeconds?: number
+}
+
 /** What `optimize` did. */
 export interface OptimizeResult {
   /** Small data fragments merged away. */
   fragmentsRemoved: number
   /** Fragments written in their place. */
   fragmentsAdded: number
-  /** Old table versions deleted (versions younger than one hour are kept). */
+  /** Old table versions deleted (versions younger than `retainVersionsSeconds` are kept). */
   versionsPruned: number
   /** Table version afterwards. */
   version: number
@@ -199,6 +206,8 @@ export interface PerformanceConfig {
   prefetchSize?: number
   /** Commits (adds, upserts, deletes) through this store after which it compacts the table in the background, so many small writes do not slow search down. An integer ≥ 0; `0` never compacts automatically. Default `100`. */
   autoOptimizeEvery?: number
+  /** Seconds old table versions are kept when the table is compacted (`optimize()` or automatically), from 0 up to a year. Every call checks the latest version, and that check slows down with thousands of retained versions; but a reader in another process still on a pruned version may fail. Default `3600`. */
+  retainVersionsSeconds?: number
   /** How far behind writes from *other* processes a read may be, in milliseconds (from 0 up to a year). `0` (default): every call sees the latest commit, at ~10 µs per call; a larger value skips that check for up to this long. Writes through stores in this process are always seen at once. */
   readConsistencyIntervalMs?: number
 }

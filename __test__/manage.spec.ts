@@ -95,9 +95,11 @@ test('optimize compacts many small commits and search answers stay the same', as
   for (let i = 0; i < vectors.length; i++) await store.addEmbeddings([{ id: `s${i}`, vector: vectors[i] }])
   const query = randomVectors(1, 8, 10)[0]
   const before = await store.search(query, { limit: 10 })
-  const result = await store.optimize()
+  const result = await store.optimize({ retainVersionsSeconds: 0 })
   expect(result.fragmentsRemoved).toBeGreaterThanOrEqual(200)
   expect(result.fragmentsAdded).toBe(1)
+  expect(result.versionsPruned).toBeGreaterThanOrEqual(200) // only the latest version is kept
+  await expect(store.optimize({ retainVersionsSeconds: -1 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
   const after = await store.search(query, { limit: 10 })
   expect(after.map((h) => h.id)).toEqual(before.map((h) => h.id))
   const stats = await store.stats()

@@ -11,7 +11,7 @@ const lancestore = {
     return {
       add: (rows) => store.addEmbeddings(rows.map((r) => ({ id: r.id, vector: r.vector, metadata: r.metadata }))),
       search: async (query, k, section) => (await store.search(query, section ? { limit: k, filter: { section } } : { limit: k })).map((h) => h.id),
-      optimize: () => store.optimize(),
+      optimize: (options) => store.optimize(options),
       // lancestore's createIndex is issue 5; until then it searches exactly and reports no index rows.
       createIndex: null,
       stats: () => store.stats(),

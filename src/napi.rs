@@ -15,7 +15,7 @@ use crate::store::{self, Store, StoreError};
 use error::{reject, settle};
 use napi::bindgen_prelude::Either;
 use options::{
-    AddResult, CountOptions, DeleteByFilter, DeleteResult, EmbeddingItem, OpenOptions, OptimizeResult, SearchHit,
+    AddResult, CountOptions, DeleteByFilter, DeleteResult, EmbeddingItem, OpenOptions, OptimizeOptions, OptimizeResult, SearchHit,
     SearchOptions, StoredEmbedding, StoreStats, UpsertResult,
 };
 
@@ -177,12 +177,17 @@ impl EmbeddingStore {
         settle(env, async move { store.delete(target).await }, DeleteResult::from)
     }
 
-    /// Compacts small data fragments into large ones, deletes table versions older than one hour,
-    /// and folds new rows into the vector index. Runs automatically every `performance.autoOptimizeEvery` commits.
-    #[napi(ts_return_type = "Promise<OptimizeResult>")]
-    pub fn optimize<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, OptimizeResult>> {
+    /// Compacts small data fragments into large ones, deletes table versions older than `retainVersionsSeconds`
+    /// (default one hour), builds scalar indexes on declared fields and folds new rows into indexes.
+    /// Runs automatically every `performance.autoOptimizeEvery` commits.
+    #[napi(ts_args_type = "options?: OptimizeOptions", ts_return_type = "Promise<OptimizeResult>")]
+    pub fn optimize<'env>(&self, env: &'env Env, options: Option<Unknown<'env>>) -> napi::Result<PromiseRaw<'env, OptimizeResult>> {
+        let retain = match optional_from_js::<OptimizeOptions>(options, "options") {
+            Ok(options) => options.and_then(|o| o.retain_versions_seconds),
+            Err(err) => return reject(env, err),
+        };
         let store = Arc::clone(&self.inner);
-        settle(env, async move { store.optimize().await }, OptimizeResult::from)
+        settle(env, async move { store.optimize(retain).await }, OptimizeResult::from)
     }
 
     /// The table's latest committed version (it grows with every write).

@@ -327,8 +327,9 @@ impl Store {
     fn spawn_optimize(&self, handles: Arc<Handles>) {
         let activity = Arc::clone(&self.activity);
         let declared = self.layout.fields.clone();
+        let retain = self.config.retain_versions;
         tokio::spawn(async move {
-            let outcome = optimize_table(&handles, &declared).await;
+            let outcome = optimize_table(&handles, &declared, retain).await;
             if let Ok(mut activity) = activity.lock() {
                 activity.optimizing = false;
                 match outcome {
@@ -414,10 +415,15 @@ impl Store {
         Ok(DeleteOutcome { deleted: if deleted == 0 { matching } else { deleted }, version: result.version })
     }
 
-    /// Compacts small fragments, prunes versions older than an hour and folds new rows into indexes.
-    pub async fn optimize(&self) -> Result<OptimizeOutcome> {
+    /// Compacts small fragments, prunes versions older than `retain` (default: the store's
+    /// `retain_versions`, an hour unless set) and folds new rows into indexes.
+    pub async fn optimize(&self, retain_versions_seconds: Option<f64>) -> Result<OptimizeOutcome> {
         let handles = self.handles()?;
-        let outcome = optimize_table(&handles, &self.layout.fields).await?;
+        let retain = match retain_versions_seconds {
+            Some(seconds) => config::retention(seconds)?,
+            None => self.config.retain_versions,
+        };
+        let outcome = optimize_table(&handles, &self.layout.fields, retain).await?;
         let mut activity = lock(&self.activity)?;
         activity.optimize_runs += 1;
         activity.commits_since_optimize = 0;
@@ -571,16 +577,17 @@ fn check_id_list(ids: &[String]) -> Result<()> {
     ids.iter().enumerate().try_for_each(|(i, id)| config::check_id(&format!("ids[{i}]"), id))
 }
 
-/// Compaction, then pruning of versions older than `PRUNE_OLDER_THAN`, then a scalar index for every
+/// Compaction, then pruning of versions older than `retain` (every call checks the latest version,
+/// and that check slows down with thousands of retained versions), then a scalar index for every
 /// declared field that lacks one, then folding new rows into existing indexes.
-async fn optimize_table(handles: &Handles, declared: &fields::Fields) -> Result<OptimizeOutcome> {
+async fn optimize_table(handles: &Handles, declared: &fields::Fields, retain: std::time::Duration) -> Result<OptimizeOutcome> {
     let _writing = handles.write_lock.lock().await;
     let table = &handles.table;
     let compacted = table
         .optimize(OptimizeAction::Compact { options: Default::default(), remap_options: None })
         .await
         .map_err(StoreError::lance("compacting the table"))?;
-    let older_than = lancedb::table::Duration::from_std(config::PRUNE_OLDER_THAN)
+    let older_than = lancedb::table::Duration::from_std(retain)
         .map_err(|e| StoreError::Internal(format!("prune age: {e}")))?;
     let pruned = table
         .optimize(OptimizeAction::Prune { older_than: Some(older_than), delete_unverified: None, error_if_tagged_old_versions: None })
@@ -865,7 +872,7 @@ mod tests {
         let metadata: serde_json::Value = serde_json::from_str(a.metadata.as_deref().unwrap()).unwrap();
         assert_eq!(metadata["section"], "games");
 
-        store.optimize().await?; // builds the declared fields' scalar indexes
+        store.optimize(None).await?; // builds the declared fields' scalar indexes
         let indexed: Vec<String> = store.handles()?.table.list_indices().await.unwrap().into_iter().flat_map(|i| i.columns).collect();
         for field in ["section", "year", "tags"] {
             assert!(indexed.iter().any(|c| c == field), "{field} has no index: {indexed:?}");
@@ -888,8 +895,9 @@ mod tests {
         for i in 0..20 {
             store.add(vec![item(&format!("k{i}"), &[1.0, i as f32])]).await?;
         }
-        let outcome = store.optimize().await?;
+        let outcome = store.optimize(Some(0.0)).await?;
         assert!(outcome.fragments_removed >= 20, "{outcome:?}");
+        assert!(outcome.versions_pruned >= 20, "{outcome:?}");
         assert_eq!(outcome.fragments_added, 1);
         assert_eq!(store.count(None).await?, 20);
         assert_eq!(store.stats().await?.optimize_runs, 1);

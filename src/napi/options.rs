@@ -47,6 +47,8 @@ pub struct PerformanceConfig {
     pub prefetch_size: Option<f64>,
     /// Commits (adds, upserts, deletes) through this store after which it compacts the table in the background, so many small writes do not slow search down. An integer ≥ 0; `0` never compacts automatically. Default `100`.
     pub auto_optimize_every: Option<f64>,
+    /// Seconds old table versions are kept when the table is compacted (`optimize()` or automatically), from 0 up to a year. Every call checks the latest version, and that check slows down with thousands of retained versions; but a reader in another process still on a pruned version may fail. Default `3600`.
+    pub retain_versions_seconds: Option<f64>,
     /// How far behind writes from *other* processes a read may be, in milliseconds (from 0 up to a year). `0` (default): every call sees the latest commit, at ~10 µs per call; a larger value skips that check for up to this long. Writes through stores in this process are always seen at once.
     pub read_consistency_interval_ms: Option<f64>,
 }
@@ -68,6 +70,7 @@ impl From<OpenOptions> for store::OpenOptions {
             read_consistency_interval_ms: performance.read_consistency_interval_ms,
             fields: options.fields,
             auto_optimize_every: performance.auto_optimize_every,
+            retain_versions_seconds: performance.retain_versions_seconds,
         }
     }
 }
@@ -186,6 +189,14 @@ impl From<store::DeleteOutcome> for DeleteResult {
     }
 }
 
+/// Options for `EmbeddingStore.optimize`.
+#[napi(object, object_to_js = false)]
+#[derive(Default)]
+pub struct OptimizeOptions {
+    /// Keep table versions younger than this many seconds (0 keeps only the latest). Default: `performance.retainVersionsSeconds` (3600).
+    pub retain_versions_seconds: Option<f64>,
+}
+
 /// What `optimize` did.
 #[napi(object, object_from_js = false)]
 pub struct OptimizeResult {
@@ -193,7 +204,7 @@ pub struct OptimizeResult {
     pub fragments_removed: f64,
     /// Fragments written in their place.
     pub fragments_added: f64,
-    /// Old table versions deleted (versions younger than one hour are kept).
+    /// Old table versions deleted (versions younger than `retainVersionsSeconds` are kept).
     pub versions_pruned: f64,
     /// Table version afterwards.
     pub version: f64,

@@ -33,8 +33,8 @@ pub const DEFAULT_CACHE_SIZE: usize = 1_000;
 pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(300);
 /// Commits through a store after which it compacts the table in the background, by default.
 pub const DEFAULT_AUTO_OPTIMIZE_COMMITS: usize = 100;
-/// Versions younger than this survive `optimize()`'s pruning (readers elsewhere may still use them).
-pub const PRUNE_OLDER_THAN: Duration = Duration::from_secs(3_600);
+/// Versions younger than this survive `optimize()`'s pruning by default (readers elsewhere may still use them).
+pub const DEFAULT_RETAIN_VERSIONS: Duration = Duration::from_secs(3_600);
 
 /// How closeness between vectors is measured. Stored with the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -127,6 +127,8 @@ pub struct OpenOptions {
     pub fields: Option<BTreeMap<String, String>>,
     /// Commits after which the store compacts itself (0: never).
     pub auto_optimize_every: Option<f64>,
+    /// Seconds old versions are kept by `optimize()`.
+    pub retain_versions_seconds: Option<f64>,
 }
 
 /// Checked, defaulted settings of an open store.
@@ -154,6 +156,8 @@ pub struct StoreConfig {
     pub fields: Option<Fields>,
     /// Commits through this store after which it compacts the table in the background; 0: never.
     pub auto_optimize_commits: usize,
+    /// Table versions younger than this survive `optimize()`'s pruning.
+    pub retain_versions: Duration,
 }
 
 impl Default for StoreConfig {
@@ -170,6 +174,7 @@ impl Default for StoreConfig {
             read_consistency: Duration::ZERO,
             fields: None,
             auto_optimize_commits: DEFAULT_AUTO_OPTIMIZE_COMMITS,
+            retain_versions: DEFAULT_RETAIN_VERSIONS,
         }
     }
 }
@@ -217,6 +222,9 @@ impl StoreConfig {
         if let Some(declared) = &options.fields {
             config.fields = Some(fields::parse_fields(declared)?);
         }
+        if let Some(seconds) = options.retain_versions_seconds {
+            config.retain_versions = retention(seconds)?;
+        }
         if let Some(n) = options.auto_optimize_every {
             config.auto_optimize_commits = integer_in("performance.autoOptimizeEvery", n, 0, 1 << 30)?;
         }
@@ -243,6 +251,11 @@ pub fn integer_in(option: &str, value: f64, min: usize, max: usize) -> Result<us
         return Ok(value as usize);
     }
     Err(StoreError::invalid(option, format!("got {value}, expected an integer from {min} to {max}")))
+}
+
+/// Parses `retainVersionsSeconds`.
+pub fn retention(seconds: f64) -> Result<Duration> {
+    seconds_in("retainVersionsSeconds", seconds)
 }
 
 /// Parses a non-negative, finite number of seconds (at most a year).
@@ -429,6 +442,7 @@ mod tests {
             OpenOptions { cache_ttl_seconds: Some(f64::INFINITY), ..Default::default() },
             OpenOptions { prefetch_size: Some(0.0), ..Default::default() },
             OpenOptions { read_consistency_interval_ms: Some(-1.0), ..Default::default() },
+            OpenOptions { retain_versions_seconds: Some(f64::NAN), ..Default::default() },
         ];
         for options in bad {
             let err = StoreConfig::resolve(options.clone()).unwrap_err();
