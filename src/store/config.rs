@@ -24,7 +24,7 @@ pub const MAX_ID_BYTES: usize = 1_024;
 /// Largest accepted metadata object, as JSON text in UTF-8 bytes.
 pub const MAX_METADATA_BYTES: usize = 1 << 20;
 /// Rows per Arrow record batch when an `addEmbeddings` call is streamed into LanceDB.
-pub const DEFAULT_BATCH_ROWS: usize = 8_192;
+pub const DEFAULT_BATCH_ROWS: usize = 65_536;
 /// Searches that may run at once inside one store; more wait their turn (memory stays bounded).
 pub const DEFAULT_MAX_CONCURRENT_SEARCHES: usize = 8;
 /// Query-cache entries kept by default.

@@ -126,51 +126,25 @@ fn field_column(items: &[Item], first: usize, name: &str, kind: FieldType) -> Re
         .map(|(i, item)| fields::value_of(first + i, name, kind, item.metadata.as_ref()))
         .collect::<Result<Vec<_>>>()?;
     let mismatch = || StoreError::Internal(format!("field `{name}` value does not match its type"));
+    // One builder per scalar type, filled the same way: the value of its variant, or null.
+    macro_rules! scalar {
+        ($builder:expr, $variant:ident) => {{
+            let mut builder = $builder;
+            for value in values {
+                match value {
+                    FieldValue::$variant(x) => builder.append_value(x),
+                    FieldValue::Null => builder.append_null(),
+                    _ => return Err(mismatch()),
+                }
+            }
+            Arc::new(builder.finish()) as ArrayRef
+        }};
+    }
     Ok(match kind {
-        FieldType::String => {
-            let mut b = StringBuilder::new();
-            for v in values {
-                match v {
-                    FieldValue::String(s) => b.append_value(s),
-                    FieldValue::Null => b.append_null(),
-                    _ => return Err(mismatch()),
-                }
-            }
-            Arc::new(b.finish())
-        }
-        FieldType::Int => {
-            let mut b = Int64Builder::new();
-            for v in values {
-                match v {
-                    FieldValue::Int(i) => b.append_value(i),
-                    FieldValue::Null => b.append_null(),
-                    _ => return Err(mismatch()),
-                }
-            }
-            Arc::new(b.finish())
-        }
-        FieldType::Float => {
-            let mut b = Float64Builder::new();
-            for v in values {
-                match v {
-                    FieldValue::Float(f) => b.append_value(f),
-                    FieldValue::Null => b.append_null(),
-                    _ => return Err(mismatch()),
-                }
-            }
-            Arc::new(b.finish())
-        }
-        FieldType::Bool => {
-            let mut b = BooleanBuilder::new();
-            for v in values {
-                match v {
-                    FieldValue::Bool(x) => b.append_value(x),
-                    FieldValue::Null => b.append_null(),
-                    _ => return Err(mismatch()),
-                }
-            }
-            Arc::new(b.finish())
-        }
+        FieldType::String => scalar!(StringBuilder::new(), String),
+        FieldType::Int => scalar!(Int64Builder::new(), Int),
+        FieldType::Float => scalar!(Float64Builder::new(), Float),
+        FieldType::Bool => scalar!(BooleanBuilder::new(), Bool),
         FieldType::StringList => {
             let mut b = ListBuilder::new(StringBuilder::new());
             for v in values {
