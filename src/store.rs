@@ -178,8 +178,6 @@ pub struct Store {
     dir: PathBuf,
     config: StoreConfig,
     layout: schema::Layout,
-    dimension: usize,
-    metric: Metric,
     handles: RwLock<Option<Arc<Handles>>>,
     search_slots: Semaphore,
     cache: Mutex<QueryCache>,
@@ -233,8 +231,6 @@ impl Store {
             dir,
             config,
             layout,
-            dimension,
-            metric,
             handles: RwLock::new(Some(Arc::new(handles))),
             search_slots,
             cache,
@@ -245,12 +241,12 @@ impl Store {
 
     /// The store's vector dimension.
     pub fn dimension(&self) -> usize {
-        self.dimension
+        self.layout.dimension
     }
 
     /// The metric the table was created with.
     pub fn metric(&self) -> Metric {
-        self.metric
+        self.layout.metric
     }
 
     /// The declared metadata fields.
@@ -296,7 +292,7 @@ impl Store {
 
     /// Validates a batch and builds its record batches; nothing is written.
     fn prepare(&self, handles: &Handles, items: &[Item]) -> Result<Vec<RecordBatch>> {
-        let metadata = config::check_items(items, self.dimension, self.metric)?;
+        let metadata = config::check_items(items, self.layout.dimension, self.layout.metric)?;
         schema::to_batches(&handles.schema, items, &metadata, &self.layout, self.config.batch_rows)
     }
 
@@ -436,7 +432,7 @@ impl Store {
     pub async fn search(&self, query: &[f32], request: &SearchRequest) -> Result<Arc<Vec<Hit>>> {
         let started = Instant::now();
         let handles = self.handles()?;
-        let search = request.validate(query, self.dimension, self.metric, &self.layout.fields)?;
+        let search = request.validate(query, self.layout.dimension, self.layout.metric, &self.layout.fields)?;
         // The version is read *before* searching: a result is never labelled newer than its data.
         let version = current_version(&handles.table).await?;
         let hits = if lock(&self.cache)?.is_enabled() {
@@ -449,7 +445,7 @@ impl Store {
     }
 
     async fn search_cached(&self, handles: &Handles, query: &[f32], search: config::Search, version: u64) -> Result<Arc<Vec<Hit>>> {
-        let key = CacheKey::new(query, &search, self.metric);
+        let key = CacheKey::new(query, &search, self.layout.metric);
         if let Some(hits) = lock(&self.cache)?.get(&key, version, Instant::now()) {
             return Ok(hits);
         }
@@ -479,8 +475,8 @@ impl Store {
 
     /// One search against LanceDB, bounded by the store's search slots.
     async fn search_table(&self, handles: &Handles, query: &[f32], search: config::Search) -> Result<Vec<Hit>> {
-        let max_distance = search.threshold.and_then(|t| self.metric.max_distance(t));
-        if self.metric == Metric::L2 && max_distance.is_some_and(|d| d < 0.0) {
+        let max_distance = search.threshold.and_then(|t| self.layout.metric.max_distance(t));
+        if self.layout.metric == Metric::L2 && max_distance.is_some_and(|d| d < 0.0) {
             return Ok(Vec::new()); // a score above 1 is unreachable under l2
         }
         let _slot = self.search_slots.acquire().await.map_err(|_| StoreError::Closed)?;
@@ -489,7 +485,7 @@ impl Store {
             .query()
             .nearest_to(query)
             .map_err(StoreError::lance("preparing the vector query"))?
-            .distance_type(self.metric.distance_type())
+            .distance_type(self.layout.metric.distance_type())
             .limit(search.limit)
             .select(Select::columns(&[schema::ID, schema::METADATA]));
         // LanceDB prefilters by default: the filter applies before the top-k, so a filtered search
@@ -502,7 +498,7 @@ impl Store {
         }
         let stream = query.execute().await.map_err(StoreError::lance("searching"))?;
         let batches: Vec<RecordBatch> = stream.try_collect().await.map_err(StoreError::lance("reading search results"))?;
-        let mut hits = schema::read_hits(&batches, self.metric)?;
+        let mut hits = schema::read_hits(&batches, self.layout.metric)?;
         // The pushed-down bound is a superset (f32); the exact cut is on the score itself.
         if let Some(threshold) = search.threshold {
             hits.retain(|hit| hit.score >= threshold);
