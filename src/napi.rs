@@ -15,7 +15,7 @@ use crate::store::{self, Store, StoreError};
 use error::{reject, settle};
 use napi::bindgen_prelude::Either;
 use options::{
-    AddResult, CountOptions, DeleteByFilter, DeleteResult, EmbeddingItem, OpenOptions, OptimizeOptions, OptimizeResult, SearchHit,
+    AddResult, CountOptions, CreateIndexOptions, IndexReport, DeleteByFilter, DeleteResult, EmbeddingItem, OpenOptions, OptimizeOptions, OptimizeResult, SearchHit,
     SearchOptions, StoredEmbedding, StoreStats, UpsertResult,
 };
 
@@ -188,6 +188,20 @@ impl EmbeddingStore {
         };
         let store = Arc::clone(&self.inner);
         settle(env, async move { store.optimize(retain).await }, OptimizeResult::from)
+    }
+
+    /// Builds the vector index (tuned from the data unless parameters are given), replacing any other;
+    /// `{ kind: 'none' }` drops it. Searches keep working meanwhile. Resolves a report of what was built.
+    /// Rejects `INDEX_FAILED` with LanceDB's reason when the build fails (the store keeps searching
+    /// exactly or with the old index), `INVALID_ARGUMENT` for bad options.
+    #[napi(ts_args_type = "options?: CreateIndexOptions", ts_return_type = "Promise<IndexReport>")]
+    pub fn create_index<'env>(&self, env: &'env Env, options: Option<Unknown<'env>>) -> napi::Result<PromiseRaw<'env, IndexReport>> {
+        let request = match optional_from_js::<CreateIndexOptions>(options, "options") {
+            Ok(options) => store::index::IndexRequest::from(options.unwrap_or_default()),
+            Err(err) => return reject(env, err),
+        };
+        let store = Arc::clone(&self.inner);
+        settle(env, async move { store.create_index(request).await }, IndexReport::from)
     }
 
     /// The table's latest committed version (it grows with every write).

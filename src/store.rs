@@ -8,9 +8,11 @@ pub mod config;
 pub mod error;
 pub mod fields;
 mod filter;
+pub mod index;
 mod registry;
 mod schema;
 pub mod stats;
+mod vector_index;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -117,6 +119,48 @@ pub struct AddOutcome {
     pub version: u64,
 }
 
+/// What one `createIndex` did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexReport {
+    /// The kind built; `None` when the store searches exactly (asked for `"none"`, or `"auto"` on a small table).
+    pub kind: Option<index::IndexKind>,
+    /// Rows in the table when the build started.
+    pub rows: usize,
+    /// The parameters used, tuned from the data unless given.
+    pub plan: Option<index::IndexPlan>,
+    /// The index name in the table.
+    pub name: Option<String>,
+    /// Why no index was built, for exact search.
+    pub reason: Option<String>,
+    /// Wall time of the build (or drop), in milliseconds.
+    pub build_ms: f64,
+    /// Table version afterwards.
+    pub version: u64,
+}
+
+/// The vector index as `stats().index` reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexStatus {
+    /// The index kind, lower case (`"ivf_pq"`, …), or `None` when searches are exact.
+    pub kind: Option<String>,
+    /// Its name in the table.
+    pub name: Option<String>,
+    /// IVF partitions (estimated for indexes built by other tools).
+    pub num_partitions: Option<u32>,
+    /// Rows the index covers.
+    pub indexed_rows: usize,
+    /// Rows searched exactly beside it (added since it was built).
+    pub unindexed_rows: usize,
+    /// Whether a build or refresh is running now.
+    pub building: bool,
+    /// Index builds and refreshes completed through this store.
+    pub builds: u64,
+    /// The last failed build's or refresh's error, until one succeeds.
+    pub last_error: Option<String>,
+    /// Whether writes keep the index built and fresh in the background.
+    pub auto: bool,
+}
+
 /// What `stats()` reports.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoreStats {
@@ -142,6 +186,8 @@ pub struct StoreStats {
     pub optimize_runs: u64,
     /// The last automatic compaction's error, if it failed.
     pub last_optimize_error: Option<String>,
+    /// The vector index.
+    pub index: IndexStatus,
 }
 
 /// Latency recorders and counters, behind one short-held mutex.
@@ -154,6 +200,11 @@ struct Activity {
     optimize_runs: u64,
     optimizing: bool,
     last_optimize_error: Option<String>,
+    index_jobs: u32,
+    index_builds: u64,
+    index_error: Option<String>,
+    /// Set by `createIndex({ kind: 'none' })`: background upkeep builds no index until asked again.
+    index_declined: bool,
 }
 
 /// A search computed once for everyone asking the same thing at the same version.
@@ -168,7 +219,7 @@ pub const MAX_IDS_PER_CALL: usize = 100_000;
 struct Handles {
     #[cfg_attr(not(test), expect(dead_code, reason = "held so the shared connection lives as long as the store"))]
     shared: Arc<registry::Shared>,
-    write_lock: registry::WriteLock,
+    locks: Arc<registry::TableLocks>,
     table: lancedb::Table,
     schema: SchemaRef,
 }
@@ -183,6 +234,8 @@ pub struct Store {
     cache: Mutex<QueryCache>,
     in_flight: Mutex<HashMap<(CacheKey, u64), InFlight>>,
     activity: Arc<Mutex<Activity>>,
+    /// The vector index's shape at a table version, so searches do not list indexes every call.
+    index_shape: Mutex<Option<(u64, Option<index::IndexShape>)>>,
 }
 
 impl Store {
@@ -192,7 +245,7 @@ impl Store {
         let config = StoreConfig::resolve(options)?;
         let dir = prepare_directory(path).await?;
         let shared = registry::connect(&dir, config.read_consistency).await?;
-        let write_lock = registry::write_lock(&dir, &config.table)?;
+        let locks = registry::table_locks(&dir, &config.table)?;
         let table = open_or_create_table(&shared.connection, &config).await?;
         let schema = table.schema().await.map_err(StoreError::lance("reading the table schema"))?;
         let layout = schema::describe(&schema)?;
@@ -226,17 +279,21 @@ impl Store {
         }
         let search_slots = Semaphore::new(config.max_concurrent_searches);
         let cache = Mutex::new(QueryCache::new(config.cache_capacity, config.cache_ttl));
-        let handles = Handles { shared, write_lock, table, schema };
-        Ok(Self {
+        let handles = Arc::new(Handles { shared, locks, table, schema });
+        let store = Self {
             dir,
             config,
             layout,
-            handles: RwLock::new(Some(Arc::new(handles))),
+            handles: RwLock::new(Some(Arc::clone(&handles))),
             search_slots,
             cache,
             in_flight: Mutex::default(),
             activity: Arc::default(),
-        })
+            index_shape: Mutex::default(),
+        };
+        // A table that grew past the crossover elsewhere (or before autoIndex) gets its index now.
+        store.maybe_spawn_upkeep(&handles)?;
+        Ok(store)
     }
 
     /// The store's vector dimension.
@@ -282,7 +339,7 @@ impl Store {
         }
         let started = Instant::now();
         let batches = self.prepare(&handles, &items)?;
-        let writing = handles.write_lock.lock().await;
+        let writing = handles.locks.write.lock().await;
         reject_stored_ids(&handles.table, &items).await?;
         let result = handles.table.add(batches).execute().await.map_err(StoreError::lance("adding embeddings"))?;
         drop(writing);
@@ -315,8 +372,81 @@ impl Store {
             activity.optimizing = true;
             drop(activity);
             self.spawn_optimize(Arc::clone(handles));
+        } else {
+            drop(activity);
         }
+        self.maybe_spawn_upkeep(handles)
+    }
+
+    /// Starts background index upkeep (build at the crossover, fold new rows, rebuild after growth)
+    /// unless `autoIndex` is off, the user chose exact search, or a job is already running.
+    fn maybe_spawn_upkeep(&self, handles: &Arc<Handles>) -> Result<()> {
+        if !self.config.auto_index {
+            return Ok(());
+        }
+        let mut activity = lock(&self.activity)?;
+        if activity.index_declined || activity.index_jobs > 0 {
+            return Ok(());
+        }
+        activity.index_jobs += 1;
+        drop(activity);
+        let (handles, activity) = (Arc::clone(handles), Arc::clone(&self.activity));
+        let layout = (self.layout.dimension, self.layout.metric);
+        tokio::spawn(async move {
+            let outcome = upkeep_index(&handles, layout).await;
+            if let Ok(mut activity) = activity.lock() {
+                activity.index_jobs -= 1;
+                match outcome {
+                    Ok(false) => {}
+                    Ok(true) => {
+                        activity.index_builds += 1;
+                        activity.index_error = None;
+                    }
+                    Err(err) => activity.index_error = Some(err.to_string()),
+                }
+            }
+        });
         Ok(())
+    }
+
+    /// Builds the vector index `request` asks for (tuned from the data unless parameters are given),
+    /// or drops it for `"none"` (and `"auto"` below the crossover). Replaces any vector index; searches
+    /// keep using the old one (or exact search) until the new one is committed.
+    pub async fn create_index(&self, request: index::IndexRequest) -> Result<IndexReport> {
+        let handles = self.handles()?;
+        // Bad parameters are refused before waiting for any running job (any row count passes here).
+        index::plan(1 << 40, self.layout.dimension, &request)?;
+        let _maintaining = handles.locks.maintenance.lock().await;
+        lock(&self.activity)?.index_jobs += 1;
+        let started = Instant::now();
+        let outcome = build_planned(&handles, self.layout.dimension, self.layout.metric, &request).await;
+        let mut activity = lock(&self.activity)?;
+        activity.index_jobs -= 1;
+        match &outcome {
+            Ok(report) => {
+                activity.index_builds += 1;
+                activity.index_error = None;
+                activity.index_declined = report.kind.is_none() && request.kind.as_deref() == Some("none");
+            }
+            Err(err) => activity.index_error = Some(err.to_string()),
+        }
+        drop(activity);
+        lock(&self.cache)?.clear();
+        let mut report = outcome?;
+        report.build_ms = elapsed_ms(started);
+        Ok(report)
+    }
+
+    /// The vector index's shape at `version` (listed once per version).
+    async fn shape_at(&self, table: &lancedb::Table, version: u64) -> Result<Option<index::IndexShape>> {
+        if let Some((seen, shape)) = *lock(&self.index_shape)?
+            && seen == version
+        {
+            return Ok(shape);
+        }
+        let shape = vector_index::find_shape(table).await?;
+        *lock(&self.index_shape)? = Some((version, shape));
+        Ok(shape)
     }
 
     /// Compacts in the background; the outcome (or error) lands in `stats()`, never silently.
@@ -349,7 +479,7 @@ impl Store {
         let started = Instant::now();
         let batches = self.prepare(&handles, &items)?;
         let reader = RecordBatchIterator::new(batches.into_iter().map(Ok), Arc::clone(&handles.schema));
-        let writing = handles.write_lock.lock().await;
+        let writing = handles.locks.write.lock().await;
         let mut merge = handles.table.merge_insert(&[schema::ID]);
         merge.when_matched_update_all(None).when_not_matched_insert_all();
         let result = merge.execute(Box::new(reader)).await.map_err(StoreError::lance("upserting embeddings"))?;
@@ -399,7 +529,7 @@ impl Store {
                 StoreError::InvalidFilter { reason: "an empty filter would delete every row; pass a filter that says what to delete".into() }
             })?,
         };
-        let writing = handles.write_lock.lock().await;
+        let writing = handles.locks.write.lock().await;
         let matching = handles.table.count_rows(Some(predicate.clone())).await.map_err(StoreError::lance("counting rows"))?;
         if matching == 0 {
             return Ok(DeleteOutcome { deleted: 0, version: current_version(&handles.table).await? });
@@ -435,16 +565,24 @@ impl Store {
         let search = request.validate(query, self.layout.dimension, self.layout.metric, &self.layout.fields)?;
         // The version is read *before* searching: a result is never labelled newer than its data.
         let version = current_version(&handles.table).await?;
+        let shape = if search.knobs.exact { None } else { self.shape_at(&handles.table, version).await? };
         let hits = if lock(&self.cache)?.is_enabled() {
-            self.search_cached(&handles, query, search, version).await?
+            self.search_cached(&handles, query, search, version, shape).await?
         } else {
-            Arc::new(self.search_table(&handles, query, search).await?)
+            Arc::new(self.search_table(&handles, query, search, shape).await?)
         };
         lock(&self.activity)?.search.record(elapsed_ms(started));
         Ok(hits)
     }
 
-    async fn search_cached(&self, handles: &Handles, query: &[f32], search: config::Search, version: u64) -> Result<Arc<Vec<Hit>>> {
+    async fn search_cached(
+        &self,
+        handles: &Handles,
+        query: &[f32],
+        search: config::Search,
+        version: u64,
+        shape: Option<index::IndexShape>,
+    ) -> Result<Arc<Vec<Hit>>> {
         let key = CacheKey::new(query, &search, self.layout.metric);
         if let Some(hits) = lock(&self.cache)?.get(&key, version, Instant::now()) {
             return Ok(hits);
@@ -455,7 +593,7 @@ impl Store {
         let outcome = flight
             .get_or_try_init(|| async {
                 ran_here.store(true, Ordering::Relaxed);
-                self.search_table(handles, query, search).await.map(Arc::new)
+                self.search_table(handles, query, search, shape).await.map(Arc::new)
             })
             .await
             .map(Arc::clone);
@@ -473,8 +611,10 @@ impl Store {
         Ok(hits)
     }
 
-    /// One search against LanceDB, bounded by the store's search slots.
-    async fn search_table(&self, handles: &Handles, query: &[f32], search: config::Search) -> Result<Vec<Hit>> {
+    /// One search against LanceDB, bounded by the store's search slots. With an index (`shape`), the
+    /// knobs the user left unset get the kind's measured defaults; rows the index does not cover yet
+    /// are still searched exactly by LanceDB.
+    async fn search_table(&self, handles: &Handles, query: &[f32], search: config::Search, shape: Option<index::IndexShape>) -> Result<Vec<Hit>> {
         let max_distance = search.threshold.and_then(|t| self.layout.metric.max_distance(t));
         if self.layout.metric == Metric::L2 && max_distance.is_some_and(|d| d < 0.0) {
             return Ok(Vec::new()); // a score above 1 is unreachable under l2
@@ -496,6 +636,19 @@ impl Store {
         if let Some(bound) = max_distance {
             query = query.distance_range(None, Some(exclusive_upper_bound(bound)));
         }
+        if search.knobs.exact {
+            query = query.bypass_vector_index();
+        } else if let Some(shape) = shape {
+            let knobs = index::resolve_knobs(&search.knobs, shape, search.limit);
+            // A minimum, not a fixed count: LanceDB probes further when a filter leaves too few rows.
+            query = query.minimum_nprobes(knobs.nprobes).map_err(StoreError::lance("setting nprobes"))?;
+            if let Some(factor) = knobs.refine_factor {
+                query = query.refine_factor(factor);
+            }
+            if let Some(ef) = knobs.ef {
+                query = query.ef(ef);
+            }
+        }
         let stream = query.execute().await.map_err(StoreError::lance("searching"))?;
         let batches: Vec<RecordBatch> = stream.try_collect().await.map_err(StoreError::lance("reading search results"))?;
         let mut hits = schema::read_hits(&batches, self.layout.metric)?;
@@ -512,6 +665,7 @@ impl Store {
         let version = current_version(&handles.table).await?;
         let rows = handles.table.count_rows(None).await.map_err(StoreError::lance("counting rows"))?;
         let cache = lock(&self.cache)?.stats();
+        let found = vector_index::find(&handles.table).await?;
         let activity = lock(&self.activity)?;
         let search_latency = activity.search.summary();
         let insert_latency = activity.insert.summary();
@@ -527,6 +681,17 @@ impl Store {
             commits_since_optimize: activity.commits_since_optimize,
             optimize_runs: activity.optimize_runs,
             last_optimize_error: activity.last_optimize_error.clone(),
+            index: IndexStatus {
+                kind: found.as_ref().map(|f| f.kind.clone()),
+                name: found.as_ref().map(|f| f.name.clone()),
+                num_partitions: found.as_ref().map(|f| f.shape.num_partitions),
+                indexed_rows: found.as_ref().map_or(0, |f| f.indexed_rows),
+                unindexed_rows: found.as_ref().map_or(rows, |f| f.unindexed_rows),
+                building: activity.index_jobs > 0,
+                builds: activity.index_builds,
+                last_error: activity.index_error.clone(),
+                auto: self.config.auto_index && !activity.index_declined,
+            },
         })
     }
 
@@ -573,11 +738,60 @@ fn check_id_list(ids: &[String]) -> Result<()> {
     ids.iter().enumerate().try_for_each(|(i, id)| config::check_id(&format!("ids[{i}]"), id))
 }
 
+/// Plans `request` for the table as it is now and builds (or drops) the vector index.
+async fn build_planned(handles: &Handles, dimension: usize, metric: Metric, request: &index::IndexRequest) -> Result<IndexReport> {
+    let table = &handles.table;
+    let rows = table.count_rows(None).await.map_err(StoreError::lance("counting rows"))?;
+    let report = |kind, plan, name, reason, version| IndexReport { kind, rows, plan, name, reason, build_ms: 0.0, version };
+    match index::plan(rows, dimension, request)? {
+        index::Decision::Build(plan) => {
+            let name = vector_index::build(table, &plan, metric).await?;
+            Ok(report(Some(plan.kind), Some(plan), Some(name), None, current_version(table).await?))
+        }
+        index::Decision::Exact { reason } => {
+            vector_index::drop(table).await?;
+            Ok(report(None, None, None, Some(reason), current_version(table).await?))
+        }
+    }
+}
+
+/// One round of background index upkeep (see `index::upkeep`); `Ok(true)` when it changed the index.
+/// Skips the round when another maintenance job holds the table.
+async fn upkeep_index(handles: &Handles, (dimension, metric): (usize, Metric)) -> Result<bool> {
+    let Ok(_maintaining) = handles.locks.maintenance.try_lock() else {
+        return Ok(false);
+    };
+    let table = &handles.table;
+    let found = vector_index::find(table).await?;
+    let rows = match &found {
+        Some(f) => f.indexed_rows + f.unindexed_rows,
+        None => table.count_rows(None).await.map_err(StoreError::lance("counting rows"))?,
+    };
+    let current = found.as_ref().map(|f| index::Current {
+        shape: f.shape,
+        ours: f.ours,
+        indexed_rows: f.indexed_rows,
+        unindexed_rows: f.unindexed_rows,
+    });
+    match index::upkeep(rows, current) {
+        index::Upkeep::Nothing => Ok(false),
+        index::Upkeep::Fold => {
+            let name = found.map(|f| f.name).unwrap_or_default();
+            vector_index::fold_new_rows(table, &name).await.map(|()| true)
+        }
+        index::Upkeep::Build(kind) => {
+            let request = index::IndexRequest { kind: kind.map(|k| k.as_str().to_owned()), ..Default::default() };
+            build_planned(handles, dimension, metric, &request).await.map(|_| true)
+        }
+    }
+}
+
 /// Compaction, then pruning of versions older than `retain` (every call checks the latest version,
 /// and that check slows down with thousands of retained versions), then a scalar index for every
 /// declared field that lacks one, then folding new rows into existing indexes.
 async fn optimize_table(handles: &Handles, declared: &fields::Fields, retain: std::time::Duration) -> Result<OptimizeOutcome> {
-    let _writing = handles.write_lock.lock().await;
+    let _maintaining = handles.locks.maintenance.lock().await;
+    let _writing = handles.locks.write.lock().await;
     let table = &handles.table;
     let compacted = table
         .optimize(OptimizeAction::Compact { options: Default::default(), remap_options: None })
@@ -804,7 +1018,7 @@ mod tests {
         store.add(items).await?;
         let all = store.search(&[1.0, 0.0], &SearchRequest { limit: Some(20.0), ..Default::default() }).await?;
         let cut = all[6].score;
-        let hits = store.search(&[1.0, 0.0], &SearchRequest { limit: Some(20.0), threshold: Some(cut), filter: None }).await?;
+        let hits = store.search(&[1.0, 0.0], &SearchRequest { limit: Some(20.0), threshold: Some(cut), ..Default::default() }).await?;
         let expected: Vec<&str> = all.iter().filter(|h| h.score >= cut).map(|h| h.id.as_str()).collect();
         assert_eq!(hits.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(), expected);
         assert!(hits.len() >= 7);

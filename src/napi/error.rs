@@ -22,6 +22,8 @@ pub enum ErrorCode {
     DuplicateId,
     /// A filter uses an unknown operator, an undeclared field, or a value of the wrong type.
     InvalidFilter,
+    /// Building the vector index failed (LanceDB's reason in the message); searches stay exact meanwhile.
+    IndexFailed,
     /// The store was closed.
     StoreClosed,
     /// The file system refused (path is a file, not writable, …).

@@ -25,6 +25,8 @@ pub struct OpenOptions {
     /// Typed metadata fields stored as real columns so `filter` can use them, e.g. `{ section: 'string', year: 'int', tags: 'string[]' }`. Names: a letter or `_`, then letters, digits, `_`. Fixed when the table is created; the values are read from each item's `metadata`. Default: none.
     #[napi(ts_type = "Record<string, 'string' | 'int' | 'float' | 'bool' | 'string[]'>")]
     pub fields: Option<BTreeMap<String, String>>,
+    /// Keep a vector index built and fresh in the background: once the table reaches 10,000 rows an `"auto"` index is built; later writes fold new rows into it, and it is rebuilt with a new plan when the table has grown about 4×. Searches stay correct meanwhile (rows not yet indexed are searched exactly). `createIndex({ kind: 'none' })` pauses it for this store object. Default `true`.
+    pub auto_index: Option<bool>,
     /// Tuning knobs; see `PerformanceConfig`.
     pub performance: Option<PerformanceConfig>,
 }
@@ -71,6 +73,7 @@ impl From<OpenOptions> for store::OpenOptions {
             fields: options.fields,
             auto_optimize_every: performance.auto_optimize_every,
             retain_versions_seconds: performance.retain_versions_seconds,
+            auto_index: options.auto_index,
         }
     }
 }
@@ -114,11 +117,166 @@ pub struct SearchOptions {
     /// Only rows matching this filter over declared `fields`, applied before the top-k, e.g. `{ section: 'utils', year: { $gte: 2020 } }`. Operators: `$eq $ne $gt $gte $lt $lte $in $nin $exists $and $or $not`. Default: none.
     #[napi(ts_type = "Record<string, unknown>")]
     pub filter: Option<serde_json::Value>,
+    /// With an IVF index: the fewest partitions probed (more are probed when a filter leaves too few rows). An integer from 1 to 65536. Default: an eighth of the partitions, at least 8 (measured to reach recall@10 ≥ 0.95; see README).
+    pub nprobes: Option<f64>,
+    /// With an `ivf_pq` index: `limit × refineFactor` candidates are re-ranked on the full vectors, so scores are exact. An integer from 1 to 1000. Default `10` for `ivf_pq`, none otherwise.
+    pub refine_factor: Option<f64>,
+    /// With an `ivf_hnsw_sq` index: candidates kept while walking each graph. An integer from `limit` to 100000. Default `max(10 × limit, 100)`.
+    pub ef: Option<f64>,
+    /// `true` skips the vector index: an exact search over every row. Default `false`.
+    pub exact: Option<bool>,
 }
 
 impl From<SearchOptions> for store::SearchRequest {
     fn from(options: SearchOptions) -> Self {
-        Self { limit: options.limit, threshold: options.threshold, filter: options.filter }
+        Self {
+            limit: options.limit,
+            threshold: options.threshold,
+            filter: options.filter,
+            nprobes: options.nprobes,
+            refine_factor: options.refine_factor,
+            ef: options.ef,
+            exact: options.exact,
+        }
+    }
+}
+
+/// Options for `EmbeddingStore.createIndex`. Every field is optional: the parameters left out are tuned from the data.
+#[napi(object, object_to_js = false)]
+#[derive(Default)]
+pub struct CreateIndexOptions {
+    /// `"auto"` (default): exact search below 10,000 rows, else the kind measured best (see README). `"ivf_pq"`, `"ivf_hnsw_sq"`, `"ivf_flat"`: that kind. `"none"`: drop the vector index and search exactly.
+    #[napi(ts_type = "'auto' | 'ivf_pq' | 'ivf_hnsw_sq' | 'ivf_flat' | 'none'")]
+    pub kind: Option<String>,
+    /// IVF partitions, from 1 to the row count. Default: √rows rounded to a power of two within [8, 1024], lowered until each partition has 40 rows to train on.
+    pub num_partitions: Option<f64>,
+    /// `ivf_pq` only: sub-vectors per vector; must divide the dimension. Default: dimension / 8 (measured; see README).
+    pub num_sub_vectors: Option<f64>,
+    /// `ivf_pq` only: bits per code, 4 or 8. Default 8, or 4 below 256 rows.
+    pub num_bits: Option<f64>,
+    /// K-means iterations, from 1 to 1000. Default `50`.
+    pub max_iterations: Option<f64>,
+    /// Training rows drawn per partition, from 2 to 65536. Default `256`.
+    pub sample_rate: Option<f64>,
+    /// `ivf_hnsw_sq` only: graph neighbours per vector, from 2 to 512. Default `20`.
+    pub num_edges: Option<f64>,
+    /// `ivf_hnsw_sq` only: candidates while building the graph, from 10 to 10000. Default `150`.
+    pub ef_construction: Option<f64>,
+}
+
+impl From<CreateIndexOptions> for store::index::IndexRequest {
+    fn from(o: CreateIndexOptions) -> Self {
+        Self {
+            kind: o.kind,
+            num_partitions: o.num_partitions,
+            num_sub_vectors: o.num_sub_vectors,
+            num_bits: o.num_bits,
+            max_iterations: o.max_iterations,
+            sample_rate: o.sample_rate,
+            num_edges: o.num_edges,
+            ef_construction: o.ef_construction,
+        }
+    }
+}
+
+/// What `createIndex` did.
+#[napi(object, object_from_js = false)]
+pub struct IndexReport {
+    /// The kind built, or `"none"` when the store searches exactly.
+    #[napi(ts_type = "'ivf_pq' | 'ivf_hnsw_sq' | 'ivf_flat' | 'none'")]
+    pub kind: &'static str,
+    /// Rows in the table when the build started.
+    pub rows: f64,
+    /// Why no index was built (`kind: 'none'`).
+    pub reason: Option<String>,
+    /// The index name in the table (it records kind and partitions).
+    pub name: Option<String>,
+    /// IVF partitions used.
+    pub num_partitions: Option<f64>,
+    /// PQ sub-vectors used (`ivf_pq`).
+    pub num_sub_vectors: Option<f64>,
+    /// PQ bits per code used (`ivf_pq`).
+    pub num_bits: Option<f64>,
+    /// K-means iterations used.
+    pub max_iterations: Option<f64>,
+    /// Training rows per partition used.
+    pub sample_rate: Option<f64>,
+    /// HNSW neighbours per vector used (`ivf_hnsw_sq`).
+    pub num_edges: Option<f64>,
+    /// HNSW build candidates used (`ivf_hnsw_sq`).
+    pub ef_construction: Option<f64>,
+    /// Wall time of the call, in milliseconds.
+    pub build_ms: f64,
+    /// Table version afterwards.
+    pub version: f64,
+}
+
+impl From<store::IndexReport> for IndexReport {
+    fn from(r: store::IndexReport) -> Self {
+        let plan = r.plan;
+        let num = |f: fn(&store::index::IndexPlan) -> Option<u32>| plan.as_ref().and_then(f).map(f64::from);
+        Self {
+            kind: r.kind.map_or("none", store::index::IndexKind::as_str),
+            rows: r.rows as f64,
+            reason: r.reason,
+            name: r.name,
+            num_partitions: num(|p| Some(p.num_partitions)),
+            num_sub_vectors: num(|p| p.num_sub_vectors),
+            num_bits: num(|p| p.num_bits),
+            max_iterations: num(|p| Some(p.max_iterations)),
+            sample_rate: num(|p| Some(p.sample_rate)),
+            num_edges: num(|p| p.num_edges),
+            ef_construction: num(|p| p.ef_construction),
+            build_ms: r.build_ms,
+            version: r.version as f64,
+        }
+    }
+}
+
+/// The vector index in `stats().index`.
+#[napi(object, object_from_js = false)]
+pub struct IndexStats {
+    /// The index kind (`"ivf_pq"`, `"ivf_hnsw_sq"`, `"ivf_flat"`, or another LanceDB kind built elsewhere), or `null`: exact search.
+    #[napi(ts_type = "string | null")]
+    pub kind: Either<String, Null>,
+    /// Its name in the table, or `null`.
+    #[napi(ts_type = "string | null")]
+    pub name: Either<String, Null>,
+    /// IVF partitions (estimated for an index built by another tool), or `null`.
+    #[napi(ts_type = "number | null")]
+    pub num_partitions: Either<f64, Null>,
+    /// Rows the index covers.
+    pub indexed_rows: f64,
+    /// Rows not in the index yet; searches scan them exactly (all rows when there is no index).
+    pub unindexed_rows: f64,
+    /// Whether a build or refresh is running now.
+    pub building: bool,
+    /// Builds and refreshes completed through this store object.
+    pub builds: f64,
+    /// The last failed build's or refresh's message (also the background ones), or `null` since a success.
+    #[napi(ts_type = "string | null")]
+    pub last_error: Either<String, Null>,
+    /// Whether `autoIndex` keeps the index built and fresh.
+    pub auto: bool,
+}
+
+fn or_null<T>(value: Option<T>) -> Either<T, Null> {
+    value.map_or(Either::B(Null), Either::A)
+}
+
+impl From<store::IndexStatus> for IndexStats {
+    fn from(s: store::IndexStatus) -> Self {
+        Self {
+            kind: or_null(s.kind),
+            name: or_null(s.name),
+            num_partitions: or_null(s.num_partitions.map(f64::from)),
+            indexed_rows: s.indexed_rows as f64,
+            unindexed_rows: s.unindexed_rows as f64,
+            building: s.building,
+            builds: s.builds as f64,
+            last_error: or_null(s.last_error),
+            auto: s.auto,
+        }
     }
 }
 
@@ -336,9 +494,8 @@ pub struct StoreStats {
     pub version: f64,
     /// Query-cache counters.
     pub cache: CacheStats,
-    /// The vector index; `null` while the store uses exact search.
-    #[napi(ts_type = "null")]
-    pub index: serde_json::Value,
+    /// The vector index and its coverage.
+    pub index: IndexStats,
     /// `search` calls answered by this store object (cached or not).
     pub searches: f64,
     /// `addEmbeddings` calls that committed through this store object.
@@ -359,7 +516,7 @@ impl From<store::StoreStats> for StoreStats {
             rows: stats.rows as f64,
             version: stats.version as f64,
             cache: stats.cache.into(),
-            index: serde_json::Value::Null,
+            index: stats.index.into(),
             searches: stats.searches as f64,
             inserts: stats.inserts as f64,
             rows_inserted: stats.rows_inserted as f64,
@@ -368,7 +525,7 @@ impl From<store::StoreStats> for StoreStats {
             optimize: OptimizeStats {
                 runs: stats.optimize_runs as f64,
                 commits_since_optimize: stats.commits_since_optimize as f64,
-                last_error: stats.last_optimize_error.map_or(Either::B(Null), Either::A),
+                last_error: or_null(stats.last_optimize_error),
             },
         }
     }

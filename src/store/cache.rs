@@ -11,6 +11,7 @@ use lru::LruCache;
 
 use super::Hit;
 use super::config::{Metric, Search};
+use super::index::Knobs;
 
 /// Everything that changes a search's answer (vector, limit, threshold, compiled filter, metric). Compared in full (the LRU's `Eq`), so two different
 /// vectors never share an entry even if their hashes collide.
@@ -20,6 +21,7 @@ pub struct CacheKey {
     limit: usize,
     threshold_bits: Option<u64>,
     filter: Option<String>,
+    knobs: Knobs,
     metric: Metric,
 }
 
@@ -31,6 +33,7 @@ impl CacheKey {
             limit: search.limit,
             threshold_bits: search.threshold.map(f64::to_bits),
             filter: search.filter.clone(),
+            knobs: search.knobs,
             metric,
         }
     }
@@ -157,7 +160,7 @@ mod tests {
     }
 
     fn key(query: &[f32]) -> CacheKey {
-        CacheKey::new(query, &Search { limit: 10, threshold: None, filter: None }, Metric::Cosine)
+        CacheKey::new(query, &Search { limit: 10, threshold: None, filter: None, knobs: Knobs::default() }, Metric::Cosine)
     }
 
     #[test]
@@ -186,12 +189,16 @@ mod tests {
     #[test]
     fn every_option_is_part_of_the_key() {
         let q = [1.0_f32, 2.0];
-        let search = |limit, threshold, filter: Option<&str>| Search { limit, threshold, filter: filter.map(str::to_owned) };
+        let search = |limit, threshold, filter: Option<&str>| Search { limit, threshold, filter: filter.map(str::to_owned), knobs: Knobs::default() };
         let base = CacheKey::new(&q, &search(10, None, None), Metric::Cosine);
         assert_ne!(base, CacheKey::new(&q, &search(11, None, None), Metric::Cosine));
         assert_ne!(base, CacheKey::new(&q, &search(10, Some(0.5), None), Metric::Cosine));
         assert_ne!(base, CacheKey::new(&q, &search(10, None, Some("a = 1")), Metric::Cosine));
         assert_ne!(base, CacheKey::new(&q, &search(10, None, None), Metric::Dot));
+        let exact = Search { knobs: Knobs { exact: true, ..Knobs::default() }, ..search(10, None, None) };
+        assert_ne!(base, CacheKey::new(&q, &exact, Metric::Cosine));
+        let probes = Search { knobs: Knobs { nprobes: Some(4), ..Knobs::default() }, ..search(10, None, None) };
+        assert_ne!(base, CacheKey::new(&q, &probes, Metric::Cosine));
     }
 
     #[test]

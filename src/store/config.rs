@@ -10,6 +10,7 @@ use super::error::{Result, StoreError};
 use super::Item;
 use super::fields::{self, Fields};
 use super::filter;
+use super::index::Knobs;
 
 /// Table name used when `OpenOptions.table` is not given.
 pub const DEFAULT_TABLE: &str = "embeddings";
@@ -129,6 +130,8 @@ pub struct OpenOptions {
     pub auto_optimize_every: Option<f64>,
     /// Seconds old versions are kept by `optimize()`.
     pub retain_versions_seconds: Option<f64>,
+    /// Build and maintain the vector index in the background as the table grows.
+    pub auto_index: Option<bool>,
 }
 
 /// Checked, defaulted settings of an open store.
@@ -158,6 +161,8 @@ pub struct StoreConfig {
     pub auto_optimize_commits: usize,
     /// Table versions younger than this survive `optimize()`'s pruning.
     pub retain_versions: Duration,
+    /// Whether writes start background vector-index builds and refreshes.
+    pub auto_index: bool,
 }
 
 impl Default for StoreConfig {
@@ -175,6 +180,7 @@ impl Default for StoreConfig {
             fields: None,
             auto_optimize_commits: DEFAULT_AUTO_OPTIMIZE_COMMITS,
             retain_versions: DEFAULT_RETAIN_VERSIONS,
+            auto_index: true,
         }
     }
 }
@@ -224,6 +230,9 @@ impl StoreConfig {
         }
         if let Some(seconds) = options.retain_versions_seconds {
             config.retain_versions = retention(seconds)?;
+        }
+        if let Some(on) = options.auto_index {
+            config.auto_index = on;
         }
         if let Some(n) = options.auto_optimize_every {
             config.auto_optimize_commits = integer_in("performance.autoOptimizeEvery", n, 0, 1 << 30)?;
@@ -276,6 +285,14 @@ pub struct SearchRequest {
     pub threshold: Option<f64>,
     /// Metadata filter over declared fields.
     pub filter: Option<serde_json::Value>,
+    /// Fewest IVF partitions probed.
+    pub nprobes: Option<f64>,
+    /// IVF-PQ re-ranking factor.
+    pub refine_factor: Option<f64>,
+    /// HNSW search candidates.
+    pub ef: Option<f64>,
+    /// Bypass the vector index.
+    pub exact: Option<bool>,
 }
 
 /// A checked search: what the store runs and what the query cache keys on.
@@ -287,6 +304,8 @@ pub struct Search {
     pub threshold: Option<f64>,
     /// Compiled predicate applied before the top-k, if any.
     pub filter: Option<String>,
+    /// Index knobs the user set (defaults are filled per index at search time).
+    pub knobs: Knobs,
 }
 
 impl SearchRequest {
@@ -306,7 +325,16 @@ impl SearchRequest {
             Some(filter) => filter::compile(filter, fields)?,
             None => None,
         };
-        Ok(Search { limit, threshold: self.threshold, filter })
+        let knobs = Knobs {
+            nprobes: self.nprobes.map(|n| integer_in("nprobes", n, 1, 65_536)).transpose()?,
+            refine_factor: self
+                .refine_factor
+                .map(|n| integer_in("refineFactor", n, 1, 1_000).map(|n| n as u32))
+                .transpose()?,
+            ef: self.ef.map(|n| integer_in("ef", n, limit, 100_000)).transpose()?,
+            exact: self.exact.unwrap_or(false),
+        };
+        Ok(Search { limit, threshold: self.threshold, filter, knobs })
     }
 }
 
@@ -401,9 +429,24 @@ mod tests {
             let err = SearchRequest { limit: Some(bad), ..Default::default() }.validate(&[1.0], 1, Metric::Cosine, &Fields::new()).unwrap_err();
             assert!(matches!(err, StoreError::InvalidArgument { ref option, .. } if option == "limit"), "{bad}");
         }
-        let ok = SearchRequest { limit: Some(10_000.0), threshold: Some(0.5), filter: None }.validate(&[1.0], 1, Metric::Cosine, &Fields::new()).unwrap();
-        assert_eq!(ok, Search { limit: 10_000, threshold: Some(0.5), filter: None });
+        let ok = SearchRequest { limit: Some(10_000.0), threshold: Some(0.5), ..Default::default() }.validate(&[1.0], 1, Metric::Cosine, &Fields::new()).unwrap();
+        assert_eq!(ok, Search { limit: 10_000, threshold: Some(0.5), filter: None, knobs: Knobs::default() });
         assert_eq!(SearchRequest::default().validate(&[1.0], 1, Metric::L2, &Fields::new()).unwrap().limit, DEFAULT_LIMIT);
+    }
+
+    #[test]
+    fn index_knobs_are_checked() {
+        let check = |request: SearchRequest| request.validate(&[1.0], 1, Metric::L2, &Fields::new());
+        let bad = [
+            SearchRequest { nprobes: Some(0.0), ..Default::default() },
+            SearchRequest { refine_factor: Some(2.5), ..Default::default() },
+            SearchRequest { ef: Some(5.0), limit: Some(10.0), ..Default::default() },
+        ];
+        for request in bad {
+            assert!(matches!(check(request.clone()), Err(StoreError::InvalidArgument { .. })), "{request:?}");
+        }
+        let ok = check(SearchRequest { nprobes: Some(4.0), refine_factor: Some(3.0), ef: Some(64.0), exact: Some(true), ..Default::default() });
+        assert_eq!(ok.unwrap().knobs, Knobs { nprobes: Some(4), refine_factor: Some(3), ef: Some(64), exact: true });
     }
 
     #[test]

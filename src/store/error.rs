@@ -48,6 +48,12 @@ pub enum StoreError {
         /// What is wrong with the filter.
         reason: String,
     },
+    /// Building (or dropping) the vector index failed; the store keeps answering with exact search.
+    #[error("building the vector index failed: {reason}")]
+    IndexFailed {
+        /// LanceDB's reason, or why the build could not start.
+        reason: String,
+    },
     /// The store was closed with `close()`.
     #[error("the store is closed; open a new EmbeddingStore")]
     Closed,
@@ -82,6 +88,7 @@ impl StoreError {
             Self::InvalidVector { .. } => "INVALID_VECTOR",
             Self::DuplicateId { .. } => "DUPLICATE_ID",
             Self::InvalidFilter { .. } => "INVALID_FILTER",
+            Self::IndexFailed { .. } => "INDEX_FAILED",
             Self::Closed => "STORE_CLOSED",
             Self::Io { .. } => "IO",
             Self::Lance { source, .. } if is_io(source) => "IO",
@@ -113,6 +120,7 @@ mod tests {
     fn codes_are_stable() {
         assert_eq!(StoreError::invalid("limit", "x").code(), "INVALID_ARGUMENT");
         assert_eq!(StoreError::Closed.code(), "STORE_CLOSED");
+        assert_eq!(StoreError::IndexFailed { reason: "x".into() }.code(), "INDEX_FAILED");
         let dup = StoreError::DuplicateId { id: "a".into(), reason: "already stored" };
         assert_eq!(dup.code(), "DUPLICATE_ID");
         assert!(dup.to_string().contains("\"a\""));

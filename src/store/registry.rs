@@ -1,5 +1,5 @@
 //! Shared handles: one LanceDB connection per directory (and read-consistency setting) per process,
-//! and one write lock per table, shared by every `Store` opened on them. Held weakly here, so the
+//! and one pair of locks per table, shared by every `Store` opened on them. Held weakly here, so the
 //! last store to let go closes the connection.
 
 use std::collections::HashMap;
@@ -15,21 +15,27 @@ pub struct Shared {
     pub connection: lancedb::Connection,
 }
 
-/// Serialises writes to one table from this process: the check for stored ids and the commit
-/// happen under it, so two stores cannot both insert the same id.
-pub type WriteLock = Arc<tokio::sync::Mutex<()>>;
+/// The locks of one table, shared by every store on it in this process.
+#[derive(Default)]
+pub struct TableLocks {
+    /// Serialises writes: the check for stored ids and the commit happen under it, so two stores
+    /// cannot both insert the same id.
+    pub write: tokio::sync::Mutex<()>,
+    /// Serialises maintenance (compaction, vector-index builds) with each other, but not with
+    /// writes: an index build takes seconds to minutes, and LanceDB merges it with concurrent appends.
+    pub maintenance: tokio::sync::Mutex<()>,
+}
 
-static WRITE_LOCKS: LazyLock<Mutex<HashMap<(PathBuf, String), Weak<tokio::sync::Mutex<()>>>>> =
-    LazyLock::new(Default::default);
+static TABLE_LOCKS: LazyLock<Mutex<HashMap<(PathBuf, String), Weak<TableLocks>>>> = LazyLock::new(Default::default);
 
-/// The write lock of `table` in `dir` (a canonical path), shared by every store on it.
-pub fn write_lock(dir: &Path, table: &str) -> Result<WriteLock> {
-    let mut locks = WRITE_LOCKS.lock().map_err(|_| StoreError::Internal("write-lock map poisoned".into()))?;
+/// The locks of `table` in `dir` (a canonical path), shared by every store on it.
+pub fn table_locks(dir: &Path, table: &str) -> Result<Arc<TableLocks>> {
+    let mut locks = TABLE_LOCKS.lock().map_err(|_| StoreError::Internal("table-lock map poisoned".into()))?;
     let key = (dir.to_owned(), table.to_owned());
     if let Some(lock) = locks.get(&key).and_then(Weak::upgrade) {
         return Ok(lock);
     }
-    let lock = WriteLock::default();
+    let lock = Arc::new(TableLocks::default());
     locks.retain(|_, weak| weak.strong_count() > 0);
     locks.insert(key, Arc::downgrade(&lock));
     Ok(lock)
