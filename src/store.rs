@@ -639,7 +639,7 @@ impl Store {
         if search.knobs.exact {
             query = query.bypass_vector_index();
         } else if let Some(shape) = shape {
-            let knobs = index::resolve_knobs(&search.knobs, shape, search.limit);
+            let knobs = index::resolve_knobs(&search.knobs, shape, search.limit, search.threshold.is_some());
             // A minimum, not a fixed count: LanceDB probes further when a filter leaves too few rows.
             query = query.minimum_nprobes(knobs.nprobes).map_err(StoreError::lance("setting nprobes"))?;
             if let Some(factor) = knobs.refine_factor {

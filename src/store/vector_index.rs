@@ -135,3 +135,130 @@ pub async fn fold_new_rows(table: &lancedb::Table, name: &str) -> Result<()> {
         .map(|_| ())
         .map_err(|e| StoreError::IndexFailed { reason: format!("adding new rows to the index: {e}") })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::store::index::{IndexKind, IndexRequest};
+    use crate::store::{Item, OpenOptions, Result, SearchRequest, Store, StoreError};
+
+    /// `n` seeded pseudo-random vectors (a small LCG: the tests need spread, not quality).
+    fn vectors(n: usize, dimension: usize, seed: u64) -> Vec<Vec<f32>> {
+        let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        (0..n)
+            .map(|_| {
+                (0..dimension)
+                    .map(|_| {
+                        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                        ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    async fn store_with(dir: &tempfile::TempDir, rows: usize, auto_index: bool) -> Result<Store> {
+        let path = dir.path().join("store").to_string_lossy().into_owned();
+        let options = OpenOptions { dimension: Some(16.0), auto_index: Some(auto_index), ..Default::default() };
+        let store = Store::open(&path, options).await?;
+        let items = vectors(rows, 16, 7).into_iter().enumerate().map(|(i, vector)| Item { id: i.to_string(), vector, metadata: None });
+        if rows > 0 {
+            store.add(items.collect()).await?;
+        }
+        Ok(store)
+    }
+
+    fn kind(name: &str) -> IndexRequest {
+        IndexRequest { kind: Some(name.into()), ..Default::default() }
+    }
+
+    #[tokio::test]
+    async fn every_kind_builds_on_small_tables_and_finds_stored_vectors() -> Result<()> {
+        for rows in [100, 1_000] {
+            let dir = tempfile::tempdir().unwrap();
+            let store = store_with(&dir, rows, false).await?;
+            let probe = vectors(rows, 16, 7)[rows / 2].clone();
+            for name in ["ivf_pq", "ivf_hnsw_sq", "ivf_flat", "auto", "none"] {
+                let report = store.create_index(kind(name)).await?;
+                assert_eq!(report.rows, rows);
+                let built = report.kind.map(IndexKind::as_str).unwrap_or("none");
+                assert_eq!(built == "none", matches!(name, "auto" | "none"), "{rows} rows, {name}: {report:?}");
+                let stats = store.stats().await?.index;
+                assert_eq!(stats.kind.as_deref(), report.kind.map(IndexKind::as_str), "{rows} rows, {name}");
+                let hits = store.search(&probe, &SearchRequest::default()).await?;
+                assert_eq!(hits.len(), 10, "{rows} rows, {name}");
+                assert_eq!(hits[0].id, (rows / 2).to_string(), "{rows} rows, {name}: a stored vector finds itself");
+            }
+        }
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn an_empty_table_cannot_be_indexed_and_bad_options_are_refused_first() -> Result<()> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with(&dir, 0, false).await?;
+        assert!(matches!(store.create_index(kind("ivf_flat")).await, Err(StoreError::IndexFailed { .. })));
+        let stats = store.stats().await?.index;
+        assert!(stats.last_error.as_deref().is_some_and(|e| e.contains("empty")), "{stats:?}");
+        let bad = IndexRequest { num_sub_vectors: Some(5.0), ..kind("ivf_pq") };
+        assert!(matches!(store.create_index(bad).await, Err(StoreError::InvalidArgument { .. })));
+        assert!(store.create_index(kind("auto")).await?.kind.is_none());
+        assert_eq!(store.stats().await?.index.last_error, None, "a success clears the last error");
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn rows_added_after_the_build_are_searched_and_counted_as_unindexed() -> Result<()> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with(&dir, 1_000, false).await?;
+        store.create_index(kind("ivf_flat")).await?;
+        let late = vec![1.0_f32; 16];
+        store.add(vec![Item { id: "late".into(), vector: late.clone(), metadata: None }]).await?;
+        let stats = store.stats().await?.index;
+        assert_eq!((stats.indexed_rows, stats.unindexed_rows), (1_000, 1));
+        let hits = store.search(&late, &SearchRequest::default()).await?;
+        assert_eq!(hits[0].id, "late");
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn an_index_change_is_a_new_version_for_the_cache() -> Result<()> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with(&dir, 1_000, false).await?;
+        let query = vectors(1, 16, 99).remove(0);
+        store.search(&query, &SearchRequest::default()).await?;
+        store.search(&query, &SearchRequest::default()).await?;
+        assert_eq!(store.stats().await?.cache.hits, 1);
+        let before = store.version().await?;
+        let report = store.create_index(kind("ivf_hnsw_sq")).await?;
+        assert!(report.version > before);
+        store.search(&query, &SearchRequest::default()).await?;
+        let cache = store.stats().await?.cache;
+        assert_eq!((cache.hits, cache.misses), (1, 2), "{cache:?}");
+        let exact = SearchRequest { exact: Some(true), ..Default::default() };
+        store.search(&query, &exact).await?;
+        assert_eq!(store.stats().await?.cache.misses, 3, "exact and indexed searches are cached apart");
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn auto_index_builds_in_the_background_once_the_table_is_large_enough() -> Result<()> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with(&dir, crate::store::index::AUTO_INDEX_MIN_ROWS - 1, true).await?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(store.stats().await?.index.kind, None, "below the crossover: exact search");
+        let extra = vectors(1, 16, 5).remove(0);
+        store.add(vec![Item { id: "one-more".into(), vector: extra, metadata: None }]).await?;
+        for _ in 0..600 {
+            let stats = store.stats().await?.index;
+            if stats.kind.is_some() && !stats.building {
+                assert_eq!(stats.kind.as_deref(), Some(crate::store::index::AUTO_KIND.as_str()));
+                assert_eq!(stats.last_error, None);
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no index after 60 s: {:?}", store.stats().await?.index);
+    }
+}
