@@ -81,7 +81,7 @@ impl IndexKind {
 }
 
 /// What `createIndex` was asked for, as the user gave it (numbers unchecked).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct IndexRequest {
     /// `"auto" | "ivf_pq" | "ivf_hnsw_sq" | "ivf_flat" | "none"`; default `"auto"`.
     pub kind: Option<String>,
@@ -137,22 +137,33 @@ pub enum Decision {
 /// Plans the index for a table of `rows` vectors of `dimension` from the user's request.
 pub fn plan(rows: usize, dimension: usize, request: &IndexRequest) -> Result<Decision> {
     let kind = match request.kind.as_deref().unwrap_or("auto") {
-        "auto" if rows < AUTO_INDEX_MIN_ROWS => {
-            return Ok(Decision::Exact {
-                reason: format!(
-                    "{rows} rows is below {AUTO_INDEX_MIN_ROWS}, where exact search is as fast as an index on this hardware; exact search keeps recall at 1"
-                ),
-            });
-        }
         "auto" => AUTO_KIND,
-        "none" => return Ok(Decision::Exact { reason: "asked for kind 'none'".into() }),
+        "none" => {
+            if request != &(IndexRequest { kind: request.kind.clone(), ..Default::default() }) {
+                return Err(StoreError::invalid("kind", "'none' drops the index, so it takes no index parameters"));
+            }
+            return Ok(Decision::Exact { reason: "asked for kind 'none'".into() });
+        }
         other => IndexKind::parse(other).ok_or_else(|| {
             StoreError::invalid("kind", format!("got {other:?}, expected 'auto', 'ivf_pq', 'ivf_hnsw_sq', 'ivf_flat' or 'none'"))
         })?,
     };
+    if request.kind.as_deref().unwrap_or("auto") == "auto" && rows < AUTO_INDEX_MIN_ROWS {
+        plan_kind(kind, rows.max(1), dimension, request)?; // the parameters are still checked
+        return Ok(Decision::Exact {
+            reason: format!(
+                "{rows} rows is below {AUTO_INDEX_MIN_ROWS}, where exact search is as fast as an index on this hardware; exact search keeps recall at 1"
+            ),
+        });
+    }
     if rows == 0 {
         return Err(StoreError::IndexFailed { reason: "the table is empty; add embeddings before building an index".into() });
     }
+    plan_kind(kind, rows, dimension, request).map(Decision::Build)
+}
+
+/// The plan of `kind` for `rows` rows: the request's parameters, checked, over the tuned defaults.
+fn plan_kind(kind: IndexKind, rows: usize, dimension: usize, request: &IndexRequest) -> Result<IndexPlan> {
     let num_partitions = match request.num_partitions {
         Some(n) => u32_in("numPartitions", n, 1, rows.min(65_536))?,
         None if kind == IndexKind::IvfHnswSq => hnsw_partitions_for(rows),
@@ -196,7 +207,7 @@ pub fn plan(rows: usize, dimension: usize, request: &IndexRequest) -> Result<Dec
         }
         (None, None)
     };
-    Ok(Decision::Build(IndexPlan {
+    Ok(IndexPlan {
         kind,
         num_partitions,
         num_sub_vectors,
@@ -205,7 +216,7 @@ pub fn plan(rows: usize, dimension: usize, request: &IndexRequest) -> Result<Dec
         sample_rate: opt_u32("sampleRate", request.sample_rate, 2, 65_536)?.unwrap_or(DEFAULT_SAMPLE_RATE),
         num_edges,
         ef_construction,
-    }))
+    })
 }
 
 /// The kind `"auto"` builds. Measured at 20k rows with default knobs (p50 vs exact in the same run):
@@ -484,6 +495,8 @@ mod tests {
             IndexRequest { num_sub_vectors: Some(8.0), ..kind("ivf_flat") },
             IndexRequest { num_edges: Some(8.0), ..kind("ivf_pq") },
             IndexRequest { max_iterations: Some(1.5), ..kind("ivf_flat") },
+            IndexRequest { max_iterations: Some(0.0), ..kind("auto") },
+            IndexRequest { num_partitions: Some(4.0), ..kind("none") },
             kind("hnsw"),
         ];
         for request in bad {

@@ -104,6 +104,7 @@ pub async fn build(table: &lancedb::Table, plan: &IndexPlan, metric: Metric) -> 
                 reason: format!("{first}; dropping the old index {old:?} to make room also failed: {e}"),
             })?;
             table.create_index(&[VECTOR], index::to_lance(plan, metric)).name(name.clone()).replace(true).execute().await.map_err(failed)?;
+            check_coverage(table, &name).await?;
             return Ok(name);
         }
         Err(e) => return Err(failed(e)),
@@ -111,7 +112,26 @@ pub async fn build(table: &lancedb::Table, plan: &IndexPlan, metric: Metric) -> 
     if let Some(old) = previous.filter(|p| p.name != name) {
         table.drop_index(&old.name).await.map_err(failed)?;
     }
+    check_coverage(table, &name).await?;
     Ok(name)
+}
+
+/// LanceDB commits an empty index, without an error, when it cannot train one (e.g. 8-bit PQ codes
+/// on fewer than 256 rows). Such an index is dropped and reported as the failure it is.
+async fn check_coverage(table: &lancedb::Table, name: &str) -> Result<()> {
+    let Some(found) = find(table).await? else {
+        return Err(StoreError::IndexFailed { reason: format!("LanceDB reported success but the table has no index {name:?}") });
+    };
+    if found.indexed_rows == 0 && found.unindexed_rows > 0 {
+        table.drop_index(name).await.map_err(StoreError::lance("dropping an empty index"))?;
+        return Err(StoreError::IndexFailed {
+            reason: format!(
+                "LanceDB could not train the index on {} rows and built one covering none of them (8-bit PQ codes need at least 256 rows; try numBits: 4 or fewer partitions); the store searches exactly",
+                found.unindexed_rows
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Drops the vector index; `false` when there was none.
@@ -205,6 +225,20 @@ mod tests {
         assert!(matches!(store.create_index(bad).await, Err(StoreError::InvalidArgument { .. })));
         assert!(store.create_index(kind("auto")).await?.kind.is_none());
         assert_eq!(store.stats().await?.index.last_error, None, "a success clears the last error");
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn an_index_lancedb_could_not_train_is_a_failure_not_a_silent_empty_index() -> Result<()> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with(&dir, 100, false).await?;
+        let eight_bits = IndexRequest { num_bits: Some(8.0), ..kind("ivf_pq") };
+        let err = store.create_index(eight_bits).await.unwrap_err();
+        assert!(matches!(err, StoreError::IndexFailed { ref reason } if reason.contains("covering none")), "{err}");
+        let stats = store.stats().await?.index;
+        assert_eq!((stats.kind, stats.unindexed_rows), (None, 100));
+        assert!(stats.last_error.is_some());
+        assert_eq!(store.search(&vectors(100, 16, 7)[3], &SearchRequest::default()).await?[0].id, "3");
         Ok(())
     }
 
