@@ -90,6 +90,8 @@ test('bad index options reject INVALID_ARGUMENT before anything is built', async
     { kind: 'ivf_hnsw_sq', efConstruction: -1 },
     { maxIterations: 0 },
     'ivf_pq',
+    ['ivf_pq'],
+    5,
   ]
   for (const options of bad) {
     await expect(store.createIndex(options as CreateIndexOptions)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
@@ -102,6 +104,7 @@ test('search knobs are checked, exact: true bypasses the index, and a threshold 
   const store = await sampleStore(1_000)
   await store.createIndex({ kind: 'ivf_hnsw_sq' })
   const bad: SearchOptions[] = [{ nprobes: 0 }, { refineFactor: 1.5 }, { ef: 5, limit: 10 }, { exact: 'yes' as unknown as boolean }]
+  bad.push('exact' as unknown as SearchOptions, [5] as unknown as SearchOptions) // not an options object
   for (const options of bad) {
     await expect(store.search(data.query(1), options)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
   }

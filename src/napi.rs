@@ -8,7 +8,7 @@ mod options;
 use std::sync::Arc;
 
 use napi::bindgen_prelude::{FromNapiValue, PromiseRaw, Unknown};
-use napi::{Env, ValueType};
+use napi::{Env, JsValue, ValueType};
 use napi_derive::napi;
 
 use crate::store::{self, Store, StoreError};
@@ -32,11 +32,20 @@ fn from_js<T: FromNapiValue>(value: &Unknown<'_>, what: &str) -> Result<T, Store
     unsafe { value.cast::<T>() }.map_err(|e| StoreError::invalid(what, e.reason.clone()))
 }
 
-/// An optional argument: `undefined` and `null` mean "not given".
+/// An optional options object: `undefined` and `null` mean "not given"; anything but a plain object
+/// (a string, a number, an array) is refused, because napi would read its missing properties as unset.
 fn optional_from_js<T: FromNapiValue>(value: Option<Unknown<'_>>, what: &str) -> Result<Option<T>, StoreError> {
-    match value {
-        None => Ok(None),
-        Some(value) => from_js::<Option<T>>(&value, what),
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let kind = value.get_type().map_err(|e| StoreError::invalid(what, e.reason.clone()))?;
+    match kind {
+        ValueType::Undefined | ValueType::Null => Ok(None),
+        ValueType::Object if !value.is_array().map_err(|e| StoreError::invalid(what, e.reason.clone()))? => {
+            from_js::<T>(&value, what).map(Some)
+        }
+        ValueType::Object => Err(StoreError::invalid(what, "expected an options object, got an array")),
+        other => Err(StoreError::invalid(what, format!("expected an options object, got a {}", other.to_string().to_lowercase()))),
     }
 }
 

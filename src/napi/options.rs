@@ -25,7 +25,7 @@ pub struct OpenOptions {
     /// Typed metadata fields stored as real columns so `filter` can use them, e.g. `{ section: 'string', year: 'int', tags: 'string[]' }`. Names: a letter or `_`, then letters, digits, `_`. Fixed when the table is created; the values are read from each item's `metadata`. Default: none.
     #[napi(ts_type = "Record<string, 'string' | 'int' | 'float' | 'bool' | 'string[]'>")]
     pub fields: Option<BTreeMap<String, String>>,
-    /// Keep a vector index built and fresh in the background: once the table reaches 10,000 rows an `"auto"` index is built; later writes fold new rows into it, and it is rebuilt with a new plan when the table has grown about 4×. Searches stay correct meanwhile (rows not yet indexed are searched exactly). `createIndex({ kind: 'none' })` pauses it for this store object. Default `true`.
+    /// Keep a vector index built and fresh in the background: once the table reaches 5,000 rows an `"auto"` index is built; later writes fold new rows into it, and it is rebuilt with a new plan when the table has grown about 4×. Searches stay correct meanwhile (rows not yet indexed are searched exactly). `createIndex({ kind: 'none' })` pauses it for this store object. Default `true`.
     pub auto_index: Option<bool>,
     /// Tuning knobs; see `PerformanceConfig`.
     pub performance: Option<PerformanceConfig>,
@@ -117,9 +117,9 @@ pub struct SearchOptions {
     /// Only rows matching this filter over declared `fields`, applied before the top-k, e.g. `{ section: 'utils', year: { $gte: 2020 } }`. Operators: `$eq $ne $gt $gte $lt $lte $in $nin $exists $and $or $not`. Default: none.
     #[napi(ts_type = "Record<string, unknown>")]
     pub filter: Option<serde_json::Value>,
-    /// With an IVF index: the fewest partitions probed (more are probed when a filter leaves too few rows). An integer from 1 to 65536. Default: an eighth of the partitions, at least 8 (measured to reach recall@10 ≥ 0.95; see README).
+    /// With an IVF index: the fewest partitions probed (more are probed when a filter leaves too few rows). An integer from 1 to 65536. Default: a quarter of the partitions, at least 16 (measured to reach recall@10 ≥ 0.95; see README).
     pub nprobes: Option<f64>,
-    /// With an `ivf_pq` index: `limit × refineFactor` candidates are re-ranked on the full vectors, so scores are exact. An integer from 1 to 1000. Default `10` for `ivf_pq`, none otherwise.
+    /// With an `ivf_pq` index: `limit × refineFactor` candidates are re-ranked on the full vectors, so scores are exact. An integer from 1 to 1000. Default `10` for `ivf_pq`; for `ivf_hnsw_sq` `1` when `threshold` is set (so the cut is on exact scores), else none.
     pub refine_factor: Option<f64>,
     /// With an `ivf_hnsw_sq` index: candidates kept while walking each graph. An integer from `limit` to 100000. Default `max(10 × limit, 100)`.
     pub ef: Option<f64>,
@@ -145,7 +145,7 @@ impl From<SearchOptions> for store::SearchRequest {
 #[napi(object, object_to_js = false)]
 #[derive(Default)]
 pub struct CreateIndexOptions {
-    /// `"auto"` (default): exact search below 10,000 rows, else the kind measured best (see README). `"ivf_pq"`, `"ivf_hnsw_sq"`, `"ivf_flat"`: that kind. `"none"`: drop the vector index and search exactly.
+    /// `"auto"` (default): exact search below 5,000 rows, else `"ivf_hnsw_sq"`, the kind measured best (see README). `"ivf_pq"`, `"ivf_hnsw_sq"`, `"ivf_flat"`: that kind. `"none"`: drop the vector index and search exactly.
     #[napi(ts_type = "'auto' | 'ivf_pq' | 'ivf_hnsw_sq' | 'ivf_flat' | 'none'")]
     pub kind: Option<String>,
     /// IVF partitions, from 1 to the row count. Default: √rows rounded to a power of two within [8, 1024], lowered until each partition has 40 rows to train on.
