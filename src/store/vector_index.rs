@@ -257,6 +257,44 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn writes_are_not_blocked_by_a_build_and_land_beside_it() -> Result<()> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(store_with(&dir, 3_000, false).await?);
+        let building = tokio::spawn({
+            let store = std::sync::Arc::clone(&store);
+            async move { store.create_index(kind("ivf_hnsw_sq")).await }
+        });
+        let extra = vectors(50, 16, 123);
+        for (i, vector) in extra.iter().enumerate() {
+            store.add(vec![Item { id: format!("w{i}"), vector: vector.clone(), metadata: None }]).await?;
+        }
+        building.await.expect("the build task panicked")?;
+        assert_eq!(store.count(None).await?, 3_050);
+        let stats = store.stats().await?.index;
+        assert_eq!(stats.indexed_rows + stats.unindexed_rows, 3_050, "{stats:?}");
+        for (i, vector) in extra.iter().enumerate().step_by(7) {
+            assert_eq!(store.search(vector, &SearchRequest::default()).await?[0].id, format!("w{i}"));
+        }
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_reopened_store_reads_the_index_shape_from_its_name() -> Result<()> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with(&dir, 1_000, false).await?;
+        let report = store.create_index(kind("ivf_flat")).await?;
+        store.close()?;
+        let path = dir.path().join("store").to_string_lossy().into_owned();
+        let again = Store::open(&path, OpenOptions { auto_index: Some(false), ..Default::default() }).await?;
+        let handles = again.handles()?;
+        let shape = super::find_shape(&handles.table).await?.expect("an index");
+        assert_eq!((shape.kind, Some(shape.num_partitions)), (IndexKind::IvfFlat, report.plan.map(|p| p.num_partitions)));
+        let found = super::find(&handles.table).await?.expect("an index");
+        assert!(found.ours && found.kind == "ivf_flat" && found.indexed_rows == 1_000, "{found:?}");
+        Ok(())
+    }
+
+    #[tokio::test]
     async fn an_index_change_is_a_new_version_for_the_cache() -> Result<()> {
         let dir = tempfile::tempdir().unwrap();
         let store = store_with(&dir, 1_000, false).await?;
