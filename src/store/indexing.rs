@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use super::config::Metric;
 use super::error::{Result, StoreError};
-use super::{Handles, IndexReport, Store, current_version, elapsed_ms, index, lock, vector_index};
+use super::{Activity, Handles, IndexReport, Store, current_version, elapsed_ms, index, lock, vector_index};
 
 impl Store {
     /// Starts background index upkeep (build at the crossover, fold new rows, rebuild after growth)
@@ -27,15 +27,7 @@ impl Store {
         tokio::spawn(async move {
             let outcome = upkeep_index(&handles, layout).await;
             if let Ok(mut activity) = activity.lock() {
-                activity.index_jobs -= 1;
-                match outcome {
-                    Ok(false) => {}
-                    Ok(true) => {
-                        activity.index_builds += 1;
-                        activity.index_error = None;
-                    }
-                    Err(err) => activity.index_error = Some(err.to_string()),
-                }
+                activity.finish_index_job(outcome.map_err(|e| e.to_string()));
             }
         });
         Ok(())
@@ -53,14 +45,9 @@ impl Store {
         let started = Instant::now();
         let outcome = build_planned(&handles, self.layout.dimension, self.layout.metric, &request).await;
         let mut activity = lock(&self.activity)?;
-        activity.index_jobs -= 1;
-        match &outcome {
-            Ok(report) => {
-                activity.index_builds += 1;
-                activity.index_error = None;
-                activity.index_declined = report.kind.is_none() && request.kind.as_deref() == Some("none");
-            }
-            Err(err) => activity.index_error = Some(err.to_string()),
+        activity.finish_index_job(outcome.as_ref().map(|_| true).map_err(ToString::to_string));
+        if outcome.is_ok() {
+            activity.index_declined = request.kind.as_deref() == Some("none");
         }
         drop(activity);
         lock(&self.cache)?.clear();
@@ -79,6 +66,22 @@ impl Store {
         let shape = vector_index::find_shape(table).await?;
         *lock(&self.index_shape)? = Some((version, shape));
         Ok(shape)
+    }
+}
+
+impl Activity {
+    /// Records the end of an index job: `Ok(true)` (the index changed) counts a build and clears the
+    /// last error, `Ok(false)` (nothing was due) changes nothing, `Err` becomes the last error.
+    fn finish_index_job(&mut self, outcome: std::result::Result<bool, String>) {
+        self.index_jobs -= 1;
+        match outcome {
+            Ok(false) => {}
+            Ok(true) => {
+                self.index_builds += 1;
+                self.index_error = None;
+            }
+            Err(err) => self.index_error = Some(err),
+        }
     }
 }
 
