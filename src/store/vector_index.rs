@@ -94,8 +94,8 @@ pub async fn build(table: &lancedb::Table, plan: &IndexPlan, metric: Metric) -> 
     let name = IndexShape::from(plan).name();
     let previous = find(table).await?;
     let failed = |e: lancedb::Error| StoreError::IndexFailed { reason: e.to_string() };
-    let created = table.create_index(&[VECTOR], index::to_lance(plan, metric)).name(name.clone()).replace(true).execute().await;
-    match created {
+    let create = || table.create_index(&[VECTOR], index::to_lance(plan, metric)).name(name.clone()).replace(true).execute();
+    match create().await {
         Ok(()) => {}
         // LanceDB keeps one vector index per column: when the old one is in the way, drop it first.
         Err(first) if previous.as_ref().is_some_and(|p| p.name != name) => {
@@ -103,7 +103,7 @@ pub async fn build(table: &lancedb::Table, plan: &IndexPlan, metric: Metric) -> 
             table.drop_index(old).await.map_err(|e| StoreError::IndexFailed {
                 reason: format!("{first}; dropping the old index {old:?} to make room also failed: {e}"),
             })?;
-            table.create_index(&[VECTOR], index::to_lance(plan, metric)).name(name.clone()).replace(true).execute().await.map_err(failed)?;
+            create().await.map_err(failed)?;
             check_coverage(table, &name).await?;
             return Ok(name);
         }
