@@ -12,7 +12,7 @@ use napi::{Env, JsValue, ValueType};
 use napi_derive::napi;
 
 use crate::store::{self, Store, StoreError};
-use error::{reject, settle};
+use error::{settle, settle_args};
 use napi::bindgen_prelude::Either;
 use options::{
     AddResult, CountOptions, CreateIndexOptions, IndexReport, DeleteByFilter, DeleteResult, EmbeddingItem, OpenOptions, OptimizeOptions, OptimizeResult, SearchHit,
@@ -82,12 +82,8 @@ impl EmbeddingStore {
     ) -> napi::Result<PromiseRaw<'env, EmbeddingStore>> {
         let args = from_js::<String>(&path, "path")
             .and_then(|path| Ok((path, optional_from_js::<OpenOptions>(options, "options")?.unwrap_or_default())));
-        let (path, options) = match args {
-            Ok(args) => args,
-            Err(err) => return reject(env, err),
-        };
-        settle(env, async move { Store::open(&path, options.into()).await }, |store| EmbeddingStore {
-            inner: Arc::new(store),
+        settle_args(env, args, |(path, options)| async move { Store::open(&path, options.into()).await }, |store| {
+            EmbeddingStore { inner: Arc::new(store) }
         })
     }
 
@@ -96,12 +92,8 @@ impl EmbeddingStore {
     /// `INVALID_VECTOR`, `INVALID_ARGUMENT`, `STORE_CLOSED`.
     #[napi(ts_args_type = "items: EmbeddingItem[]", ts_return_type = "Promise<AddResult>")]
     pub fn add_embeddings<'env>(&self, env: &'env Env, items: Unknown<'env>) -> napi::Result<PromiseRaw<'env, AddResult>> {
-        let items = match items_from_js(&items) {
-            Ok(items) => items,
-            Err(err) => return reject(env, err),
-        };
         let store = Arc::clone(&self.inner);
-        settle(env, async move { store.add(items).await }, AddResult::from)
+        settle_args(env, items_from_js(&items), |items| async move { store.add(items).await }, AddResult::from)
     }
 
     /// The stored embeddings nearest to `query`, best first (`score` descending).
@@ -116,16 +108,13 @@ impl EmbeddingStore {
         query: Unknown<'env>,
         options: Option<Unknown<'env>>,
     ) -> napi::Result<PromiseRaw<'env, Vec<SearchHit>>> {
-        let args = query_from_js(&query)
-            .and_then(|query| Ok((query, optional_from_js::<SearchOptions>(options, "options")?.unwrap_or_default())));
-        let (query, options) = match args {
-            Ok(args) => args,
-            Err(err) => return reject(env, err),
-        };
+        let args = query_from_js(&query).and_then(|query| {
+            let options = optional_from_js::<SearchOptions>(options, "options")?.unwrap_or_default();
+            Ok((query, store::SearchRequest::from(options)))
+        });
         let store = Arc::clone(&self.inner);
-        let request = store::SearchRequest::from(options);
         // Each call gets fresh JS objects, so callers may mutate hits without touching the cache.
-        settle(env, async move { store.search(&query, &request).await }, |hits| {
+        settle_args(env, args, |(query, request)| async move { store.search(&query, &request).await }, |hits| {
             hits.iter().cloned().map(SearchHit::from).collect()
         })
     }
@@ -140,35 +129,24 @@ impl EmbeddingStore {
     /// Number of stored embeddings, or of those matching `options.filter`. Rejects `INVALID_FILTER`.
     #[napi(ts_args_type = "options?: CountOptions", ts_return_type = "Promise<number>")]
     pub fn count<'env>(&self, env: &'env Env, options: Option<Unknown<'env>>) -> napi::Result<PromiseRaw<'env, f64>> {
-        let filter = match optional_from_js::<CountOptions>(options, "options") {
-            Ok(options) => options.and_then(|o| o.filter),
-            Err(err) => return reject(env, err),
-        };
+        let filter = optional_from_js::<CountOptions>(options, "options").map(|o| o.and_then(|o| o.filter));
         let store = Arc::clone(&self.inner);
-        settle(env, async move { store.count(filter.as_ref()).await }, |n| n as f64)
+        settle_args(env, filter, |filter| async move { store.count(filter.as_ref()).await }, |n| n as f64)
     }
 
     /// Inserts new ids and replaces existing ones (vector and metadata) in one atomic commit.
     /// Resolves `{ inserted, updated, version }`. Rejects like `addEmbeddings`, except that stored ids are replaced.
     #[napi(ts_args_type = "items: EmbeddingItem[]", ts_return_type = "Promise<UpsertResult>")]
     pub fn upsert_embeddings<'env>(&self, env: &'env Env, items: Unknown<'env>) -> napi::Result<PromiseRaw<'env, UpsertResult>> {
-        let items = match items_from_js(&items) {
-            Ok(items) => items,
-            Err(err) => return reject(env, err),
-        };
         let store = Arc::clone(&self.inner);
-        settle(env, async move { store.upsert(items).await }, UpsertResult::from)
+        settle_args(env, items_from_js(&items), |items| async move { store.upsert(items).await }, UpsertResult::from)
     }
 
     /// The stored items for `ids`, in the order asked, with `null` for ids not stored.
     #[napi(ts_args_type = "ids: string[]", ts_return_type = "Promise<Array<StoredEmbedding | null>>")]
     pub fn get<'env>(&self, env: &'env Env, ids: Unknown<'env>) -> napi::Result<PromiseRaw<'env, Vec<Option<StoredEmbedding>>>> {
-        let ids = match from_js::<Vec<String>>(&ids, "ids") {
-            Ok(ids) => ids,
-            Err(err) => return reject(env, err),
-        };
         let store = Arc::clone(&self.inner);
-        settle(env, async move { store.get(ids).await }, |items| {
+        settle_args(env, from_js::<Vec<String>>(&ids, "ids"), |ids| async move { store.get(ids).await }, |items| {
             items.into_iter().map(|item| item.map(StoredEmbedding::from)).collect()
         })
     }
@@ -177,13 +155,12 @@ impl EmbeddingStore {
     /// Resolves `{ deleted, version }`. Rejects `INVALID_FILTER` (an empty filter is refused rather than deleting everything).
     #[napi(ts_args_type = "target: string[] | DeleteByFilter", ts_return_type = "Promise<DeleteResult>")]
     pub fn delete<'env>(&self, env: &'env Env, target: Unknown<'env>) -> napi::Result<PromiseRaw<'env, DeleteResult>> {
-        let target = match from_js::<Either<Vec<String>, DeleteByFilter>>(&target, "target") {
-            Ok(Either::A(ids)) => store::DeleteTarget::Ids(ids),
-            Ok(Either::B(by_filter)) => store::DeleteTarget::Filter(by_filter.filter),
-            Err(err) => return reject(env, err),
-        };
+        let target = from_js::<Either<Vec<String>, DeleteByFilter>>(&target, "target").map(|target| match target {
+            Either::A(ids) => store::DeleteTarget::Ids(ids),
+            Either::B(by_filter) => store::DeleteTarget::Filter(by_filter.filter),
+        });
         let store = Arc::clone(&self.inner);
-        settle(env, async move { store.delete(target).await }, DeleteResult::from)
+        settle_args(env, target, |target| async move { store.delete(target).await }, DeleteResult::from)
     }
 
     /// Compacts small data fragments into large ones, deletes table versions older than `retainVersionsSeconds`
@@ -191,12 +168,9 @@ impl EmbeddingStore {
     /// Runs automatically every `performance.autoOptimizeEvery` commits.
     #[napi(ts_args_type = "options?: OptimizeOptions", ts_return_type = "Promise<OptimizeResult>")]
     pub fn optimize<'env>(&self, env: &'env Env, options: Option<Unknown<'env>>) -> napi::Result<PromiseRaw<'env, OptimizeResult>> {
-        let retain = match optional_from_js::<OptimizeOptions>(options, "options") {
-            Ok(options) => options.and_then(|o| o.retain_versions_seconds),
-            Err(err) => return reject(env, err),
-        };
+        let retain = optional_from_js::<OptimizeOptions>(options, "options").map(|o| o.and_then(|o| o.retain_versions_seconds));
         let store = Arc::clone(&self.inner);
-        settle(env, async move { store.optimize(retain).await }, OptimizeResult::from)
+        settle_args(env, retain, |retain| async move { store.optimize(retain).await }, OptimizeResult::from)
     }
 
     /// Builds the vector index (tuned from the data unless parameters are given), replacing any other;
@@ -205,12 +179,9 @@ impl EmbeddingStore {
     /// exactly or with the old index), `INVALID_ARGUMENT` for bad options.
     #[napi(ts_args_type = "options?: CreateIndexOptions", ts_return_type = "Promise<IndexReport>")]
     pub fn create_index<'env>(&self, env: &'env Env, options: Option<Unknown<'env>>) -> napi::Result<PromiseRaw<'env, IndexReport>> {
-        let request = match optional_from_js::<CreateIndexOptions>(options, "options") {
-            Ok(options) => store::index::IndexRequest::from(options.unwrap_or_default()),
-            Err(err) => return reject(env, err),
-        };
+        let request = optional_from_js::<CreateIndexOptions>(options, "options").map(|o| store::index::IndexRequest::from(o.unwrap_or_default()));
         let store = Arc::clone(&self.inner);
-        settle(env, async move { store.create_index(request).await }, IndexReport::from)
+        settle_args(env, request, |request| async move { store.create_index(request).await }, IndexReport::from)
     }
 
     /// The table's latest committed version (it grows with every write).

@@ -56,6 +56,25 @@ where
     })
 }
 
+/// `settle` for a method whose arguments were converted on the JS thread: `Ok` runs `work` on them,
+/// a conversion error rejects the Promise with `INVALID_ARGUMENT` (never a synchronous throw).
+pub fn settle_args<'env, A, T, V, F>(
+    env: &'env Env,
+    args: Result<A, StoreError>,
+    work: impl FnOnce(A) -> F,
+    to_js: impl FnOnce(T) -> V + 'static,
+) -> napi::Result<PromiseRaw<'env, V>>
+where
+    F: Future<Output = store::Result<T>> + Send + 'static,
+    T: Send + 'static,
+    V: ToNapiValue + Send + 'static,
+{
+    match args {
+        Ok(args) => settle(env, work(args), to_js),
+        Err(err) => reject(env, err),
+    }
+}
+
 /// A Promise that rejects with `err` (for arguments that fail to convert on the JS thread).
 pub fn reject<'env, V: ToNapiValue + Send + 'static>(
     env: &'env Env,
