@@ -595,7 +595,10 @@ impl Store {
         let version = current_version(&handles.table).await?;
         let rows = handles.table.count_rows(None).await.map_err(StoreError::lance("counting rows"))?;
         let cache = lock(&self.cache)?.stats();
-        let found = vector_index::find(&handles.table).await?;
+        let (kind, name, num_partitions, indexed_rows, unindexed_rows) = match vector_index::find(&handles.table).await? {
+            Some(f) => (Some(f.kind), Some(f.name), Some(f.shape.num_partitions), f.indexed_rows, f.unindexed_rows),
+            None => (None, None, None, 0, rows),
+        };
         let activity = lock(&self.activity)?;
         let search_latency = activity.search.summary();
         let insert_latency = activity.insert.summary();
@@ -612,11 +615,11 @@ impl Store {
             optimize_runs: activity.optimize_runs,
             last_optimize_error: activity.last_optimize_error.clone(),
             index: IndexStatus {
-                kind: found.as_ref().map(|f| f.kind.clone()),
-                name: found.as_ref().map(|f| f.name.clone()),
-                num_partitions: found.as_ref().map(|f| f.shape.num_partitions),
-                indexed_rows: found.as_ref().map_or(0, |f| f.indexed_rows),
-                unindexed_rows: found.as_ref().map_or(rows, |f| f.unindexed_rows),
+                kind,
+                name,
+                num_partitions,
+                indexed_rows,
+                unindexed_rows,
                 building: activity.index_jobs > 0,
                 builds: activity.index_builds,
                 last_error: activity.index_error.clone(),

@@ -136,7 +136,8 @@ pub enum Decision {
 
 /// Plans the index for a table of `rows` vectors of `dimension` from the user's request.
 pub fn plan(rows: usize, dimension: usize, request: &IndexRequest) -> Result<Decision> {
-    let kind = match request.kind.as_deref().unwrap_or("auto") {
+    let asked = request.kind.as_deref().unwrap_or("auto");
+    let kind = match asked {
         "auto" => AUTO_KIND,
         "none" => {
             if request != &(IndexRequest { kind: request.kind.clone(), ..Default::default() }) {
@@ -148,7 +149,7 @@ pub fn plan(rows: usize, dimension: usize, request: &IndexRequest) -> Result<Dec
             StoreError::invalid("kind", format!("got {other:?}, expected 'auto', 'ivf_pq', 'ivf_hnsw_sq', 'ivf_flat' or 'none'"))
         })?,
     };
-    if request.kind.as_deref().unwrap_or("auto") == "auto" && rows < AUTO_INDEX_MIN_ROWS {
+    if asked == "auto" && rows < AUTO_INDEX_MIN_ROWS {
         plan_kind(kind, rows.max(1), dimension, request)?; // the parameters are still checked
         return Ok(Decision::Exact {
             reason: format!(
@@ -188,11 +189,7 @@ fn plan_kind(kind: IndexKind, rows: usize, dimension: usize, request: &IndexRequ
         };
         (Some(sub_vectors), Some(bits))
     } else {
-        for (option, given) in [("numSubVectors", request.num_sub_vectors), ("numBits", request.num_bits)] {
-            if given.is_some() {
-                return Err(StoreError::invalid(option, format!("only applies to kind 'ivf_pq', not '{}'", kind.as_str())));
-            }
-        }
+        refuse_unless(IndexKind::IvfPq, kind, [("numSubVectors", request.num_sub_vectors), ("numBits", request.num_bits)])?;
         (None, None)
     };
     let (num_edges, ef_construction) = if kind == IndexKind::IvfHnswSq {
@@ -200,11 +197,7 @@ fn plan_kind(kind: IndexKind, rows: usize, dimension: usize, request: &IndexRequ
         let ef = opt_u32("efConstruction", request.ef_construction, 10, 10_000)?.unwrap_or(DEFAULT_EF_CONSTRUCTION);
         (Some(edges), Some(ef))
     } else {
-        for (option, given) in [("numEdges", request.num_edges), ("efConstruction", request.ef_construction)] {
-            if given.is_some() {
-                return Err(StoreError::invalid(option, format!("only applies to kind 'ivf_hnsw_sq', not '{}'", kind.as_str())));
-            }
-        }
+        refuse_unless(IndexKind::IvfHnswSq, kind, [("numEdges", request.num_edges), ("efConstruction", request.ef_construction)])?;
         (None, None)
     };
     Ok(IndexPlan {
@@ -219,6 +212,16 @@ fn plan_kind(kind: IndexKind, rows: usize, dimension: usize, request: &IndexRequ
     })
 }
 
+/// Refuses the `options` given for a kind other than the one (`owner`) they belong to.
+fn refuse_unless(owner: IndexKind, kind: IndexKind, options: [(&str, Option<f64>); 2]) -> Result<()> {
+    match options.into_iter().find(|(_, given)| given.is_some()) {
+        Some((option, _)) => {
+            Err(StoreError::invalid(option, format!("only applies to kind '{}', not '{}'", owner.as_str(), kind.as_str())))
+        }
+        None => Ok(()),
+    }
+}
+
 /// The kind `"auto"` builds. Measured at 20k rows with default knobs (p50 vs exact in the same run):
 /// MiniLM-384 IVF-HNSW-SQ recall@10 0.985 at 5.0 ms, IVF-FLAT 0.960 at 4.1 ms, IVF-PQ 0.968 at 10.9 ms;
 /// MPNet-768 IVF-HNSW-SQ 0.991 at 4.7 ms, IVF-FLAT 0.969 at 5.8 ms, IVF-PQ 0.982 at 8.9 ms (exact 34.5 ms).
@@ -229,23 +232,18 @@ pub const AUTO_KIND: IndexKind = IndexKind::IvfHnswSq;
 pub fn partitions_for(rows: usize) -> u32 {
     let root = (rows.max(1) as f64).sqrt();
     let rounded = 2f64.powf(root.log2().round()).clamp(f64::from(MIN_PARTITIONS), f64::from(MAX_PARTITIONS)) as u32;
-    let supported = (rows / MIN_ROWS_PER_PARTITION).max(1);
-    let mut partitions = rounded;
-    while partitions > 1 && partitions as usize > supported {
-        partitions /= 2;
-    }
-    partitions
+    rounded.min(floor_power_of_two(rows / MIN_ROWS_PER_PARTITION))
 }
 
 /// Partitions for `ivf_hnsw_sq`: one per `HNSW_ROWS_PER_PARTITION` rows, as a power of two (at
 /// least 1, at most `MAX_PARTITIONS`).
 pub fn hnsw_partitions_for(rows: usize) -> u32 {
-    let wanted = (rows / HNSW_ROWS_PER_PARTITION).clamp(1, MAX_PARTITIONS as usize);
-    let mut partitions = 1;
-    while partitions * 2 <= wanted {
-        partitions *= 2;
-    }
-    u32::try_from(partitions).unwrap_or(MAX_PARTITIONS)
+    floor_power_of_two(rows / HNSW_ROWS_PER_PARTITION).min(MAX_PARTITIONS)
+}
+
+/// The largest power of two at most `n` (1 for 0), saturating at 2^31.
+fn floor_power_of_two(n: usize) -> u32 {
+    1 << n.max(1).ilog2().min(31)
 }
 
 /// PQ sub-vectors: `dimension / PQ_VALUES_PER_SUB_VECTOR` when that divides, else the longest
