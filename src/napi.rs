@@ -4,6 +4,7 @@
 mod error;
 mod json;
 mod options;
+mod results;
 
 use std::sync::Arc;
 
@@ -14,10 +15,8 @@ use napi_derive::napi;
 use crate::store::{self, Store, StoreError};
 use error::{settle, settle_args};
 use napi::bindgen_prelude::Either;
-use options::{
-    AddResult, CountOptions, CreateIndexOptions, IndexReport, DeleteByFilter, DeleteResult, EmbeddingItem, OpenOptions, OptimizeOptions, OptimizeResult, SearchHit,
-    SearchOptions, StoredEmbedding, StoreStats, UpsertResult,
-};
+use options::{CountOptions, CreateIndexOptions, DeleteByFilter, EmbeddingItem, OpenOptions, OptimizeOptions, SearchOptions};
+use results::{AddResult, DeleteResult, IndexReport, OptimizeResult, SearchHit, StoreStats, StoredEmbedding, UpsertResult};
 
 /// An embedded embedding store: one LanceDB table on local disk. Create one with `EmbeddingStore.open`.
 #[napi]
@@ -179,7 +178,7 @@ impl EmbeddingStore {
     /// exactly or with the old index), `INVALID_ARGUMENT` for bad options.
     #[napi(ts_args_type = "options?: CreateIndexOptions", ts_return_type = "Promise<IndexReport>")]
     pub fn create_index<'env>(&self, env: &'env Env, options: Option<Unknown<'env>>) -> napi::Result<PromiseRaw<'env, IndexReport>> {
-        let request = optional_from_js::<CreateIndexOptions>(options, "options").map(|o| store::index::IndexRequest::from(o.unwrap_or_default()));
+        let request = optional_from_js::<CreateIndexOptions>(options, "options").map(|o| store::IndexRequest::from(o.unwrap_or_default()));
         let store = Arc::clone(&self.inner);
         settle_args(env, request, |request| async move { store.create_index(request).await }, IndexReport::from)
     }

@@ -1,5 +1,7 @@
 //! The one place a `StoreError` becomes a JS `Error`: `settle` runs core work on napi's tokio
 //! runtime and, back on the JS thread, resolves the Promise or rejects it with `{ code, message }`.
+//! `ErrorCode` mirrors the core's `store::ErrorCode` (one exhaustive `From`, and a test that the
+//! generated names match), so index.d.ts lists exactly the codes the core can produce.
 
 use std::future::Future;
 
@@ -11,6 +13,7 @@ use crate::store::{self, StoreError};
 
 /// The stable `code` of every error lancestore rejects with.
 #[napi(string_enum = "UPPER_SNAKE")]
+#[derive(Debug)]
 pub enum ErrorCode {
     /// An argument or option is missing, of the wrong type, or out of range.
     InvalidArgument,
@@ -24,12 +27,31 @@ pub enum ErrorCode {
     InvalidFilter,
     /// Building the vector index failed (LanceDB's reason in the message); searches stay exact meanwhile.
     IndexFailed,
+    /// Another writer (usually another process) committed a conflicting change at the same time; nothing was written. Retry the call.
+    Conflict,
     /// The store was closed.
     StoreClosed,
     /// The file system refused (path is a file, not writable, …).
     Io,
     /// Anything else LanceDB reported, with its message.
     Internal,
+}
+
+impl From<store::ErrorCode> for ErrorCode {
+    fn from(code: store::ErrorCode) -> Self {
+        match code {
+            store::ErrorCode::InvalidArgument => Self::InvalidArgument,
+            store::ErrorCode::DimensionMismatch => Self::DimensionMismatch,
+            store::ErrorCode::InvalidVector => Self::InvalidVector,
+            store::ErrorCode::DuplicateId => Self::DuplicateId,
+            store::ErrorCode::InvalidFilter => Self::InvalidFilter,
+            store::ErrorCode::IndexFailed => Self::IndexFailed,
+            store::ErrorCode::Conflict => Self::Conflict,
+            store::ErrorCode::StoreClosed => Self::StoreClosed,
+            store::ErrorCode::Io => Self::Io,
+            store::ErrorCode::Internal => Self::Internal,
+        }
+    }
 }
 
 struct Code(&'static str);
@@ -88,4 +110,29 @@ fn js_error(env: &Env, err: &StoreError) -> napi::Error {
     // SAFETY: called from settle's callback, on the JS thread that owns `env`; the value was just created there.
     let value = unsafe { Unknown::from_raw_unchecked(env.raw(), error.into_value(env.raw())) };
     napi::Error::from(value) // keeps this JS object: the promise rejects with it, `code` intact
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `Io` → `IO`, `InvalidArgument` → `INVALID_ARGUMENT`: what `string_enum = "UPPER_SNAKE"` generates.
+    fn upper_snake(name: &str) -> String {
+        let mut out = String::new();
+        for (i, c) in name.chars().enumerate() {
+            if c.is_ascii_uppercase() && i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_uppercase());
+        }
+        out
+    }
+
+    #[test]
+    fn every_core_code_has_a_js_code_of_the_same_name() {
+        for code in store::ErrorCode::ALL {
+            let js = ErrorCode::from(code);
+            assert_eq!(upper_snake(&format!("{js:?}")), code.as_str(), "{code:?}");
+        }
+    }
 }

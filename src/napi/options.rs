@@ -1,12 +1,11 @@
-//! The JS-facing option and result objects (`#[napi(object)]`), and their plain conversions
-//! to and from the core types. No defaults or validation here: those live in `store/config.rs`.
+//! The JS-facing inputs (`#[napi(object)]` options and items) and their plain conversions to the
+//! core's request types. No defaults or validation here: those live in `store/config.rs`.
 
 use std::collections::BTreeMap;
 
-use napi::bindgen_prelude::{Either, Float32Array, Null};
+use napi::bindgen_prelude::{Either, Float32Array};
 use napi_derive::napi;
 
-use super::json::JsonText;
 use crate::store;
 
 /// Options for `EmbeddingStore.open`.
@@ -164,7 +163,7 @@ pub struct CreateIndexOptions {
     pub ef_construction: Option<f64>,
 }
 
-impl From<CreateIndexOptions> for store::index::IndexRequest {
+impl From<CreateIndexOptions> for store::IndexRequest {
     fn from(o: CreateIndexOptions) -> Self {
         Self {
             kind: o.kind,
@@ -175,107 +174,6 @@ impl From<CreateIndexOptions> for store::index::IndexRequest {
             sample_rate: o.sample_rate,
             num_edges: o.num_edges,
             ef_construction: o.ef_construction,
-        }
-    }
-}
-
-/// What `createIndex` did.
-#[napi(object, object_from_js = false)]
-pub struct IndexReport {
-    /// The kind built, or `"none"` when the store searches exactly.
-    #[napi(ts_type = "'ivf_pq' | 'ivf_hnsw_sq' | 'ivf_flat' | 'none'")]
-    pub kind: &'static str,
-    /// Rows in the table when the build started.
-    pub rows: f64,
-    /// Why no index was built (`kind: 'none'`).
-    pub reason: Option<String>,
-    /// The index name in the table (it records kind and partitions).
-    pub name: Option<String>,
-    /// IVF partitions used.
-    pub num_partitions: Option<f64>,
-    /// PQ sub-vectors used (`ivf_pq`).
-    pub num_sub_vectors: Option<f64>,
-    /// PQ bits per code used (`ivf_pq`).
-    pub num_bits: Option<f64>,
-    /// K-means iterations used.
-    pub max_iterations: Option<f64>,
-    /// Training rows per partition used.
-    pub sample_rate: Option<f64>,
-    /// HNSW neighbours per vector used (`ivf_hnsw_sq`).
-    pub num_edges: Option<f64>,
-    /// HNSW build candidates used (`ivf_hnsw_sq`).
-    pub ef_construction: Option<f64>,
-    /// Wall time of the call, in milliseconds.
-    pub build_ms: f64,
-    /// Table version afterwards.
-    pub version: f64,
-}
-
-impl From<store::IndexReport> for IndexReport {
-    fn from(r: store::IndexReport) -> Self {
-        let plan = r.plan;
-        let num = |f: fn(&store::index::IndexPlan) -> Option<u32>| plan.as_ref().and_then(f).map(f64::from);
-        Self {
-            kind: r.kind.map_or("none", store::index::IndexKind::as_str),
-            rows: r.rows as f64,
-            reason: r.reason,
-            name: r.name,
-            num_partitions: num(|p| Some(p.num_partitions)),
-            num_sub_vectors: num(|p| p.num_sub_vectors),
-            num_bits: num(|p| p.num_bits),
-            max_iterations: num(|p| Some(p.max_iterations)),
-            sample_rate: num(|p| Some(p.sample_rate)),
-            num_edges: num(|p| p.num_edges),
-            ef_construction: num(|p| p.ef_construction),
-            build_ms: r.build_ms,
-            version: r.version as f64,
-        }
-    }
-}
-
-/// The vector index in `stats().index`.
-#[napi(object, object_from_js = false)]
-pub struct IndexStats {
-    /// The index kind (`"ivf_pq"`, `"ivf_hnsw_sq"`, `"ivf_flat"`, or another LanceDB kind built elsewhere), or `null`: exact search.
-    #[napi(ts_type = "string | null")]
-    pub kind: Either<String, Null>,
-    /// Its name in the table, or `null`.
-    #[napi(ts_type = "string | null")]
-    pub name: Either<String, Null>,
-    /// IVF partitions (estimated for an index built by another tool), or `null`.
-    #[napi(ts_type = "number | null")]
-    pub num_partitions: Either<f64, Null>,
-    /// Rows the index covers.
-    pub indexed_rows: f64,
-    /// Rows not in the index yet; searches scan them exactly (all rows when there is no index).
-    pub unindexed_rows: f64,
-    /// Whether a build or refresh is running now.
-    pub building: bool,
-    /// Builds and refreshes completed through this store object.
-    pub builds: f64,
-    /// The last failed build's or refresh's message (also the background ones), or `null` since a success.
-    #[napi(ts_type = "string | null")]
-    pub last_error: Either<String, Null>,
-    /// Whether `autoIndex` keeps the index built and fresh.
-    pub auto: bool,
-}
-
-fn or_null<T>(value: Option<T>) -> Either<T, Null> {
-    value.map_or(Either::B(Null), Either::A)
-}
-
-impl From<store::IndexStatus> for IndexStats {
-    fn from(s: store::IndexStatus) -> Self {
-        Self {
-            kind: or_null(s.kind),
-            name: or_null(s.name),
-            num_partitions: or_null(s.num_partitions.map(f64::from)),
-            indexed_rows: s.indexed_rows as f64,
-            unindexed_rows: s.unindexed_rows as f64,
-            building: s.building,
-            builds: s.builds as f64,
-            last_error: or_null(s.last_error),
-            auto: s.auto,
         }
     }
 }
@@ -297,236 +195,10 @@ pub struct DeleteByFilter {
     pub filter: serde_json::Value,
 }
 
-/// One stored embedding, as `get` returns it.
-#[napi(object, object_from_js = false)]
-pub struct StoredEmbedding {
-    /// The id.
-    pub id: String,
-    /// The stored vector (float32).
-    pub vector: Float32Array,
-    /// The stored metadata object, or `null`.
-    #[napi(ts_type = "Record<string, unknown> | null")]
-    pub metadata: JsonText,
-}
-
-impl From<store::StoredItem> for StoredEmbedding {
-    fn from(item: store::StoredItem) -> Self {
-        Self { id: item.id, vector: Float32Array::from(item.vector), metadata: JsonText(item.metadata) }
-    }
-}
-
-/// What `upsertEmbeddings` wrote.
-#[napi(object, object_from_js = false)]
-pub struct UpsertResult {
-    /// Ids that were new.
-    pub inserted: f64,
-    /// Ids that existed and were replaced (vector and metadata).
-    pub updated: f64,
-    /// Table version after the commit.
-    pub version: f64,
-}
-
-impl From<store::UpsertOutcome> for UpsertResult {
-    fn from(o: store::UpsertOutcome) -> Self {
-        Self { inserted: o.inserted as f64, updated: o.updated as f64, version: o.version as f64 }
-    }
-}
-
-/// What `delete` removed.
-#[napi(object, object_from_js = false)]
-pub struct DeleteResult {
-    /// Rows removed.
-    pub deleted: f64,
-    /// Table version after the commit (unchanged when nothing matched).
-    pub version: f64,
-}
-
-impl From<store::DeleteOutcome> for DeleteResult {
-    fn from(o: store::DeleteOutcome) -> Self {
-        Self { deleted: o.deleted as f64, version: o.version as f64 }
-    }
-}
-
 /// Options for `EmbeddingStore.optimize`.
 #[napi(object, object_to_js = false)]
 #[derive(Default)]
 pub struct OptimizeOptions {
     /// Keep table versions younger than this many seconds (0 keeps only the latest). Default: `performance.retainVersionsSeconds` (3600).
     pub retain_versions_seconds: Option<f64>,
-}
-
-/// What `optimize` did.
-#[napi(object, object_from_js = false)]
-pub struct OptimizeResult {
-    /// Small data fragments merged away.
-    pub fragments_removed: f64,
-    /// Fragments written in their place.
-    pub fragments_added: f64,
-    /// Old table versions deleted (versions younger than `retainVersionsSeconds` are kept).
-    pub versions_pruned: f64,
-    /// Table version afterwards.
-    pub version: f64,
-}
-
-impl From<store::OptimizeOutcome> for OptimizeResult {
-    fn from(o: store::OptimizeOutcome) -> Self {
-        Self {
-            fragments_removed: o.fragments_removed as f64,
-            fragments_added: o.fragments_added as f64,
-            versions_pruned: o.versions_pruned as f64,
-            version: o.version as f64,
-        }
-    }
-}
-
-/// Compaction state in `stats().optimize`.
-#[napi(object, object_from_js = false)]
-pub struct OptimizeStats {
-    /// Compactions run through this store (by `optimize()` or automatically).
-    pub runs: f64,
-    /// Commits through this store since its last compaction.
-    pub commits_since_optimize: f64,
-    /// The last automatic compaction's error message, or `null`.
-    #[napi(ts_type = "string | null")]
-    pub last_error: Either<String, Null>,
-}
-
-/// One search result.
-#[napi(object, object_from_js = false)]
-pub struct SearchHit {
-    /// The stored id.
-    pub id: String,
-    /// Larger is closer: cosine similarity for `"cosine"`, the dot product for `"dot"`, `1 / (1 + distance)` for `"l2"`.
-    pub score: f64,
-    /// Smaller is closer: `1 − cosine` for `"cosine"`, `1 − dot` for `"dot"`, squared Euclidean distance for `"l2"`.
-    pub distance: f64,
-    /// The stored metadata object, or `null`.
-    #[napi(ts_type = "Record<string, unknown> | null")]
-    pub metadata: JsonText,
-}
-
-impl From<store::Hit> for SearchHit {
-    fn from(hit: store::Hit) -> Self {
-        Self { id: hit.id, score: hit.score, distance: hit.distance, metadata: JsonText(hit.metadata) }
-    }
-}
-
-/// What `addEmbeddings` wrote.
-#[napi(object, object_from_js = false)]
-pub struct AddResult {
-    /// Number of embeddings stored by this call.
-    pub added: u32,
-    /// Table version after the commit.
-    pub version: f64,
-}
-
-impl From<store::AddOutcome> for AddResult {
-    fn from(outcome: store::AddOutcome) -> Self {
-        // A single call cannot add more than u32::MAX items: JS arrays are shorter.
-        Self { added: u32::try_from(outcome.added).unwrap_or(u32::MAX), version: outcome.version as f64 }
-    }
-}
-
-/// Query-cache counters in `stats().cache`.
-#[napi(object, object_from_js = false)]
-pub struct CacheStats {
-    /// Searches answered from the cache.
-    pub hits: f64,
-    /// Searches that had to run (including entries rejected as stale or expired).
-    pub misses: f64,
-    /// Entries dropped to make room, least recently used first.
-    pub evictions: f64,
-    /// Entries found but computed at an older table version, so recomputed instead of served.
-    pub stale_rejected: f64,
-    /// Entries found but older than `cacheTtlSeconds`, so recomputed instead of served.
-    pub expired: f64,
-    /// Misses that waited for an identical search already running and shared its answer (single-flight).
-    pub coalesced: f64,
-    /// Entries held now.
-    pub size: f64,
-    /// Most entries held (`cacheSize`); 0 when the cache is off.
-    pub capacity: f64,
-    /// `hits / (hits + misses)`, 0 before the first search.
-    pub hit_ratio: f64,
-}
-
-impl From<store::cache::CacheStats> for CacheStats {
-    fn from(stats: store::cache::CacheStats) -> Self {
-        Self {
-            hits: stats.hits as f64,
-            misses: stats.misses as f64,
-            evictions: stats.evictions as f64,
-            stale_rejected: stats.stale_rejected as f64,
-            expired: stats.expired as f64,
-            coalesced: stats.coalesced as f64,
-            size: stats.size as f64,
-            capacity: stats.capacity as f64,
-            hit_ratio: stats.hit_ratio(),
-        }
-    }
-}
-
-/// Latency of one kind of call, in milliseconds.
-#[napi(object, object_from_js = false)]
-pub struct LatencySummary {
-    /// Calls measured since the store opened.
-    pub count: f64,
-    /// Median over the last 2048 calls, in ms.
-    pub p50: f64,
-    /// 95th percentile over the last 2048 calls, in ms.
-    pub p95: f64,
-    /// Slowest call since the store opened, in ms.
-    pub max: f64,
-}
-
-impl From<store::stats::LatencySummary> for LatencySummary {
-    fn from(s: store::stats::LatencySummary) -> Self {
-        Self { count: s.count as f64, p50: s.p50_ms, p95: s.p95_ms, max: s.max_ms }
-    }
-}
-
-/// What `stats()` resolves to.
-#[napi(object, object_from_js = false)]
-pub struct StoreStats {
-    /// Stored embeddings.
-    pub rows: f64,
-    /// Latest committed table version.
-    pub version: f64,
-    /// Query-cache counters.
-    pub cache: CacheStats,
-    /// The vector index and its coverage.
-    pub index: IndexStats,
-    /// `search` calls answered by this store object (cached or not).
-    pub searches: f64,
-    /// `addEmbeddings` calls that committed through this store object.
-    pub inserts: f64,
-    /// Rows those calls stored.
-    pub rows_inserted: f64,
-    /// Latency of `search`, cache hits included.
-    pub search_latency: LatencySummary,
-    /// Latency of `addEmbeddings` and `upsertEmbeddings`.
-    pub insert_latency: LatencySummary,
-    /// Compaction state.
-    pub optimize: OptimizeStats,
-}
-
-impl From<store::StoreStats> for StoreStats {
-    fn from(stats: store::StoreStats) -> Self {
-        Self {
-            rows: stats.rows as f64,
-            version: stats.version as f64,
-            cache: stats.cache.into(),
-            index: stats.index.into(),
-            searches: stats.searches as f64,
-            inserts: stats.inserts as f64,
-            rows_inserted: stats.rows_inserted as f64,
-            search_latency: stats.search_latency.into(),
-            insert_latency: stats.insert_latency.into(),
-            optimize: OptimizeStats {
-                runs: stats.optimize_runs as f64,
-                commits_since_optimize: stats.commits_since_optimize as f64,
-                last_error: or_null(stats.last_optimize_error),
-            },
-        }
-    }
 }

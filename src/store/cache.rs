@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 
 use lru::LruCache;
 
-use super::Hit;
-use super::config::{Metric, Search};
-use super::index::Knobs;
+use super::model::Hit;
+use super::config::Search;
+use super::metric::Metric;
+use super::index::knobs::Knobs;
 
 /// Everything that changes a search's answer (vector, limit, threshold, compiled filter, metric). Compared in full (the LRU's `Eq`), so two different
 /// vectors never share an entry even if their hashes collide.

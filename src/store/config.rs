@@ -1,16 +1,19 @@
 //! Every default and every validation rule: open options → `StoreConfig`, search options →
-//! `Search`, and the checks on ids, vectors and metadata. Nothing here touches LanceDB data.
+//! `Search`, index options → `IndexOptions`, and the checks on ids, vectors, metadata, field
+//! declarations and table names. Nothing here touches LanceDB data.
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
-use lancedb::DistanceType;
-
 use super::error::{Result, StoreError};
-use super::Item;
-use super::fields::{self, Fields};
+use super::fields::{FieldType, Fields};
 use super::filter;
-use super::index::Knobs;
+use super::index::IndexKind;
+use super::index::knobs::Knobs;
+use super::index::plan::{AUTO_KIND, IndexOptions, MAX_ASKED_PARTITIONS, Requested};
+use super::metric::Metric;
+use super::model::Item;
+use super::schema::Layout;
 
 /// Table name used when `OpenOptions.table` is not given.
 pub const DEFAULT_TABLE: &str = "embeddings";
@@ -34,70 +37,10 @@ pub const DEFAULT_CACHE_SIZE: usize = 1_000;
 pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(300);
 /// Commits through a store after which it compacts the table in the background, by default.
 pub const DEFAULT_AUTO_OPTIMIZE_COMMITS: usize = 100;
+/// Most ids one `get` or `delete` takes.
+pub const MAX_IDS_PER_CALL: usize = 100_000;
 /// Versions younger than this survive `optimize()`'s pruning by default (readers elsewhere may still use them).
 pub const DEFAULT_RETAIN_VERSIONS: Duration = Duration::from_secs(3_600);
-
-/// How closeness between vectors is measured. Stored with the table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Metric {
-    /// Cosine similarity; `distance = 1 − cos`, `score = cos`.
-    Cosine,
-    /// Squared Euclidean distance; `score = 1 / (1 + distance)`.
-    L2,
-    /// Dot product; `distance = 1 − dot`, `score = dot`.
-    Dot,
-}
-
-impl Metric {
-    /// The allowed spellings, for error messages and docs.
-    pub const NAMES: &'static str = "'cosine', 'l2' or 'dot'";
-
-    /// Parses `"cosine" | "l2" | "dot"`.
-    pub fn parse(option: &str, value: &str) -> Result<Self> {
-        match value {
-            "cosine" => Ok(Self::Cosine),
-            "l2" => Ok(Self::L2),
-            "dot" => Ok(Self::Dot),
-            other => Err(StoreError::invalid(option, format!("got {other:?}, expected {}", Self::NAMES))),
-        }
-    }
-
-    /// The name users write.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Cosine => "cosine",
-            Self::L2 => "l2",
-            Self::Dot => "dot",
-        }
-    }
-
-    /// LanceDB's distance type for this metric.
-    pub fn distance_type(self) -> DistanceType {
-        match self {
-            Self::Cosine => DistanceType::Cosine,
-            Self::L2 => DistanceType::L2,
-            Self::Dot => DistanceType::Dot,
-        }
-    }
-
-    /// Larger-is-closer score for a LanceDB `_distance`.
-    pub fn score(self, distance: f64) -> f64 {
-        match self {
-            Self::Cosine | Self::Dot => 1.0 - distance,
-            Self::L2 => 1.0 / (1.0 + distance.max(0.0)),
-        }
-    }
-
-    /// The largest distance whose score is still ≥ `threshold`; `None` when every distance qualifies.
-    /// May be negative (then nothing qualifies).
-    pub fn max_distance(self, threshold: f64) -> Option<f64> {
-        match self {
-            Self::Cosine | Self::Dot => Some(1.0 - threshold),
-            Self::L2 if threshold <= 0.0 => None,
-            Self::L2 => Some(1.0 / threshold - 1.0),
-        }
-    }
-}
 
 /// Options for opening a store, as the user gave them (numbers unchecked).
 #[derive(Debug, Clone, Default)]
@@ -226,7 +169,7 @@ impl StoreConfig {
             config.read_consistency = seconds_in("performance.readConsistencyIntervalMs", ms / 1000.0)?;
         }
         if let Some(declared) = &options.fields {
-            config.fields = Some(fields::parse_fields(declared)?);
+            config.fields = Some(parse_fields(declared)?);
         }
         if let Some(seconds) = options.retain_versions_seconds {
             config.retain_versions = retention(seconds)?;
@@ -238,6 +181,40 @@ impl StoreConfig {
             config.auto_optimize_commits = integer_in("performance.autoOptimizeEvery", n, 0, 1 << 30)?;
         }
         Ok(config)
+    }
+}
+
+impl StoreConfig {
+    /// Checks what these options ask of an existing table (`dimension`, `metric`, `fields`) against
+    /// what it holds.
+    pub fn check_layout(&self, layout: &Layout) -> Result<()> {
+        if let Some(expected) = self.dimension
+            && expected != layout.dimension
+        {
+            return Err(StoreError::DimensionMismatch {
+                what: "options.dimension".into(),
+                expected: layout.dimension,
+                got: expected,
+            });
+        }
+        if let Some(asked) = self.metric
+            && asked != layout.metric
+        {
+            return Err(StoreError::invalid(
+                "metric",
+                format!("the table was created with metric '{}', not '{}'", layout.metric.as_str(), asked.as_str()),
+            ));
+        }
+        if let Some(asked) = &self.fields
+            && asked != &layout.fields
+        {
+            let show = |f: &Fields| f.iter().map(|(n, t)| format!("{n}: '{}'", t.as_str())).collect::<Vec<_>>().join(", ");
+            return Err(StoreError::invalid(
+                "fields",
+                format!("the table was created with fields {{{}}}, not {{{}}}", show(&layout.fields), show(asked)),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -404,6 +381,142 @@ fn metadata_json(i: usize, metadata: Option<&serde_json::Value>) -> Result<Optio
     }
 }
 
+/// Ids for `get`/`delete`: each a valid id, at most `MAX_IDS_PER_CALL` of them.
+pub fn check_id_list(ids: &[String]) -> Result<()> {
+    if ids.len() > MAX_IDS_PER_CALL {
+        return Err(StoreError::invalid("ids", format!("got {} ids; at most {MAX_IDS_PER_CALL} per call", ids.len())));
+    }
+    ids.iter().enumerate().try_for_each(|(i, id)| check_id(&format!("ids[{i}]"), id))
+}
+
+/// Column names lancestore uses itself; a field may not take them.
+const RESERVED_FIELD_NAMES: [&str; 4] = ["id", "vector", "metadata", "_distance"];
+
+/// Checks a field name: a letter or `_` first, then letters, digits and `_`, at most 64 characters.
+pub fn check_field_name(option: &str, name: &str) -> Result<()> {
+    let mut chars = name.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    if !first_ok || name.len() > 64 || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(StoreError::invalid(
+            option,
+            format!("field name {name:?} must start with a letter or '_' and hold only letters, digits and '_' (at most 64)"),
+        ));
+    }
+    if RESERVED_FIELD_NAMES.contains(&name) || name.starts_with("_row") {
+        return Err(StoreError::invalid(option, format!("field name {name:?} is reserved")));
+    }
+    Ok(())
+}
+
+/// Parses `{ name: 'string' | 'int' | … }`.
+pub fn parse_fields(declared: &BTreeMap<String, String>) -> Result<Fields> {
+    declared
+        .iter()
+        .map(|(name, kind)| {
+            let option = format!("fields.{name}");
+            check_field_name(&option, name)?;
+            Ok((name.clone(), FieldType::parse(&option, kind)?))
+        })
+        .collect()
+}
+
+/// What `createIndex` was asked for, as the user gave it (numbers unchecked).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IndexRequest {
+    /// `"auto" | "ivf_pq" | "ivf_hnsw_sq" | "ivf_flat" | "none"`; default `"auto"`.
+    pub kind: Option<String>,
+    /// IVF partitions.
+    pub num_partitions: Option<f64>,
+    /// PQ sub-vectors (must divide the dimension).
+    pub num_sub_vectors: Option<f64>,
+    /// PQ bits per code: 4 or 8.
+    pub num_bits: Option<f64>,
+    /// K-means iterations.
+    pub max_iterations: Option<f64>,
+    /// Training rows per partition.
+    pub sample_rate: Option<f64>,
+    /// HNSW neighbours per node.
+    pub num_edges: Option<f64>,
+    /// HNSW build-time candidates.
+    pub ef_construction: Option<f64>,
+}
+
+impl IndexRequest {
+    /// Checks every option that does not depend on the row count (that one check is made when
+    /// planning): ranges, that PQ sub-vectors divide `dimension`, and that each option applies to the kind.
+    pub fn validate(&self, dimension: usize) -> Result<IndexOptions> {
+        let requested = match self.kind.as_deref().unwrap_or("auto") {
+            "auto" => Requested::Auto,
+            "none" => {
+                if self != &(Self { kind: self.kind.clone(), ..Default::default() }) {
+                    return Err(StoreError::invalid("kind", "'none' drops the index, so it takes no index parameters"));
+                }
+                return Ok(IndexOptions { requested: Requested::Exact, ..Default::default() });
+            }
+            other => Requested::Kind(IndexKind::parse(other).ok_or_else(|| {
+                StoreError::invalid("kind", format!("got {other:?}, expected 'auto', 'ivf_pq', 'ivf_hnsw_sq', 'ivf_flat' or 'none'"))
+            })?),
+        };
+        let kind = match requested {
+            Requested::Kind(kind) => kind,
+            Requested::Auto | Requested::Exact => AUTO_KIND,
+        };
+        let num_partitions = opt_u32("numPartitions", self.num_partitions, 1, MAX_ASKED_PARTITIONS)?;
+        let (mut num_sub_vectors, mut num_bits) = (None, None);
+        if kind == IndexKind::IvfPq {
+            num_sub_vectors = opt_u32("numSubVectors", self.num_sub_vectors, 1, dimension)?;
+            if let Some(n) = num_sub_vectors
+                && dimension % n as usize != 0
+            {
+                return Err(StoreError::invalid("numSubVectors", format!("{n} does not divide the dimension {dimension}")));
+            }
+            num_bits = match self.num_bits {
+                Some(b) if b == 4.0 || b == 8.0 => Some(b as u32),
+                Some(b) => return Err(StoreError::invalid("numBits", format!("got {b}, expected 4 or 8"))),
+                None => None,
+            };
+        } else {
+            refuse_unless(IndexKind::IvfPq, kind, [("numSubVectors", self.num_sub_vectors), ("numBits", self.num_bits)])?;
+        }
+        let (mut num_edges, mut ef_construction) = (None, None);
+        if kind == IndexKind::IvfHnswSq {
+            num_edges = opt_u32("numEdges", self.num_edges, 2, 512)?;
+            ef_construction = opt_u32("efConstruction", self.ef_construction, 10, 10_000)?;
+        } else {
+            refuse_unless(IndexKind::IvfHnswSq, kind, [("numEdges", self.num_edges), ("efConstruction", self.ef_construction)])?;
+        }
+        Ok(IndexOptions {
+            requested,
+            num_partitions,
+            num_sub_vectors,
+            num_bits,
+            max_iterations: opt_u32("maxIterations", self.max_iterations, 1, 1_000)?,
+            sample_rate: opt_u32("sampleRate", self.sample_rate, 2, 65_536)?,
+            num_edges,
+            ef_construction,
+        })
+    }
+}
+
+/// Refuses the `options` given for a kind other than the one (`owner`) they belong to.
+fn refuse_unless(owner: IndexKind, kind: IndexKind, options: [(&str, Option<f64>); 2]) -> Result<()> {
+    match options.into_iter().find(|(_, given)| given.is_some()) {
+        Some((option, _)) => {
+            Err(StoreError::invalid(option, format!("only applies to kind '{}', not '{}'", owner.as_str(), kind.as_str())))
+        }
+        None => Ok(()),
+    }
+}
+
+fn opt_u32(option: &str, value: Option<f64>, min: usize, max: usize) -> Result<Option<u32>> {
+    value
+        .map(|v| {
+            let n = integer_in(option, v, min, max)?;
+            u32::try_from(n).map_err(|_| StoreError::invalid(option, format!("got {n}, too large")))
+        })
+        .transpose()
+}
+
 fn json_kind(value: &serde_json::Value) -> &'static str {
     match value {
         serde_json::Value::Null => "null",
@@ -533,15 +646,39 @@ mod tests {
     }
 
     #[test]
-    fn scores_and_distance_bounds_agree_per_metric() {
-        for metric in [Metric::Cosine, Metric::Dot, Metric::L2] {
-            for threshold in [0.25, 0.5, 0.9] {
-                let bound = metric.max_distance(threshold).unwrap();
-                assert!((metric.score(bound) - threshold).abs() < 1e-12, "{metric:?} {threshold}");
-            }
+    fn index_options_are_checked_before_anything_is_built() {
+        let kind = |name: &str| IndexRequest { kind: Some(name.into()), ..Default::default() };
+        let bad = [
+            IndexRequest { num_sub_vectors: Some(7.0), ..kind("ivf_pq") },
+            IndexRequest { num_bits: Some(6.0), ..kind("ivf_pq") },
+            IndexRequest { num_partitions: Some(0.0), ..kind("ivf_flat") },
+            IndexRequest { num_partitions: Some(65_537.0), ..kind("ivf_flat") },
+            IndexRequest { num_sub_vectors: Some(8.0), ..kind("ivf_flat") },
+            IndexRequest { num_edges: Some(8.0), ..kind("ivf_pq") },
+            IndexRequest { max_iterations: Some(1.5), ..kind("ivf_flat") },
+            IndexRequest { max_iterations: Some(0.0), ..kind("auto") },
+            IndexRequest { num_partitions: Some(4.0), ..kind("none") },
+            kind("hnsw"),
+        ];
+        for request in bad {
+            assert!(matches!(request.validate(384), Err(StoreError::InvalidArgument { .. })), "{request:?}");
         }
-        assert_eq!(Metric::L2.max_distance(0.0), None);
-        assert_eq!(Metric::Cosine.score(0.0), 1.0);
-        assert_eq!(Metric::L2.score(0.0), 1.0);
+        let ok = IndexRequest { num_partitions: Some(4.0), num_sub_vectors: Some(16.0), num_bits: Some(4.0), ..kind("ivf_pq") };
+        let options = ok.validate(384).unwrap();
+        assert_eq!((options.requested, options.num_partitions, options.num_sub_vectors), (Requested::Kind(IndexKind::IvfPq), Some(4), Some(16)));
+        assert_eq!(IndexRequest::default().validate(8).unwrap().requested, Requested::Auto);
+        assert_eq!(kind("none").validate(8).unwrap().requested, Requested::Exact);
+    }
+
+    #[test]
+    fn field_declarations_parse_and_bad_ones_are_rejected() {
+        let ok: BTreeMap<String, String> =
+            [("section", "string"), ("year", "int"), ("tags", "string[]")].map(|(a, b)| (a.into(), b.into())).into();
+        let fields = parse_fields(&ok).unwrap();
+        assert_eq!(fields["tags"], FieldType::StringList);
+        for (name, kind) in [("id", "string"), ("1abc", "int"), ("a-b", "int"), ("x", "date"), ("a b", "string")] {
+            let bad: BTreeMap<String, String> = [(name.to_owned(), kind.to_owned())].into();
+            assert!(matches!(parse_fields(&bad), Err(StoreError::InvalidArgument { .. })), "{name} {kind}");
+        }
     }
 }

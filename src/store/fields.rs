@@ -1,8 +1,6 @@
 //! Declared metadata fields: the typed columns (`OpenOptions.fields`) stored beside the JSON metadata,
-//! so filters run on real Arrow columns. Owns parsing the declaration, each field's Arrow type, and
-//! pulling a field's value out of an item's metadata.
-
-use std::collections::BTreeMap;
+//! so filters run on real Arrow columns. Owns each field type's Arrow column and scalar index, and
+//! pulling a field's value out of an item's metadata (the declaration is checked in `config.rs`).
 
 use arrow_schema::{DataType, Field};
 
@@ -81,39 +79,7 @@ impl FieldType {
 }
 
 /// Declared fields by name, in a stable order.
-pub type Fields = BTreeMap<String, FieldType>;
-
-/// Column names lancestore uses itself; a field may not take them.
-const RESERVED: [&str; 4] = ["id", "vector", "metadata", "_distance"];
-
-/// Checks a field name: a letter or `_` first, then letters, digits and `_`, at most 64 characters.
-/// Names are never quoted into predicates, so this alphabet is what keeps them safe.
-pub fn check_field_name(option: &str, name: &str) -> Result<()> {
-    let mut chars = name.chars();
-    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
-    if !first_ok || name.len() > 64 || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        return Err(StoreError::invalid(
-            option,
-            format!("field name {name:?} must start with a letter or '_' and hold only letters, digits and '_' (at most 64)"),
-        ));
-    }
-    if RESERVED.contains(&name) || name.starts_with("_row") {
-        return Err(StoreError::invalid(option, format!("field name {name:?} is reserved")));
-    }
-    Ok(())
-}
-
-/// Parses `{ name: 'string' | 'int' | … }`.
-pub fn parse_fields(declared: &BTreeMap<String, String>) -> Result<Fields> {
-    declared
-        .iter()
-        .map(|(name, kind)| {
-            let option = format!("fields.{name}");
-            check_field_name(&option, name)?;
-            Ok((name.clone(), FieldType::parse(&option, kind)?))
-        })
-        .collect()
-}
+pub type Fields = std::collections::BTreeMap<String, FieldType>;
 
 /// A declared field's value taken from an item's metadata, checked against its type.
 #[derive(Debug, Clone, PartialEq)]
@@ -171,18 +137,6 @@ pub fn integer(n: &serde_json::Number) -> Option<i64> {
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn declarations_parse_and_bad_ones_are_rejected() {
-        let ok: BTreeMap<String, String> =
-            [("section", "string"), ("year", "int"), ("tags", "string[]")].map(|(a, b)| (a.into(), b.into())).into();
-        let fields = parse_fields(&ok).unwrap();
-        assert_eq!(fields["tags"], FieldType::StringList);
-        for (name, kind) in [("id", "string"), ("1abc", "int"), ("a-b", "int"), ("x", "date"), ("a b", "string")] {
-            let bad: BTreeMap<String, String> = [(name.to_owned(), kind.to_owned())].into();
-            assert!(matches!(parse_fields(&bad), Err(StoreError::InvalidArgument { .. })), "{name} {kind}");
-        }
-    }
 
     #[test]
     fn values_are_read_and_type_checked() {

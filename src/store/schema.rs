@@ -8,10 +8,10 @@ use arrow_array::builder::{BooleanBuilder, Float64Builder, Int64Builder, ListBui
 use arrow_array::{Array, ArrayRef, FixedSizeListArray, Float32Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
-use super::config::Metric;
+use super::metric::Metric;
 use super::error::{Result, StoreError};
 use super::fields::{self, FieldType, FieldValue, Fields};
-use super::{Hit, Item, StoredItem};
+use super::model::{Hit, Item, StoredItem};
 
 /// Column holding the user's id.
 pub const ID: &str = "id";

@@ -1,83 +1,109 @@
-//! Operation counters and latency summaries for `stats()`. A fixed window of recent samples keeps
-//! memory constant; percentiles are computed over that window, counts and maxima over the lifetime.
+//! `stats()`: the table's size and version, the vector index's coverage, and this store's counters
+//! (from `activity.rs`) and query-cache figures, in one report.
 
-use std::collections::VecDeque;
+use super::cache::CacheStats;
+use super::error::Result;
+use super::index::lance;
+use super::latency::LatencySummary;
+use super::lock::lock;
+use super::{Store, StoreError};
 
-/// Latency samples kept per operation for percentiles.
-const WINDOW: usize = 2_048;
-
-/// Latency of one kind of operation.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct LatencySummary {
-    /// Operations measured since the store opened.
-    pub count: u64,
-    /// Median over the last 2048 operations, in milliseconds.
-    pub p50_ms: f64,
-    /// 95th percentile over the last 2048 operations, in milliseconds.
-    pub p95_ms: f64,
-    /// Slowest since the store opened, in milliseconds.
-    pub max_ms: f64,
+/// The vector index as `stats().index` reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexStatus {
+    /// The index kind, lower case (`"ivf_pq"`, …), or `None` when searches are exact.
+    pub kind: Option<String>,
+    /// Its name in the table.
+    pub name: Option<String>,
+    /// IVF partitions (estimated for indexes built by other tools).
+    pub num_partitions: Option<u32>,
+    /// Rows the index covers.
+    pub indexed_rows: usize,
+    /// Rows searched exactly beside it (added since it was built).
+    pub unindexed_rows: usize,
+    /// Whether a build or refresh is running now.
+    pub building: bool,
+    /// Index builds and refreshes completed through this store.
+    pub builds: u64,
+    /// The last failed build's or refresh's error, until one succeeds.
+    pub last_error: Option<String>,
+    /// Whether writes keep the index built and fresh in the background.
+    pub auto: bool,
 }
 
-/// Records latencies and summarises them.
-#[derive(Debug, Default)]
-pub struct LatencyRecorder {
-    count: u64,
-    max_ms: f64,
-    recent: VecDeque<f64>,
+/// What `stats()` reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreStats {
+    /// Stored embeddings.
+    pub rows: usize,
+    /// Latest committed table version.
+    pub version: u64,
+    /// Query-cache counters.
+    pub cache: CacheStats,
+    /// Searches run through this store (cached or not).
+    pub searches: u64,
+    /// `add` calls that committed.
+    pub inserts: u64,
+    /// Rows those calls stored.
+    pub rows_inserted: u64,
+    /// `upsert` calls that committed.
+    pub upserts: u64,
+    /// Rows those calls wrote (inserted or replaced).
+    pub rows_upserted: u64,
+    /// Latency of `search`, cache hits included.
+    pub search_latency: LatencySummary,
+    /// Latency of `add`.
+    pub insert_latency: LatencySummary,
+    /// Latency of `upsert`.
+    pub upsert_latency: LatencySummary,
+    /// Commits through this store since its last compaction.
+    pub commits_since_optimize: u64,
+    /// Compactions run (by `optimize()` or automatically).
+    pub optimize_runs: u64,
+    /// The last automatic compaction's error, if it failed.
+    pub last_optimize_error: Option<String>,
+    /// The vector index.
+    pub index: IndexStatus,
 }
 
-impl LatencyRecorder {
-    /// Adds one measurement.
-    pub fn record(&mut self, ms: f64) {
-        self.count += 1;
-        self.max_ms = self.max_ms.max(ms);
-        if self.recent.len() == WINDOW {
-            self.recent.pop_front();
-        }
-        self.recent.push_back(ms);
-    }
-
-    /// Count, p50, p95 and max.
-    pub fn summary(&self) -> LatencySummary {
-        let mut sorted: Vec<f64> = self.recent.iter().copied().collect();
-        sorted.sort_by(f64::total_cmp);
-        LatencySummary { count: self.count, p50_ms: percentile(&sorted, 0.50), p95_ms: percentile(&sorted, 0.95), max_ms: self.max_ms }
-    }
-}
-
-/// Nearest-rank percentile of sorted samples (0 when there are none).
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = (p * sorted.len() as f64).ceil().max(1.0) as usize;
-    sorted.get(rank.min(sorted.len()) - 1).copied().unwrap_or(0.0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn summarises_count_percentiles_and_max() {
-        let mut recorder = LatencyRecorder::default();
-        assert_eq!(recorder.summary(), LatencySummary::default());
-        for ms in 1..=100 {
-            recorder.record(f64::from(ms));
-        }
-        let s = recorder.summary();
-        assert_eq!((s.count, s.p50_ms, s.p95_ms, s.max_ms), (100, 50.0, 95.0, 100.0));
-    }
-
-    #[test]
-    fn the_window_is_bounded_but_count_and_max_are_lifetime() {
-        let mut recorder = LatencyRecorder::default();
-        recorder.record(1_000.0);
-        for _ in 0..WINDOW {
-            recorder.record(1.0);
-        }
-        let s = recorder.summary();
-        assert_eq!((s.count, s.p95_ms, s.max_ms), (WINDOW as u64 + 1, 1.0, 1_000.0));
+impl Store {
+    /// Row count, version, cache counters and latency summaries.
+    pub async fn stats(&self) -> Result<StoreStats> {
+        let handles = self.handles()?;
+        let version = handles.version().await?;
+        let rows = handles.table.count_rows(None).await.map_err(StoreError::lance("counting rows"))?;
+        let cache = lock(&self.cache).stats();
+        let (kind, name, num_partitions, indexed_rows, unindexed_rows) = match lance::find(&handles.table).await? {
+            Some(f) => (Some(f.kind), Some(f.name), Some(f.shape.num_partitions), f.indexed_rows, f.unindexed_rows),
+            None => (None, None, None, 0, rows),
+        };
+        let activity = lock(&self.activity).summary();
+        Ok(StoreStats {
+            rows,
+            version,
+            cache,
+            searches: activity.search.count,
+            inserts: activity.insert.count,
+            rows_inserted: activity.rows_inserted,
+            upserts: activity.upsert.count,
+            rows_upserted: activity.rows_upserted,
+            search_latency: activity.search,
+            insert_latency: activity.insert,
+            upsert_latency: activity.upsert,
+            commits_since_optimize: activity.commits_since_optimize,
+            optimize_runs: activity.optimize_runs,
+            last_optimize_error: activity.last_optimize_error,
+            index: IndexStatus {
+                kind,
+                name,
+                num_partitions,
+                indexed_rows,
+                unindexed_rows,
+                building: activity.index_building,
+                builds: activity.index_builds,
+                last_error: activity.index_error,
+                auto: self.config.auto_index && !activity.index_declined,
+            },
+        })
     }
 }

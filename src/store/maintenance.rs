@@ -1,0 +1,372 @@
+//! Maintenance: compaction and version pruning (`optimize`, and automatically every N commits),
+//! scalar indexes on declared fields, `createIndex`, and background vector-index upkeep. What to
+//! build is decided in `index/plan.rs` and `index/upkeep.rs`; the LanceDB calls are in `index/lance.rs`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use lancedb::table::OptimizeAction;
+
+use super::config::{self, IndexRequest};
+use super::error::{Result, StoreError};
+use super::fields::Fields;
+use super::index::plan::{self, Decision, IndexOptions, IndexPlan, Requested};
+use super::index::upkeep::{self, Upkeep};
+use super::index::{IndexKind, lance};
+use super::latency::elapsed_ms;
+use super::lock::lock;
+use super::metric::Metric;
+use super::model::OptimizeOutcome;
+use super::{Handles, Store};
+
+/// What one `createIndex` did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexReport {
+    /// The kind built; `None` when the store searches exactly (asked for `"none"`, or `"auto"` on a small table).
+    pub kind: Option<IndexKind>,
+    /// Rows in the table when the build started.
+    pub rows: usize,
+    /// The parameters used, tuned from the data unless given.
+    pub plan: Option<IndexPlan>,
+    /// The index name in the table.
+    pub name: Option<String>,
+    /// Why no index was built, for exact search.
+    pub reason: Option<String>,
+    /// Wall time of the build (or drop), in milliseconds.
+    pub build_ms: f64,
+    /// Table version afterwards.
+    pub version: u64,
+}
+
+impl Store {
+    /// Compacts small fragments, prunes versions older than `retain` (default: the store's
+    /// `retain_versions`, an hour unless set) and folds new rows into indexes.
+    pub async fn optimize(&self, retain_versions_seconds: Option<f64>) -> Result<OptimizeOutcome> {
+        let handles = self.handles()?;
+        let retain = match retain_versions_seconds {
+            Some(seconds) => config::retention(seconds)?,
+            None => self.config.retain_versions,
+        };
+        let outcome = optimize_table(&handles, &self.layout.fields, retain).await?;
+        lock(&self.activity).finish_optimize(false, Ok(()));
+        lock(&self.cache).clear();
+        Ok(outcome)
+    }
+
+    /// Compacts in the background; the outcome (or error) lands in `stats()`, never silently.
+    pub(super) fn spawn_optimize(&self, handles: Arc<Handles>) {
+        let activity = Arc::clone(&self.activity);
+        let declared = self.layout.fields.clone();
+        let retain = self.config.retain_versions;
+        tokio::spawn(async move {
+            let outcome = optimize_table(&handles, &declared, retain).await;
+            lock(&activity).finish_optimize(true, outcome.map(|_| ()).map_err(|e| e.to_string()));
+        });
+    }
+
+    /// Builds the vector index `request` asks for (tuned from the data unless parameters are given),
+    /// or drops it for `"none"` (and `"auto"` below the crossover). Replaces any vector index; searches
+    /// keep using the old one (or exact search) until the new one is committed.
+    pub async fn create_index(&self, request: IndexRequest) -> Result<IndexReport> {
+        let handles = self.handles()?;
+        // Bad parameters are refused before waiting for any running job.
+        let options = request.validate(self.layout.dimension)?;
+        let _maintaining = handles.locks.maintenance.lock().await;
+        lock(&self.activity).start_index_job();
+        let started = Instant::now();
+        let outcome = build_planned(&handles, self.layout.dimension, self.layout.metric, &options).await;
+        {
+            let mut activity = lock(&self.activity);
+            activity.finish_index_job(outcome.as_ref().map(|_| true).map_err(ToString::to_string));
+            if outcome.is_ok() {
+                activity.set_index_declined(options.requested == Requested::Exact);
+            }
+        }
+        lock(&self.cache).clear();
+        let mut report = outcome?;
+        report.build_ms = elapsed_ms(started);
+        Ok(report)
+    }
+
+    /// Starts background index upkeep (build at the crossover, fold new rows, rebuild after growth)
+    /// unless `autoIndex` is off, the user chose exact search, or a job is already running.
+    pub(super) fn maybe_spawn_upkeep(&self, handles: &Arc<Handles>) {
+        if !self.config.auto_index || !lock(&self.activity).start_upkeep() {
+            return;
+        }
+        let (handles, activity) = (Arc::clone(handles), Arc::clone(&self.activity));
+        let layout = (self.layout.dimension, self.layout.metric);
+        tokio::spawn(async move {
+            let outcome = upkeep_index(&handles, layout).await;
+            lock(&activity).finish_index_job(outcome.map_err(|e| e.to_string()));
+        });
+    }
+}
+
+/// Compaction, then pruning of versions older than `retain` (every call checks the latest version,
+/// and that check slows down with thousands of retained versions), then a scalar index for every
+/// declared field that lacks one, then folding new rows into existing indexes.
+async fn optimize_table(handles: &Handles, declared: &Fields, retain: std::time::Duration) -> Result<OptimizeOutcome> {
+    let _maintaining = handles.locks.maintenance.lock().await;
+    let _writing = handles.locks.write.lock().await;
+    let table = &handles.table;
+    let compacted = table
+        .optimize(OptimizeAction::Compact { options: Default::default(), remap_options: None })
+        .await
+        .map_err(StoreError::lance("compacting the table"))?;
+    let older_than = lancedb::table::Duration::from_std(retain).map_err(|e| StoreError::Internal(format!("prune age: {e}")))?;
+    let pruned = table
+        .optimize(OptimizeAction::Prune { older_than: Some(older_than), delete_unverified: None, error_if_tagged_old_versions: None })
+        .await
+        .map_err(StoreError::lance("pruning old versions"))?;
+    create_field_indexes(table, declared).await?;
+    table.optimize(OptimizeAction::Index(Default::default())).await.map_err(StoreError::lance("optimizing indexes"))?;
+    let (removed, added) = compacted.compaction.map_or((0, 0), |c| (c.fragments_removed, c.fragments_added));
+    Ok(OptimizeOutcome {
+        fragments_removed: removed,
+        fragments_added: added,
+        versions_pruned: pruned.prune.map_or(0, |p| p.old_versions),
+        version: handles.version().await?,
+    })
+}
+
+/// Builds the scalar index of each declared field that has none yet (once the table has rows), so
+/// filters read an index instead of scanning the column.
+async fn create_field_indexes(table: &lancedb::Table, declared: &Fields) -> Result<()> {
+    if declared.is_empty() || table.count_rows(None).await.map_err(StoreError::lance("counting rows"))? == 0 {
+        return Ok(());
+    }
+    let existing = table.list_indices().await.map_err(StoreError::lance("listing indexes"))?;
+    for (name, kind) in declared {
+        if existing.iter().any(|index| index.columns.iter().any(|c| c == name)) {
+            continue;
+        }
+        table
+            .create_index(&[name], kind.scalar_index())
+            .execute()
+            .await
+            .map_err(StoreError::lance("creating a scalar index on a declared field"))?;
+    }
+    Ok(())
+}
+
+/// Plans `options` for the table as it is now and builds (or drops) the vector index.
+async fn build_planned(handles: &Handles, dimension: usize, metric: Metric, options: &IndexOptions) -> Result<IndexReport> {
+    let table = &handles.table;
+    let rows = table.count_rows(None).await.map_err(StoreError::lance("counting rows"))?;
+    let report = |kind, plan, name, reason, version| IndexReport { kind, rows, plan, name, reason, build_ms: 0.0, version };
+    match plan::plan(rows, dimension, options)? {
+        Decision::Build(plan) => {
+            let name = lance::build(table, &plan, metric).await?;
+            Ok(report(Some(plan.kind), Some(plan), Some(name), None, handles.version().await?))
+        }
+        Decision::Exact { reason } => {
+            lance::drop(table).await?;
+            Ok(report(None, None, None, Some(reason), handles.version().await?))
+        }
+    }
+}
+
+/// One round of background index upkeep (see `index/upkeep.rs`); `Ok(true)` when it changed the index.
+/// Skips the round when another maintenance job holds the table.
+async fn upkeep_index(handles: &Handles, (dimension, metric): (usize, Metric)) -> Result<bool> {
+    let Ok(_maintaining) = handles.locks.maintenance.try_lock() else {
+        return Ok(false);
+    };
+    let table = &handles.table;
+    let found = lance::find(table).await?;
+    let rows = match &found {
+        Some(f) => f.indexed_rows + f.unindexed_rows,
+        None => table.count_rows(None).await.map_err(StoreError::lance("counting rows"))?,
+    };
+    let current = found.as_ref().map(|f| upkeep::Current {
+        shape: f.shape,
+        ours: f.ours,
+        indexed_rows: f.indexed_rows,
+        unindexed_rows: f.unindexed_rows,
+    });
+    match upkeep::decide(rows, current) {
+        Upkeep::Nothing => Ok(false),
+        Upkeep::Fold => {
+            let name = found.map(|f| f.name).unwrap_or_default();
+            lance::fold_new_rows(table, &name).await.map(|()| true)
+        }
+        Upkeep::Build(kind) => {
+            let options = kind.map_or_else(IndexOptions::default, IndexOptions::of_kind);
+            build_planned(handles, dimension, metric, &options).await.map(|_| true)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    use crate::store::index::IndexKind;
+    use crate::store::testing::{item, options, path, store_with, vectors};
+    use crate::store::{IndexRequest, Item, OpenOptions, Result, SearchRequest, Store, StoreError};
+
+    #[tokio::test]
+    async fn optimize_compacts_many_small_commits() -> Result<()> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&path(&dir), OpenOptions { auto_optimize_every: Some(0.0), ..options(2) }).await?;
+        for i in 0..20 {
+            store.add(vec![item(&format!("k{i}"), &[1.0, i as f32])]).await?;
+        }
+        let outcome = store.optimize(Some(0.0)).await?;
+        assert!(outcome.fragments_removed >= 20, "{outcome:?}");
+        assert!(outcome.versions_pruned >= 20, "{outcome:?}");
+        assert_eq!(outcome.fragments_added, 1);
+        assert_eq!(store.count(None).await?, 20);
+        assert_eq!(store.stats().await?.optimize_runs, 1);
+        Ok(())
+    }
+
+    /// `n` seeded pseudo-random vectors (a small LCG: the tests need spread, not quality).
+
+    fn kind(name: &str) -> IndexRequest {
+        IndexRequest { kind: Some(name.into()), ..Default::default() }
+    }
+
+    #[tokio::test]
+    async fn every_kind_builds_on_small_tables_and_finds_stored_vectors() -> Result<()> {
+        for rows in [100, 1_000] {
+            let dir = tempfile::tempdir().unwrap();
+            let store = store_with(&dir, rows, false).await?;
+            let probe = vectors(rows, 16, 7)[rows / 2].clone();
+            for name in ["ivf_pq", "ivf_hnsw_sq", "ivf_flat", "auto", "none"] {
+                let report = store.create_index(kind(name)).await?;
+                assert_eq!(report.rows, rows);
+                let built = report.kind.map(IndexKind::as_str).unwrap_or("none");
+                assert_eq!(built == "none", matches!(name, "auto" | "none"), "{rows} rows, {name}: {report:?}");
+                let stats = store.stats().await?.index;
+                assert_eq!(stats.kind.as_deref(), report.kind.map(IndexKind::as_str), "{rows} rows, {name}");
+                let hits = store.search(&probe, &SearchRequest::default()).await?;
+                assert_eq!(hits.len(), 10, "{rows} rows, {name}");
+                assert_eq!(hits[0].id, (rows / 2).to_string(), "{rows} rows, {name}: a stored vector finds itself");
+            }
+        }
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn an_empty_table_cannot_be_indexed_and_bad_options_are_refused_first() -> Result<()> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with(&dir, 0, false).await?;
+        assert!(matches!(store.create_index(kind("ivf_flat")).await, Err(StoreError::IndexFailed { .. })));
+        let stats = store.stats().await?.index;
+        assert!(stats.last_error.as_deref().is_some_and(|e| e.contains("empty")), "{stats:?}");
+        let bad = IndexRequest { num_sub_vectors: Some(5.0), ..kind("ivf_pq") };
+        assert!(matches!(store.create_index(bad).await, Err(StoreError::InvalidArgument { .. })));
+        assert!(store.create_index(kind("auto")).await?.kind.is_none());
+        assert_eq!(store.stats().await?.index.last_error, None, "a success clears the last error");
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn an_index_lancedb_could_not_train_is_a_failure_not_a_silent_empty_index() -> Result<()> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with(&dir, 100, false).await?;
+        let eight_bits = IndexRequest { num_bits: Some(8.0), ..kind("ivf_pq") };
+        let err = store.create_index(eight_bits).await.unwrap_err();
+        assert!(matches!(err, StoreError::IndexFailed { ref reason } if reason.contains("covering none")), "{err}");
+        let stats = store.stats().await?.index;
+        assert_eq!((stats.kind, stats.unindexed_rows), (None, 100));
+        assert!(stats.last_error.is_some());
+        assert_eq!(store.search(&vectors(100, 16, 7)[3], &SearchRequest::default()).await?[0].id, "3");
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn rows_added_after_the_build_are_searched_and_counted_as_unindexed() -> Result<()> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with(&dir, 1_000, false).await?;
+        store.create_index(kind("ivf_flat")).await?;
+        let late = vec![1.0_f32; 16];
+        store.add(vec![Item { id: "late".into(), vector: late.clone(), metadata: None }]).await?;
+        let stats = store.stats().await?.index;
+        assert_eq!((stats.indexed_rows, stats.unindexed_rows), (1_000, 1));
+        let hits = store.search(&late, &SearchRequest::default()).await?;
+        assert_eq!(hits[0].id, "late");
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn writes_are_not_blocked_by_a_build_and_land_beside_it() -> Result<()> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(store_with(&dir, 3_000, false).await?);
+        let building = tokio::spawn({
+            let store = std::sync::Arc::clone(&store);
+            async move { store.create_index(kind("ivf_hnsw_sq")).await }
+        });
+        let extra = vectors(50, 16, 123);
+        for (i, vector) in extra.iter().enumerate() {
+            store.add(vec![Item { id: format!("w{i}"), vector: vector.clone(), metadata: None }]).await?;
+        }
+        building.await.expect("the build task panicked")?;
+        assert_eq!(store.count(None).await?, 3_050);
+        let stats = store.stats().await?.index;
+        assert_eq!(stats.indexed_rows + stats.unindexed_rows, 3_050, "{stats:?}");
+        for (i, vector) in extra.iter().enumerate().step_by(7) {
+            assert_eq!(store.search(vector, &SearchRequest::default()).await?[0].id, format!("w{i}"));
+        }
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_reopened_store_reads_the_index_shape_from_its_name() -> Result<()> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with(&dir, 1_000, false).await?;
+        let report = store.create_index(kind("ivf_flat")).await?;
+        store.close()?;
+        let path = dir.path().join("store").to_string_lossy().into_owned();
+        let again = Store::open(&path, OpenOptions { auto_index: Some(false), ..Default::default() }).await?;
+        let handles = again.handles()?;
+        let shape = lance::find_shape(&handles.table).await?.expect("an index");
+        assert_eq!((shape.kind, Some(shape.num_partitions)), (IndexKind::IvfFlat, report.plan.map(|p| p.num_partitions)));
+        let found = lance::find(&handles.table).await?.expect("an index");
+        assert!(found.ours && found.kind == "ivf_flat" && found.indexed_rows == 1_000, "{found:?}");
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn an_index_change_is_a_new_version_for_the_cache() -> Result<()> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with(&dir, 1_000, false).await?;
+        let query = vectors(1, 16, 99).remove(0);
+        store.search(&query, &SearchRequest::default()).await?;
+        store.search(&query, &SearchRequest::default()).await?;
+        assert_eq!(store.stats().await?.cache.hits, 1);
+        let before = store.version().await?;
+        let report = store.create_index(kind("ivf_hnsw_sq")).await?;
+        assert!(report.version > before);
+        store.search(&query, &SearchRequest::default()).await?;
+        let cache = store.stats().await?.cache;
+        assert_eq!((cache.hits, cache.misses), (1, 2), "{cache:?}");
+        let exact = SearchRequest { exact: Some(true), ..Default::default() };
+        store.search(&query, &exact).await?;
+        assert_eq!(store.stats().await?.cache.misses, 3, "exact and indexed searches are cached apart");
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn auto_index_builds_in_the_background_once_the_table_is_large_enough() -> Result<()> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with(&dir, plan::AUTO_INDEX_MIN_ROWS - 1, true).await?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(store.stats().await?.index.kind, None, "below the crossover: exact search");
+        let extra = vectors(1, 16, 5).remove(0);
+        store.add(vec![Item { id: "one-more".into(), vector: extra, metadata: None }]).await?;
+        for _ in 0..600 {
+            let stats = store.stats().await?.index;
+            if stats.kind.is_some() && !stats.building {
+                assert_eq!(stats.kind.as_deref(), Some(plan::AUTO_KIND.as_str()));
+                assert_eq!(stats.last_error, None);
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no index after 60 s: {:?}", store.stats().await?.index);
+    }
+}

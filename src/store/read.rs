@@ -1,0 +1,54 @@
+//! Reads that are not searches: `get` by id, `count` (optionally filtered) and the table version.
+
+use std::collections::HashMap;
+
+use arrow_array::RecordBatch;
+use futures::TryStreamExt;
+use lancedb::query::{ExecutableQuery, QueryBase, Select};
+
+use super::config::check_id_list;
+use super::error::{Result, StoreError};
+use super::model::StoredItem;
+use super::{Store, filter, schema};
+
+/// Ids per `id IN (…)` query when reading items.
+const IDS_PER_LOOKUP: usize = 2_048;
+
+impl Store {
+    /// The stored items for `ids`, in the order asked; `None` for ids not stored.
+    pub async fn get(&self, ids: Vec<String>) -> Result<Vec<Option<StoredItem>>> {
+        let handles = self.handles()?;
+        check_id_list(&ids)?;
+        let mut found: HashMap<String, StoredItem> = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(IDS_PER_LOOKUP) {
+            let stream = handles
+                .table
+                .query()
+                .only_if(filter::id_in(chunk.iter().map(String::as_str)))
+                .select(Select::columns(&[schema::ID, schema::VECTOR, schema::METADATA]))
+                .execute()
+                .await
+                .map_err(StoreError::lance("reading items"))?;
+            let batches: Vec<RecordBatch> = stream.try_collect().await.map_err(StoreError::lance("reading items"))?;
+            for item in schema::read_items(&batches)? {
+                found.insert(item.id.clone(), item);
+            }
+        }
+        Ok(ids.iter().map(|id| found.get(id).cloned()).collect())
+    }
+
+    /// Number of stored embeddings, or of those matching `filter`.
+    pub async fn count(&self, filter: Option<&serde_json::Value>) -> Result<usize> {
+        let handles = self.handles()?;
+        let predicate = match filter {
+            Some(filter) => filter::compile(filter, &self.layout.fields)?,
+            None => None,
+        };
+        handles.table.count_rows(predicate).await.map_err(StoreError::lance("counting rows"))
+    }
+
+    /// The table's latest committed version.
+    pub async fn version(&self) -> Result<u64> {
+        self.handles()?.version().await
+    }
+}

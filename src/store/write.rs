@@ -1,0 +1,200 @@
+//! Writes: `add`, `upsert` and `delete`, each validated in full before one atomic commit, and what
+//! follows a commit through this store (cache invalidation, counters, due maintenance). Writes in
+//! this process are serialised per table, so the stored-id check and the commit cannot interleave.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow_array::{RecordBatch, RecordBatchIterator};
+use futures::TryStreamExt;
+use lancedb::query::{ExecutableQuery, QueryBase, Select};
+
+use super::activity::Write;
+use super::config::{self, check_id_list};
+use super::error::{Result, StoreError};
+use super::latency::elapsed_ms;
+use super::lock::lock;
+use super::model::{AddOutcome, DeleteOutcome, DeleteTarget, Item, UpsertOutcome};
+use super::{Handles, Store, filter, schema};
+
+/// Ids per `id IN (…)` query when checking a batch against the stored ids.
+const IDS_PER_LOOKUP: usize = 2_048;
+
+impl Store {
+    /// Adds `items` in one atomic commit: every item is stored, or (on any error) none is.
+    pub async fn add(&self, items: Vec<Item>) -> Result<AddOutcome> {
+        let handles = self.handles()?;
+        if items.is_empty() {
+            return Ok(AddOutcome { added: 0, version: handles.version().await? });
+        }
+        let started = Instant::now();
+        let batches = self.prepare(&handles, &items)?;
+        let writing = handles.locks.write.lock().await;
+        reject_stored_ids(&handles.table, &items).await?;
+        let result = handles.table.add(batches).execute().await.map_err(StoreError::lance("adding embeddings"))?;
+        drop(writing);
+        self.committed(&handles, Write::Add(items.len()), started);
+        Ok(AddOutcome { added: items.len(), version: result.version })
+    }
+
+    /// Inserts new ids and replaces existing ones (vector and metadata) in one atomic commit.
+    pub async fn upsert(&self, items: Vec<Item>) -> Result<UpsertOutcome> {
+        let handles = self.handles()?;
+        if items.is_empty() {
+            return Ok(UpsertOutcome { inserted: 0, updated: 0, version: handles.version().await? });
+        }
+        let started = Instant::now();
+        let batches = self.prepare(&handles, &items)?;
+        let schema = Arc::clone(&handles.schema);
+        let reader = RecordBatchIterator::new(batches.into_iter().map(Ok), schema);
+        let writing = handles.locks.write.lock().await;
+        let mut merge = handles.table.merge_insert(&[schema::ID]);
+        merge.when_matched_update_all(None).when_not_matched_insert_all();
+        let result = merge.execute(Box::new(reader)).await.map_err(StoreError::lance("upserting embeddings"))?;
+        drop(writing);
+        self.committed(&handles, Write::Upsert(items.len()), started);
+        Ok(UpsertOutcome {
+            inserted: usize::try_from(result.num_inserted_rows).unwrap_or(usize::MAX),
+            updated: usize::try_from(result.num_updated_rows).unwrap_or(usize::MAX),
+            version: result.version,
+        })
+    }
+
+    /// Removes rows by id or by filter in one commit.
+    pub async fn delete(&self, target: DeleteTarget) -> Result<DeleteOutcome> {
+        let handles = self.handles()?;
+        let predicate = match &target {
+            DeleteTarget::Ids(ids) => {
+                check_id_list(ids)?;
+                if ids.is_empty() {
+                    return Ok(DeleteOutcome { deleted: 0, version: handles.version().await? });
+                }
+                filter::id_in(ids.iter().map(String::as_str))
+            }
+            DeleteTarget::Filter(value) => filter::compile(value, &self.layout.fields)?.ok_or_else(|| StoreError::InvalidFilter {
+                reason: "an empty filter would delete every row; pass a filter that says what to delete".into(),
+            })?,
+        };
+        let started = Instant::now();
+        let writing = handles.locks.write.lock().await;
+        let matching = handles.table.count_rows(Some(predicate.clone())).await.map_err(StoreError::lance("counting rows"))?;
+        if matching == 0 {
+            return Ok(DeleteOutcome { deleted: 0, version: handles.version().await? });
+        }
+        let result = handles.table.delete(predicate.as_str()).await.map_err(StoreError::lance("deleting rows"))?;
+        drop(writing);
+        self.committed(&handles, Write::Delete, started);
+        let deleted = usize::try_from(result.num_deleted_rows).unwrap_or(matching);
+        Ok(DeleteOutcome { deleted: if deleted == 0 { matching } else { deleted }, version: result.version })
+    }
+
+    /// Validates a batch and builds its record batches; nothing is written.
+    fn prepare(&self, handles: &Handles, items: &[Item]) -> Result<Vec<RecordBatch>> {
+        let metadata = config::check_items(items, self.layout.dimension, self.layout.metric)?;
+        schema::to_batches(&handles.schema, items, &metadata, &self.layout, self.config.batch_rows)
+    }
+
+    /// Bookkeeping after any commit through this store: frees cache entries the new version made
+    /// unservable, records the write, and starts due background maintenance. Cannot fail: the
+    /// commit stands, so nothing after it may turn the call into a rejection.
+    fn committed(&self, handles: &Arc<Handles>, write: Write, started: Instant) {
+        // Entries computed before this commit can no longer be served (their version is older);
+        // dropping them now just frees the memory early.
+        lock(&self.cache).clear();
+        let compaction_due = lock(&self.activity).record_commit(write, elapsed_ms(started), self.config.auto_optimize_commits);
+        if compaction_due {
+            self.spawn_optimize(Arc::clone(handles));
+        }
+        self.maybe_spawn_upkeep(handles);
+    }
+}
+
+/// Fails with `DuplicateId` naming the first id of `items` already stored.
+async fn reject_stored_ids(table: &lancedb::Table, items: &[Item]) -> Result<()> {
+    for chunk in items.chunks(IDS_PER_LOOKUP) {
+        let predicate = filter::id_in(chunk.iter().map(|item| item.id.as_str()));
+        let stream = table
+            .query()
+            .only_if(predicate)
+            .select(Select::columns(&[schema::ID]))
+            .limit(1)
+            .execute()
+            .await
+            .map_err(StoreError::lance("checking for stored ids"))?;
+        let batches: Vec<RecordBatch> = stream.try_collect().await.map_err(StoreError::lance("checking for stored ids"))?;
+        for batch in &batches {
+            if let Some(id) = schema::read_ids(batch)?.into_iter().next() {
+                return Err(StoreError::DuplicateId { id, reason: "it is already in the store" });
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testing::{item, options, path};
+    use crate::store::{OpenOptions, SearchRequest, Store};
+
+    #[tokio::test]
+    async fn a_stored_id_rejects_the_whole_batch() -> Result<()> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&path(&dir), options(2)).await?;
+        store.add(vec![item("a", &[1.0, 0.0])]).await?;
+        let version = store.version().await?;
+        let err = store.add(vec![item("b", &[0.0, 1.0]), item("a", &[1.0, 1.0])]).await.unwrap_err();
+        assert!(matches!(err, StoreError::DuplicateId { ref id, .. } if id == "a"));
+        assert_eq!(store.count(None).await?, 1);
+        assert_eq!(store.version().await?, version);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn upsert_get_delete_and_filtered_search() -> Result<()> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&path(&dir), with_fields()).await?;
+        store.add(vec![
+            doc("a", &[1.0, 0.0], "libs", 2019, &["x"]),
+            doc("b", &[0.9, 0.1], "utils", 2021, &["x", "y"]),
+            doc("c", &[0.0, 1.0], "utils", 2023, &[]),
+        ]).await?;
+        let search = |filter: serde_json::Value| SearchRequest { filter: Some(filter), ..Default::default() };
+        let hits = store.search(&[1.0, 0.0], &search(serde_json::json!({ "section": "utils" }))).await?;
+        assert_eq!(hits.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(), ["b", "c"]);
+        let hits = store.search(&[1.0, 0.0], &search(serde_json::json!({ "tags": "y" }))).await?;
+        assert_eq!(hits.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(), ["b"]);
+        assert_eq!(store.count(Some(&serde_json::json!({ "year": { "$gte": 2021 } }))).await?, 2);
+
+        let outcome = store.upsert(vec![doc("a", &[0.0, 1.0], "games", 2024, &[]), doc("d", &[0.5, 0.5], "libs", 2020, &[])]).await?;
+        assert_eq!((outcome.inserted, outcome.updated), (1, 1));
+        let got = store.get(vec!["d".into(), "missing".into(), "a".into()]).await?;
+        assert_eq!(got[0].as_ref().unwrap().id, "d");
+        assert!(got[1].is_none());
+        let a = got[2].as_ref().unwrap();
+        assert_eq!(a.vector, vec![0.0, 1.0]);
+        let metadata: serde_json::Value = serde_json::from_str(a.metadata.as_deref().unwrap()).unwrap();
+        assert_eq!(metadata["section"], "games");
+
+        store.optimize(None).await?; // builds the declared fields' scalar indexes
+        let indexed: Vec<String> = store.handles()?.table.list_indices().await.unwrap().into_iter().flat_map(|i| i.columns).collect();
+        for field in ["section", "year", "tags"] {
+            assert!(indexed.iter().any(|c| c == field), "{field} has no index: {indexed:?}");
+        }
+        let hits = store.search(&[1.0, 0.0], &search(serde_json::json!({ "tags": { "$in": ["y"] }, "year": { "$gt": 2020 } }))).await?;
+        assert_eq!(hits.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(), ["b"]);
+        let deleted = store.delete(DeleteTarget::Filter(serde_json::json!({ "section": "utils" }))).await?;
+        assert_eq!(deleted.deleted, 2);
+        let deleted = store.delete(DeleteTarget::Ids(vec!["d".into(), "nope".into()])).await?;
+        assert_eq!(deleted.deleted, 1);
+        assert_eq!(store.count(None).await?, 1);
+        assert!(matches!(store.delete(DeleteTarget::Filter(serde_json::json!({}))).await, Err(StoreError::InvalidFilter { .. })));
+        Ok(())
+    }
+
+    fn doc(id: &str, vector: &[f32], section: &str, year: i64, tags: &[&str]) -> Item {
+        let metadata = serde_json::json!({ "section": section, "year": year, "tags": tags, "note": "free text" });
+        Item { id: id.into(), vector: vector.to_vec(), metadata: Some(metadata) }
+    }
+
+}
