@@ -60,8 +60,10 @@ export declare class EmbeddingStore {
   /** The table's latest committed version (it grows with every write). */
   version(): Promise<number>
   /**
-   * Closes the store: calls already running finish, later calls reject with `STORE_CLOSED`.
-   * The connection is released when the last store on the directory closes. Closing twice is harmless.
+   * Closes the store. Calls made before `close()` finish normally and `close()` resolves after them;
+   * calls made after it reject with `STORE_CLOSED`. A background index build is cancelled and a
+   * background compaction awaited, so once the Promise resolves nothing of this store touches the
+   * directory. The connection is released when the last store on the directory closes. Closing twice is harmless.
    */
   close(): Promise<void>
   /** Length of every vector in this store. */
@@ -159,7 +161,7 @@ export interface EmbeddingItem {
 }
 
 /** The stable `code` of every error lancestore rejects with. */
-export type ErrorCode = 'INVALID_ARGUMENT' | 'DIMENSION_MISMATCH' | 'INVALID_VECTOR' | 'DUPLICATE_ID' | 'INVALID_FILTER' | 'INDEX_FAILED' | 'STORE_CLOSED' | 'IO' | 'INTERNAL'
+export type ErrorCode = 'INVALID_ARGUMENT' | 'DIMENSION_MISMATCH' | 'INVALID_VECTOR' | 'DUPLICATE_ID' | 'INVALID_FILTER' | 'INDEX_FAILED' | 'CONFLICT' | 'STORE_CLOSED' | 'IO' | 'INTERNAL'
 
 /** What `createIndex` did. */
 export interface IndexReport {
@@ -240,7 +242,7 @@ export interface OpenOptions {
   /** Keep a vector index built and fresh in the background: once the table reaches 5,000 rows an `"auto"` index is built; later writes fold new rows into it, and it is rebuilt with a new plan when the table has grown about 4×. Searches stay correct meanwhile (rows not yet indexed are searched exactly). `createIndex({ kind: 'none' })` pauses it for this store object. Default `true`. */
   autoIndex?: boolean
   /** Tuning knobs; see `PerformanceConfig`. */
-  performance?: PerformanceConfig
+  performance?: PerformanceConfig | null
 }
 
 /** Options for `EmbeddingStore.optimize`. */
@@ -349,10 +351,16 @@ export interface StoreStats {
   inserts: number
   /** Rows those calls stored. */
   rowsInserted: number
+  /** `upsertEmbeddings` calls that committed through this store object. */
+  upserts: number
+  /** Rows those calls wrote (inserted or replaced). */
+  rowsUpserted: number
   /** Latency of `search`, cache hits included. */
   searchLatency: LatencySummary
-  /** Latency of `addEmbeddings` and `upsertEmbeddings`. */
+  /** Latency of `addEmbeddings`. */
   insertLatency: LatencySummary
+  /** Latency of `upsertEmbeddings`. */
+  upsertLatency: LatencySummary
   /** Compaction state. */
   optimize: OptimizeStats
 }

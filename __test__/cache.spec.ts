@@ -49,10 +49,11 @@ test('a write through another store object on the same path is seen', async () =
   await store.search(query, { limit: 3 })
   await other.addEmbeddings([{ id: 'from-other', vector: query }])
   const hits = await store.search(query, { limit: 3 })
-  expect(hits[0].id === 'from-other' || hits[1].id === 'from-other').toBe(true)
+  // 'from-other' holds the query itself, as does v5: the two tie at score 1, in either order.
+  expect(new Set(ids(hits).slice(0, 2))).toEqual(new Set(['from-other', 'v5']))
   const { cache } = await store.stats()
-  expect(cache.hits).toBe(0)
-  expect(cache.staleRejected + cache.misses).toBeGreaterThanOrEqual(2)
+  // The first answer was cached at the old version and must not be served after the other store's write.
+  expect(cache).toMatchObject({ hits: 0, misses: 2, staleRejected: 1 })
   await other.close()
   await store.close()
 })
@@ -81,14 +82,21 @@ test('limit and threshold are part of the key', async () => {
   await store.close()
 })
 
+// Expiry itself is tested in Rust against an injected clock (cache.rs); here, that the option reaches
+// the cache: a one-microsecond TTL has always passed by the next call, an hour never has.
 test('entries expire after cacheTtlSeconds', async () => {
-  const { store, vectors } = await filledStore(100, 8, { performance: { cacheTtlSeconds: 0.2 } })
-  await store.search(vectors[0])
-  await store.search(vectors[0])
-  await new Promise((resolve) => setTimeout(resolve, 300))
-  await store.search(vectors[0])
-  expect((await store.stats()).cache).toMatchObject({ hits: 1, misses: 2, expired: 1 })
-  await store.close()
+  const short = await filledStore(100, 8, { performance: { cacheTtlSeconds: 1e-6 } })
+  await short.store.search(short.vectors[0])
+  await short.store.search(short.vectors[0])
+  expect((await short.store.stats()).cache).toMatchObject({ hits: 0, misses: 2, expired: 1 })
+  await short.store.close()
+  dir.remove()
+  dir = tempDir()
+  const long = await filledStore(100, 8, { performance: { cacheTtlSeconds: 3600 } })
+  await long.store.search(long.vectors[0])
+  await long.store.search(long.vectors[0])
+  expect((await long.store.stats()).cache).toMatchObject({ hits: 1, misses: 1, expired: 0 })
+  await long.store.close()
 })
 
 test('cacheSize 0 and enableQueryCache false turn the cache off', async () => {

@@ -40,35 +40,62 @@ test('200 concurrent searches with writes in between all resolve with correct an
   await store.close()
 })
 
-test('search and add return a pending Promise at once: the event loop keeps running', async () => {
+test('the event loop keeps ticking while 100k-row exact searches run', async () => {
   const dim = 64
-  const store = await EmbeddingStore.open(dir.path, { dimension: dim })
-  const vectors = randomVectors(5_000, dim, 8)
-  let ticks = 0
-  const timer = setInterval(() => ticks++, 0)
-  const pending = store.addEmbeddings(vectors.map((vector, i) => ({ id: `${i}`, vector })))
-  const searches = Array.from({ length: 50 }, (_, i) => store.search(vectors[i]))
-  let settled = false
-  void Promise.all([pending, ...searches]).then(() => (settled = true))
-  expect(settled).toBe(false) // nothing ran on the JS thread synchronously
-  await Promise.all([pending, ...searches])
+  const store = await EmbeddingStore.open(dir.path, { dimension: dim, autoIndex: false, performance: { enableQueryCache: false } })
+  const vectors = randomVectors(100_000, dim, 8)
+  for (let from = 0; from < vectors.length; from += 25_000) {
+    await store.addEmbeddings(vectors.slice(from, from + 25_000).map((vector, i) => ({ id: `${from + i}`, vector })))
+  }
+  const queries = randomVectors(8, dim, 9)
+  // A 1 ms timer records when it fires; the native work must leave the thread free for it.
+  const fired: number[] = []
+  const timer = setInterval(() => fired.push(performance.now()), 1)
+  const started = performance.now()
+  let rounds = 0
+  // Enough rounds of 8 concurrent exact searches that the native work spans at least 400 ms.
+  while (performance.now() - started < 400) {
+    const pending = queries.map((q) => store.search(q, { exact: true, limit: 10 }))
+    const results = await Promise.all(pending)
+    expect(results.every((hits) => hits.length === 10)).toBe(true)
+    rounds++
+  }
+  const elapsed = performance.now() - started
   clearInterval(timer)
-  expect(ticks).toBeGreaterThan(0) // timers fired while the native work ran
+  const gaps = fired.slice(1).map((t, i) => t - fired[i])
+  const longest = Math.max(...gaps)
+  // Were the searches run on the JS thread, the timer could not fire during them: a handful of ticks,
+  // with gaps as long as a whole round. Off the thread it fires every few milliseconds.
+  expect(rounds).toBeGreaterThan(0)
+  expect(fired.length).toBeGreaterThan(elapsed / 20)
+  expect(longest).toBeLessThan(Math.max(100, elapsed / 4))
   await store.close()
 })
 
-test('closing while calls are in flight lets them finish, then rejects new ones', async () => {
+test('close() lets calls accepted before it finish, resolves after them, then rejects new ones', async () => {
   const store = await EmbeddingStore.open(dir.path, { dimension: 16 })
   const vectors = randomVectors(500, 16, 4)
   await store.addEmbeddings(vectors.map((vector, i) => ({ id: `${i}`, vector })))
-  const inFlight = Array.from({ length: 20 }, (_, i) => store.search(vectors[i], { limit: 1 }))
-  const closing = store.close()
-  const outcomes = await Promise.allSettled(inFlight)
+  const order: string[] = []
+  const searches = Array.from({ length: 20 }, (_, i) =>
+    store.search(vectors[i], { limit: 1 }).then((hits) => {
+      order.push('search')
+      return hits
+    }),
+  )
+  const write = store.addEmbeddings([{ id: 'late', vector: randomVectors(1, 16, 77)[0] }]).then((r) => {
+    order.push('write')
+    return r
+  })
+  const closing = store.close().then(() => order.push('close'))
+  const hits = await Promise.all(searches)
+  await write
   await closing
-  for (const outcome of outcomes) {
-    // Each call either ran before close (right answer) or after it (STORE_CLOSED); nothing else.
-    if (outcome.status === 'fulfilled') expect(outcome.value).toHaveLength(1)
-    else expect(outcome.reason).toMatchObject({ code: 'STORE_CLOSED' })
-  }
+  hits.forEach((h, i) => expect(h.map((x) => x.id)).toEqual([`${i}`]))
+  expect(order[order.length - 1]).toBe('close')
+  expect(order).toHaveLength(22)
   await expect(store.search(vectors[0])).rejects.toMatchObject({ code: 'STORE_CLOSED' })
+  const again = await EmbeddingStore.open(dir.path)
+  await expect(again.count()).resolves.toBe(501)
+  await again.close()
 })

@@ -1,21 +1,24 @@
 //! The JS surface: `EmbeddingStore`. Every method copies its arguments into owned Rust values on the
 //! JS thread, calls `Store` on napi's tokio runtime, and settles a Promise (see `napi/error.rs`).
 
+mod convert;
 mod error;
 mod json;
 mod options;
 mod results;
 
+use std::future::Future;
 use std::sync::Arc;
 
-use napi::bindgen_prelude::{FromNapiValue, PromiseRaw, Unknown};
-use napi::{Env, JsValue, ValueType};
+use napi::bindgen_prelude::{PromiseRaw, ToNapiValue, Unknown};
+use napi::Env;
 use napi_derive::napi;
 
-use crate::store::{self, Store, StoreError};
+use convert::{Args, from_js, items_from_js, open_options, optional_from_js, query_from_js};
+use crate::store::{self, Store};
 use error::{settle, settle_args};
 use napi::bindgen_prelude::Either;
-use options::{CountOptions, CreateIndexOptions, DeleteByFilter, EmbeddingItem, OpenOptions, OptimizeOptions, SearchOptions};
+use options::{CountOptions, CreateIndexOptions, DeleteByFilter, OptimizeOptions, SearchOptions};
 use results::{AddResult, DeleteResult, IndexReport, OptimizeResult, SearchHit, StoreStats, StoredEmbedding, UpsertResult};
 
 /// An embedded embedding store: one LanceDB table on local disk. Create one with `EmbeddingStore.open`.
@@ -24,48 +27,37 @@ pub struct EmbeddingStore {
     inner: Arc<Store>,
 }
 
-/// Converts a JS argument, turning napi's conversion error into `INVALID_ARGUMENT` about `what`.
-fn from_js<T: FromNapiValue>(value: &Unknown<'_>, what: &str) -> Result<T, StoreError> {
-    // SAFETY: every type converted here checks the JS type itself through N-API calls, which report
-    // a mismatch as a status (turned into an error), never as undefined behaviour.
-    unsafe { value.cast::<T>() }.map_err(|e| StoreError::invalid(what, e.reason.clone()))
-}
-
-/// An optional options object: `undefined` and `null` mean "not given"; anything but a plain object
-/// (a string, a number, an array) is refused, because napi would read its missing properties as unset.
-fn optional_from_js<T: FromNapiValue>(value: Option<Unknown<'_>>, what: &str) -> Result<Option<T>, StoreError> {
-    let Some(value) = value else {
-        return Ok(None);
-    };
-    let kind = value.get_type().map_err(|e| StoreError::invalid(what, e.reason.clone()))?;
-    match kind {
-        ValueType::Undefined | ValueType::Null => Ok(None),
-        ValueType::Object if !value.is_array().map_err(|e| StoreError::invalid(what, e.reason.clone()))? => {
-            from_js::<T>(&value, what).map(Some)
-        }
-        ValueType::Object => Err(StoreError::invalid(what, "expected an options object, got an array")),
-        other => Err(StoreError::invalid(what, format!("expected an options object, got a {}", other.to_string().to_lowercase()))),
+impl EmbeddingStore {
+    /// Accepts a call now, on the JS thread (so a later `close()` waits for it), and runs `work` on
+    /// the converted `args` off the JS thread. A conversion error or a closed store rejects the Promise.
+    fn call<'env, A, T, V, F>(
+        &self,
+        env: &'env Env,
+        args: Args<'env, A>,
+        work: impl FnOnce(Arc<Store>, A) -> F,
+        to_js: impl FnOnce(T) -> V + 'static,
+    ) -> napi::Result<PromiseRaw<'env, V>>
+    where
+        F: Future<Output = store::Result<T>> + Send + 'static,
+        T: Send + 'static,
+        V: ToNapiValue + Send + 'static,
+    {
+        let accepted = args.and_then(|args| Ok((self.inner.begin()?, args)));
+        let store = Arc::clone(&self.inner);
+        settle_args(
+            env,
+            accepted,
+            move |(call, args)| {
+                let work = work(store, args);
+                async move {
+                    let outcome = work.await;
+                    drop(call); // the call ends here: a waiting close() may proceed
+                    outcome
+                }
+            },
+            to_js,
+        )
     }
-}
-
-fn items_from_js(items: &Unknown<'_>) -> Result<Vec<store::Item>, StoreError> {
-    let values: Vec<Unknown<'_>> = from_js(items, "items")?;
-    values
-        .iter()
-        .enumerate()
-        .map(|(i, value)| {
-            let what = format!("items[{i}]");
-            // Reading properties of a non-object would leave a pending JS exception: check first.
-            if value.get_type().map_err(|e| StoreError::invalid(&what, e.reason.clone()))? != ValueType::Object {
-                return Err(StoreError::invalid(&what, "each item must be an object { id, vector, metadata? }"));
-            }
-            from_js::<EmbeddingItem>(value, &what).map(store::Item::from)
-        })
-        .collect()
-}
-
-fn query_from_js(query: &Unknown<'_>) -> Result<Vec<f32>, StoreError> {
-    from_js(query, "query").map(options::vector_from_js)
 }
 
 #[napi]
@@ -79,8 +71,7 @@ impl EmbeddingStore {
         path: Unknown<'env>,
         options: Option<Unknown<'env>>,
     ) -> napi::Result<PromiseRaw<'env, EmbeddingStore>> {
-        let args = from_js::<String>(&path, "path")
-            .and_then(|path| Ok((path, optional_from_js::<OpenOptions>(options, "options")?.unwrap_or_default())));
+        let args = from_js::<String>(env, &path, "path").and_then(|path| Ok((path, open_options(env, options)?)));
         settle_args(env, args, |(path, options)| async move { Store::open(&path, options.into()).await }, |store| {
             EmbeddingStore { inner: Arc::new(store) }
         })
@@ -91,8 +82,7 @@ impl EmbeddingStore {
     /// `INVALID_VECTOR`, `INVALID_ARGUMENT`, `STORE_CLOSED`.
     #[napi(ts_args_type = "items: EmbeddingItem[]", ts_return_type = "Promise<AddResult>")]
     pub fn add_embeddings<'env>(&self, env: &'env Env, items: Unknown<'env>) -> napi::Result<PromiseRaw<'env, AddResult>> {
-        let store = Arc::clone(&self.inner);
-        settle_args(env, items_from_js(&items), |items| async move { store.add(items).await }, AddResult::from)
+        self.call(env, items_from_js(env, &items), |store, items| async move { store.add(items).await }, AddResult::from)
     }
 
     /// The stored embeddings nearest to `query`, best first (`score` descending).
@@ -107,13 +97,12 @@ impl EmbeddingStore {
         query: Unknown<'env>,
         options: Option<Unknown<'env>>,
     ) -> napi::Result<PromiseRaw<'env, Vec<SearchHit>>> {
-        let args = query_from_js(&query).and_then(|query| {
-            let options = optional_from_js::<SearchOptions>(options, "options")?.unwrap_or_default();
-            Ok((query, store::SearchRequest::from(options)))
+        let args = query_from_js(env, &query).and_then(|query| {
+            let options = optional_from_js::<SearchOptions>(env, options, "options", SearchOptions::KEYS)?.unwrap_or_default();
+            Ok((query, store::SearchRequest::try_from(options)?))
         });
-        let store = Arc::clone(&self.inner);
         // Each call gets fresh JS objects, so callers may mutate hits without touching the cache.
-        settle_args(env, args, |(query, request)| async move { store.search(&query, &request).await }, |hits| {
+        self.call(env, args, |store, (query, request)| async move { store.search(&query, &request).await }, |hits| {
             hits.iter().cloned().map(SearchHit::from).collect()
         })
     }
@@ -121,31 +110,29 @@ impl EmbeddingStore {
     /// Row count, version, query-cache counters, operation counts and latency summaries.
     #[napi(ts_return_type = "Promise<StoreStats>")]
     pub fn stats<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, StoreStats>> {
-        let store = Arc::clone(&self.inner);
-        settle(env, async move { store.stats().await }, StoreStats::from)
+        self.call(env, Ok(()), |store, ()| async move { store.stats().await }, StoreStats::from)
     }
 
     /// Number of stored embeddings, or of those matching `options.filter`. Rejects `INVALID_FILTER`.
     #[napi(ts_args_type = "options?: CountOptions", ts_return_type = "Promise<number>")]
     pub fn count<'env>(&self, env: &'env Env, options: Option<Unknown<'env>>) -> napi::Result<PromiseRaw<'env, f64>> {
-        let filter = optional_from_js::<CountOptions>(options, "options").map(|o| o.and_then(|o| o.filter));
-        let store = Arc::clone(&self.inner);
-        settle_args(env, filter, |filter| async move { store.count(filter.as_ref()).await }, |n| n as f64)
+        let filter = optional_from_js::<CountOptions>(env, options, "options", &["filter"]).and_then(|o| {
+            Ok(o.and_then(|o| o.filter).map(|f| f.parse("options.filter")).transpose()?)
+        });
+        self.call(env, filter, |store, filter| async move { store.count(filter.as_ref()).await }, |n| n as f64)
     }
 
     /// Inserts new ids and replaces existing ones (vector and metadata) in one atomic commit.
     /// Resolves `{ inserted, updated, version }`. Rejects like `addEmbeddings`, except that stored ids are replaced.
     #[napi(ts_args_type = "items: EmbeddingItem[]", ts_return_type = "Promise<UpsertResult>")]
     pub fn upsert_embeddings<'env>(&self, env: &'env Env, items: Unknown<'env>) -> napi::Result<PromiseRaw<'env, UpsertResult>> {
-        let store = Arc::clone(&self.inner);
-        settle_args(env, items_from_js(&items), |items| async move { store.upsert(items).await }, UpsertResult::from)
+        self.call(env, items_from_js(env, &items), |store, items| async move { store.upsert(items).await }, UpsertResult::from)
     }
 
     /// The stored items for `ids`, in the order asked, with `null` for ids not stored.
     #[napi(ts_args_type = "ids: string[]", ts_return_type = "Promise<Array<StoredEmbedding | null>>")]
     pub fn get<'env>(&self, env: &'env Env, ids: Unknown<'env>) -> napi::Result<PromiseRaw<'env, Vec<Option<StoredEmbedding>>>> {
-        let store = Arc::clone(&self.inner);
-        settle_args(env, from_js::<Vec<String>>(&ids, "ids"), |ids| async move { store.get(ids).await }, |items| {
+        self.call(env, from_js::<Vec<String>>(env, &ids, "ids"), |store, ids| async move { store.get(ids).await }, |items| {
             items.into_iter().map(|item| item.map(StoredEmbedding::from)).collect()
         })
     }
@@ -154,12 +141,13 @@ impl EmbeddingStore {
     /// Resolves `{ deleted, version }`. Rejects `INVALID_FILTER` (an empty filter is refused rather than deleting everything).
     #[napi(ts_args_type = "target: string[] | DeleteByFilter", ts_return_type = "Promise<DeleteResult>")]
     pub fn delete<'env>(&self, env: &'env Env, target: Unknown<'env>) -> napi::Result<PromiseRaw<'env, DeleteResult>> {
-        let target = from_js::<Either<Vec<String>, DeleteByFilter>>(&target, "target").map(|target| match target {
-            Either::A(ids) => store::DeleteTarget::Ids(ids),
-            Either::B(by_filter) => store::DeleteTarget::Filter(by_filter.filter),
+        let target = from_js::<Either<Vec<String>, DeleteByFilter>>(env, &target, "target").and_then(|target| {
+            Ok(match target {
+                Either::A(ids) => store::DeleteTarget::Ids(ids),
+                Either::B(by_filter) => store::DeleteTarget::Filter(by_filter.filter.parse("target.filter")?),
+            })
         });
-        let store = Arc::clone(&self.inner);
-        settle_args(env, target, |target| async move { store.delete(target).await }, DeleteResult::from)
+        self.call(env, target, |store, target| async move { store.delete(target).await }, DeleteResult::from)
     }
 
     /// Compacts small data fragments into large ones, deletes table versions older than `retainVersionsSeconds`
@@ -167,9 +155,9 @@ impl EmbeddingStore {
     /// Runs automatically every `performance.autoOptimizeEvery` commits.
     #[napi(ts_args_type = "options?: OptimizeOptions", ts_return_type = "Promise<OptimizeResult>")]
     pub fn optimize<'env>(&self, env: &'env Env, options: Option<Unknown<'env>>) -> napi::Result<PromiseRaw<'env, OptimizeResult>> {
-        let retain = optional_from_js::<OptimizeOptions>(options, "options").map(|o| o.and_then(|o| o.retain_versions_seconds));
-        let store = Arc::clone(&self.inner);
-        settle_args(env, retain, |retain| async move { store.optimize(retain).await }, OptimizeResult::from)
+        let retain = optional_from_js::<OptimizeOptions>(env, options, "options", &["retainVersionsSeconds"])
+            .map(|o| o.and_then(|o| o.retain_versions_seconds));
+        self.call(env, retain, |store, retain| async move { store.optimize(retain).await }, OptimizeResult::from)
     }
 
     /// Builds the vector index (tuned from the data unless parameters are given), replacing any other;
@@ -178,24 +166,26 @@ impl EmbeddingStore {
     /// exactly or with the old index), `INVALID_ARGUMENT` for bad options.
     #[napi(ts_args_type = "options?: CreateIndexOptions", ts_return_type = "Promise<IndexReport>")]
     pub fn create_index<'env>(&self, env: &'env Env, options: Option<Unknown<'env>>) -> napi::Result<PromiseRaw<'env, IndexReport>> {
-        let request = optional_from_js::<CreateIndexOptions>(options, "options").map(|o| store::IndexRequest::from(o.unwrap_or_default()));
-        let store = Arc::clone(&self.inner);
-        settle_args(env, request, |request| async move { store.create_index(request).await }, IndexReport::from)
+        let request = optional_from_js::<CreateIndexOptions>(env, options, "options", CreateIndexOptions::KEYS)
+            .map(|o| store::IndexRequest::from(o.unwrap_or_default()));
+        self.call(env, request, |store, request| async move { store.create_index(request).await }, IndexReport::from)
     }
 
     /// The table's latest committed version (it grows with every write).
     #[napi(ts_return_type = "Promise<number>")]
     pub fn version<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, f64>> {
-        let store = Arc::clone(&self.inner);
-        settle(env, async move { store.version().await }, |v| v as f64)
+        self.call(env, Ok(()), |store, ()| async move { store.version().await }, |v| v as f64)
     }
 
-    /// Closes the store: calls already running finish, later calls reject with `STORE_CLOSED`.
-    /// The connection is released when the last store on the directory closes. Closing twice is harmless.
+    /// Closes the store. Calls made before `close()` finish normally and `close()` resolves after them;
+    /// calls made after it reject with `STORE_CLOSED`. A background index build is cancelled and a
+    /// background compaction awaited, so once the Promise resolves nothing of this store touches the
+    /// directory. The connection is released when the last store on the directory closes. Closing twice is harmless.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn close<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, ()>> {
+        self.inner.start_close(); // now, on the JS thread: every later call is refused
         let store = Arc::clone(&self.inner);
-        settle(env, async move { store.close() }, |()| ())
+        settle(env, async move { store.close().await }, |()| ())
     }
 
     /// Length of every vector in this store.

@@ -19,6 +19,7 @@ pub mod metric;
 pub mod model;
 mod read;
 mod registry;
+mod retry;
 mod schema;
 mod search;
 pub mod stats;
@@ -28,6 +29,7 @@ mod write;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use arrow_schema::SchemaRef;
@@ -74,6 +76,17 @@ pub struct Store {
     activity: Arc<Mutex<Activity>>,
     /// The vector index's shape at a table version, so searches do not list indexes every call.
     index_shape: Mutex<Option<(u64, Option<index::IndexShape>)>>,
+    /// Set by `close()` the moment it is called: from then on `begin()` refuses new calls.
+    closing: AtomicBool,
+    /// Held shared by every call accepted by `begin()`; `close()` takes it exclusively to wait for them.
+    calls: Arc<tokio::sync::RwLock<()>>,
+    /// Background jobs (compaction, index upkeep), so `close()` can await or cancel them.
+    jobs: Mutex<Vec<maintenance::Job>>,
+}
+
+/// A call accepted before `close()`: while one is held, `close()` waits.
+pub struct Call {
+    _accepted: tokio::sync::OwnedRwLockReadGuard<()>,
 }
 
 impl Store {
@@ -84,7 +97,7 @@ impl Store {
         let dir = prepare_directory(path).await?;
         let shared = registry::connect(&dir, config.read_consistency).await?;
         let locks = registry::table_locks(&dir, &config.table)?;
-        let table = open_or_create_table(&shared.connection, &config).await?;
+        let table = shared.table(&config.table, || open_or_create_table(&shared.connection, &config)).await?;
         let schema = table.schema().await.map_err(StoreError::lance("reading the table schema"))?;
         let layout = schema::describe(&schema)?;
         config.check_layout(&layout)?;
@@ -104,6 +117,9 @@ impl Store {
             in_flight: Mutex::default(),
             activity: Arc::default(),
             index_shape: Mutex::default(),
+            closing: AtomicBool::new(false),
+            calls: Arc::default(),
+            jobs: Mutex::default(),
         };
         // A table that grew past the crossover elsewhere (or before autoIndex) gets its index now.
         store.maybe_spawn_upkeep(&handles);
@@ -137,7 +153,22 @@ impl Store {
 
     /// Whether `close()` has been called.
     pub fn is_closed(&self) -> bool {
-        self.handles.read().unwrap_or_else(std::sync::PoisonError::into_inner).is_none()
+        self.closing.load(Ordering::SeqCst)
+    }
+
+    /// Accepts a call (synchronously, at the moment the user makes it): `close()` waits until every
+    /// accepted call has finished. After `close()` was called, `Closed`.
+    pub fn begin(&self) -> Result<Call> {
+        if self.is_closed() {
+            return Err(StoreError::Closed);
+        }
+        let accepted = Arc::clone(&self.calls).try_read_owned().map_err(|_| StoreError::Closed)?;
+        Ok(Call { _accepted: accepted })
+    }
+
+    /// The first, synchronous step of `close()`: from now on `begin()` refuses new calls.
+    pub fn start_close(&self) {
+        self.closing.store(true, Ordering::SeqCst);
     }
 
     /// The open handles, or `Closed`.
@@ -146,13 +177,20 @@ impl Store {
         guard.as_ref().map(Arc::clone).ok_or(StoreError::Closed)
     }
 
-    /// Releases the table and (if no other store uses it) the connection. Later calls fail
-    /// with `Closed`; calls already running finish first. Closing twice is harmless.
-    pub fn close(&self) -> Result<()> {
-        self.handles.write().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+    /// Closes the store: refuses new calls, waits for the calls accepted before (`begin()`), cancels
+    /// a running index build or upkeep and waits for a running compaction, then releases the table
+    /// and (if no other store uses it) the connection. When it returns, nothing of this store touches
+    /// the directory any more. Closing twice is harmless.
+    pub async fn close(&self) -> Result<()> {
+        self.start_close();
+        let _no_calls = self.calls.write().await;
+        let handles = self.handles.write().unwrap_or_else(std::sync::PoisonError::into_inner).take();
         self.search_slots.close();
+        let jobs = std::mem::take(&mut *lock(&self.jobs));
+        let stopped = maintenance::Job::stop_all(jobs).await;
         lock(&self.cache).clear();
-        Ok(())
+        drop(handles);
+        stopped
     }
 }
 
@@ -176,9 +214,7 @@ async fn prewarm(table: &lancedb::Table, rows: usize) -> Result<()> {
 
 /// Creates `path` if needed and returns it canonicalised; anything the file system refuses is `Io`.
 async fn prepare_directory(path: &str) -> Result<PathBuf> {
-    if path.is_empty() {
-        return Err(StoreError::invalid("path", "expected a directory path, got an empty string"));
-    }
+    config::check_path(path)?;
     let io = |action: &str| {
         let action = format!("{action} {path:?}");
         move |e: std::io::Error| StoreError::io(action, &e)
@@ -186,7 +222,10 @@ async fn prepare_directory(path: &str) -> Result<PathBuf> {
     tokio::fs::create_dir_all(path).await.map_err(io("creating the store directory"))?;
     let dir = tokio::fs::canonicalize(path).await.map_err(io("resolving the store directory"))?;
     // Root ignores permission bits, so probe by writing rather than by reading the mode.
-    let probe = dir.join(format!(".lancestore-write-probe-{}", std::process::id()));
+    // Unique per call, so concurrent opens of one directory in this process do not race on one file.
+    static PROBES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let probe = dir.join(format!(".lancestore-write-probe-{}-{n}", std::process::id()));
     tokio::fs::write(&probe, b"").await.map_err(io("writing in the store directory"))?;
     tokio::fs::remove_file(&probe).await.map_err(io("writing in the store directory"))?;
     Ok(dir)
@@ -216,7 +255,7 @@ async fn open_or_create_table(connection: &lancedb::Connection, config: &StoreCo
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::testing::{item, options, path};
+    use crate::store::testing::{item, options, path, with_fields};
     use crate::store::{OpenOptions, SearchRequest, Store};
 
     #[tokio::test]
@@ -230,7 +269,7 @@ mod tests {
     async fn reopening_checks_dimension_and_metric() -> Result<()> {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&path(&dir), OpenOptions { metric: Some("l2".into()), ..options(4) }).await?;
-        store.close()?;
+        store.close().await?;
         let again = Store::open(&path(&dir), OpenOptions::default()).await?;
         assert_eq!((again.dimension(), again.metric()), (4, Metric::L2));
         let err = Store::open(&path(&dir), options(5)).await.err().unwrap();
@@ -244,8 +283,8 @@ mod tests {
     async fn closed_stores_reject_every_call() -> Result<()> {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&path(&dir), options(2)).await?;
-        store.close()?;
-        store.close()?;
+        store.close().await?;
+        store.close().await?;
         assert!(store.is_closed());
         assert!(matches!(store.count(None).await, Err(StoreError::Closed)));
         assert!(matches!(store.search(&[1.0, 0.0], &SearchRequest::default()).await, Err(StoreError::Closed)));
@@ -277,11 +316,66 @@ mod tests {
     #[tokio::test]
     async fn reopening_with_other_fields_is_rejected() -> Result<()> {
         let dir = tempfile::tempdir().unwrap();
-        Store::open(&path(&dir), with_fields()).await?.close()?;
+        Store::open(&path(&dir), with_fields()).await?.close().await?;
         let again = Store::open(&path(&dir), OpenOptions::default()).await?;
         assert_eq!(again.fields().len(), 3);
         let other = OpenOptions { fields: Some([("x".to_owned(), "int".to_owned())].into()), ..Default::default() };
         assert!(matches!(Store::open(&path(&dir), other).await, Err(StoreError::InvalidArgument { .. })));
+        Ok(())
+    }
+
+
+    /// Issue 12, defect 2: each store had its own table handle, and LanceDB tracks what a handle has
+    /// seen per handle, so with a consistency interval a second store lagged the first one's writes.
+    #[tokio::test]
+    async fn a_store_sees_another_stores_write_at_once_despite_a_consistency_interval() -> Result<()> {
+        let dir = tempfile::tempdir().unwrap();
+        let lag = || OpenOptions { read_consistency_interval_ms: Some(60_000.0), ..Default::default() };
+        let a = Store::open(&path(&dir), OpenOptions { dimension: Some(2.0), ..lag() }).await?;
+        let b = Store::open(&path(&dir), lag()).await?;
+        assert_eq!(b.count(None).await?, 0);
+        a.add(vec![item("x", &[1.0, 0.0])]).await?;
+        assert_eq!(b.count(None).await?, 1);
+        assert_eq!(b.search(&[1.0, 0.0], &SearchRequest::default()).await?[0].id, "x");
+        assert_eq!(b.version().await?, a.version().await?);
+        Ok(())
+    }
+
+    /// Issue 12, defect 4: the write probe's name depended only on the process id, so concurrent
+    /// opens raced on one file and some failed with `IO`.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn many_opens_of_one_new_directory_at_once_all_succeed() -> Result<()> {
+        let dir = tempfile::tempdir().unwrap();
+        let at = path(&dir);
+        let opens = (0..16).map(|_| Store::open(&at, options(3)));
+        let stores = futures::future::join_all(opens).await.into_iter().collect::<Result<Vec<_>>>()?;
+        stores[0].add(vec![item("a", &[1.0, 0.0, 0.0])]).await?;
+        for store in &stores {
+            assert_eq!(store.count(None).await?, 1);
+        }
+        Ok(())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn close_waits_for_accepted_calls_and_refuses_later_ones() -> Result<()> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(&path(&dir), options(2)).await?);
+        let accepted = store.begin()?;
+        let closing = tokio::spawn({
+            let store = Arc::clone(&store);
+            async move { store.close().await }
+        });
+        while !store.is_closed() {
+            tokio::task::yield_now().await;
+        }
+        assert!(matches!(store.begin(), Err(StoreError::Closed)), "calls after close() are refused");
+        // The accepted call still runs, and close() has not finished meanwhile.
+        store.add(vec![item("a", &[1.0, 0.0])]).await?;
+        assert_eq!(store.count(None).await?, 1);
+        assert!(!closing.is_finished());
+        drop(accepted);
+        closing.await.expect("close panicked")?;
+        assert!(matches!(store.count(None).await, Err(StoreError::Closed)));
         Ok(())
     }
 

@@ -5,8 +5,8 @@
 
 use std::future::Future;
 
-use napi::bindgen_prelude::{PromiseRaw, ToNapiValue, Unknown};
-use napi::{Env, JsError};
+use napi::bindgen_prelude::{JsObjectValue, Object, PromiseRaw, ToNapiValue, Unknown};
+use napi::{Env, JsError, JsValue};
 use napi_derive::napi;
 
 use crate::store::{self, StoreError};
@@ -78,11 +78,65 @@ where
     })
 }
 
+/// An argument that failed to convert on the JS thread: the error to reject with, and the exception
+/// user code threw while the argument was read (a getter, a Proxy trap, `JSON.stringify` on a BigInt),
+/// which becomes the rejection's `cause`.
+pub struct BadArgument<'env> {
+    /// What is wrong, with its code.
+    pub error: StoreError,
+    /// The JS exception behind it, if user code threw one.
+    pub cause: Option<Unknown<'env>>,
+}
+
+impl From<StoreError> for BadArgument<'_> {
+    fn from(error: StoreError) -> Self {
+        Self { error, cause: None }
+    }
+}
+
+impl<'env> BadArgument<'env> {
+    /// An `INVALID_ARGUMENT` about `what` after a failed conversion. A JS exception left pending by
+    /// that conversion is cleared here (were it left, N-API would throw it synchronously on return)
+    /// and kept as the cause.
+    pub fn new(env: &'env Env, what: &str, reason: &str) -> Self {
+        let cause = take_pending_exception(env);
+        let reason = match cause.as_ref().and_then(|c| describe(env, c)) {
+            Some(thrown) => format!("reading it threw {thrown}"),
+            None => reason.to_owned(),
+        };
+        Self { error: StoreError::invalid(what, reason), cause }
+    }
+}
+
+/// Clears and returns the pending JS exception, if any.
+fn take_pending_exception(env: &Env) -> Option<Unknown<'_>> {
+    let mut pending = false;
+    // SAFETY: `env` is the live env of the current call, on the JS thread.
+    let checked = unsafe { napi::sys::napi_is_exception_pending(env.raw(), &mut pending) };
+    if checked != napi::sys::Status::napi_ok || !pending {
+        return None;
+    }
+    let mut exception = std::ptr::null_mut();
+    // SAFETY: as above; an exception is pending, so N-API hands it over and clears it.
+    let taken = unsafe { napi::sys::napi_get_and_clear_last_exception(env.raw(), &mut exception) };
+    // SAFETY: N-API just returned this value for this env.
+    (taken == napi::sys::Status::napi_ok).then(|| unsafe { Unknown::from_raw_unchecked(env.raw(), exception) })
+}
+
+/// `String(exception)`, e.g. `Error: boom`; `None` when even that throws (it is then cleared too).
+fn describe(env: &Env, exception: &Unknown<'_>) -> Option<String> {
+    let text = exception.coerce_to_string().and_then(|s| s.into_utf8()).and_then(|s| s.as_str().map(str::to_owned));
+    if text.is_err() {
+        take_pending_exception(env);
+    }
+    text.ok()
+}
+
 /// `settle` for a method whose arguments were converted on the JS thread: `Ok` runs `work` on them,
-/// a conversion error rejects the Promise with `INVALID_ARGUMENT` (never a synchronous throw).
+/// a conversion error rejects the Promise at once (never a synchronous throw).
 pub fn settle_args<'env, A, T, V, F>(
     env: &'env Env,
-    args: Result<A, StoreError>,
+    args: Result<A, BadArgument<'env>>,
     work: impl FnOnce(A) -> F,
     to_js: impl FnOnce(T) -> V + 'static,
 ) -> napi::Result<PromiseRaw<'env, V>>
@@ -93,16 +147,20 @@ where
 {
     match args {
         Ok(args) => settle(env, work(args), to_js),
-        Err(err) => reject(env, err),
+        Err(bad) => reject_now(env, bad),
     }
 }
 
-/// A Promise that rejects with `err` (for arguments that fail to convert on the JS thread).
-pub fn reject<'env, V: ToNapiValue + Send + 'static>(
-    env: &'env Env,
-    err: StoreError,
-) -> napi::Result<PromiseRaw<'env, V>> {
-    settle(env, async move { Err::<V, _>(err) }, |never| never)
+/// A Promise already rejected with `bad.error` (its `code` and message) and `bad.cause`.
+fn reject_now<'env, V: ToNapiValue>(env: &'env Env, bad: BadArgument<'env>) -> napi::Result<PromiseRaw<'env, V>> {
+    let error = JsError::from(napi::Error::new(Code(bad.error.code()), bad.error.to_string()));
+    // SAFETY: on the JS thread that owns `env`, which `into_value` creates the Error object in.
+    let raw = unsafe { error.into_value(env.raw()) };
+    let mut object = Object::from_raw(env.raw(), raw);
+    if let Some(cause) = bad.cause {
+        object.set_named_property("cause", cause)?;
+    }
+    PromiseRaw::reject(env, object)
 }
 
 fn js_error(env: &Env, err: &StoreError) -> napi::Error {

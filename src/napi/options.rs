@@ -3,10 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use napi::bindgen_prelude::{Either, Float32Array};
+use napi::bindgen_prelude::{Either, Float32Array, Null};
 use napi_derive::napi;
 
-use crate::store;
+use super::json::JsonInput;
+use crate::store::{self, StoreError};
 
 /// Options for `EmbeddingStore.open`.
 #[napi(object, object_to_js = false)]
@@ -27,7 +28,8 @@ pub struct OpenOptions {
     /// Keep a vector index built and fresh in the background: once the table reaches 5,000 rows an `"auto"` index is built; later writes fold new rows into it, and it is rebuilt with a new plan when the table has grown about 4×. Searches stay correct meanwhile (rows not yet indexed are searched exactly). `createIndex({ kind: 'none' })` pauses it for this store object. Default `true`.
     pub auto_index: Option<bool>,
     /// Tuning knobs; see `PerformanceConfig`.
-    pub performance: Option<PerformanceConfig>,
+    #[napi(ts_type = "PerformanceConfig | null")]
+    pub performance: Option<Either<PerformanceConfig, Null>>,
 }
 
 /// Performance tuning for `EmbeddingStore.open`. Every field is optional.
@@ -54,9 +56,32 @@ pub struct PerformanceConfig {
     pub read_consistency_interval_ms: Option<f64>,
 }
 
+impl OpenOptions {
+    /// The keys `EmbeddingStore.open` takes; any other is refused.
+    pub const KEYS: &[&str] = &["dimension", "table", "metric", "maxConcurrentSearches", "fields", "autoIndex", "performance"];
+}
+
+impl PerformanceConfig {
+    /// The keys `performance` takes; any other is refused.
+    pub const KEYS: &[&str] = &[
+        "cacheSize",
+        "enableQueryCache",
+        "cacheTtlSeconds",
+        "batchSize",
+        "prefetch",
+        "prefetchSize",
+        "autoOptimizeEvery",
+        "retainVersionsSeconds",
+        "readConsistencyIntervalMs",
+    ];
+}
+
 impl From<OpenOptions> for store::OpenOptions {
     fn from(options: OpenOptions) -> Self {
-        let performance = options.performance.unwrap_or_default();
+        let performance = match options.performance {
+            Some(Either::A(performance)) => performance,
+            Some(Either::B(Null)) | None => PerformanceConfig::default(),
+        };
         Self {
             dimension: options.dimension,
             table: options.table,
@@ -87,12 +112,14 @@ pub struct EmbeddingItem {
     pub vector: Either<Float32Array, Vec<f64>>,
     /// Any JSON object (at most 1 MiB as JSON); returned exactly as given. `null` or missing gives `metadata: null` in hits.
     #[napi(ts_type = "Record<string, unknown> | null")]
-    pub metadata: Option<serde_json::Value>,
+    pub metadata: Option<JsonInput>,
 }
 
-impl From<EmbeddingItem> for store::Item {
-    fn from(item: EmbeddingItem) -> Self {
-        Self { id: item.id, vector: vector_from_js(item.vector), metadata: item.metadata }
+impl EmbeddingItem {
+    /// The core item; `what` names it in errors (`items[3]`).
+    pub fn into_item(self, what: &str) -> Result<store::Item, StoreError> {
+        let metadata = self.metadata.map(|m| m.parse(&format!("{what}.metadata"))).transpose()?;
+        Ok(store::Item { id: self.id, vector: vector_from_js(self.vector), metadata })
     }
 }
 
@@ -115,7 +142,7 @@ pub struct SearchOptions {
     pub threshold: Option<f64>,
     /// Only rows matching this filter over declared `fields`, applied before the top-k, e.g. `{ section: 'utils', year: { $gte: 2020 } }`. Operators: `$eq $ne $gt $gte $lt $lte $in $nin $exists $and $or $not`. Default: none.
     #[napi(ts_type = "Record<string, unknown>")]
-    pub filter: Option<serde_json::Value>,
+    pub filter: Option<JsonInput>,
     /// With an IVF index: the fewest partitions probed (more are probed when a filter leaves too few rows). An integer from 1 to 65536. Default: a quarter of the partitions, at least 16 (measured to reach recall@10 ≥ 0.95; see README).
     pub nprobes: Option<f64>,
     /// With an `ivf_pq` index: `limit × refineFactor` candidates are re-ranked on the full vectors, so scores are exact. An integer from 1 to 1000. Default `10` for `ivf_pq`; for `ivf_hnsw_sq` `1` when `threshold` is set (so the cut is on exact scores), else none.
@@ -126,17 +153,24 @@ pub struct SearchOptions {
     pub exact: Option<bool>,
 }
 
-impl From<SearchOptions> for store::SearchRequest {
-    fn from(options: SearchOptions) -> Self {
-        Self {
+impl SearchOptions {
+    /// The keys `search` takes; any other is refused.
+    pub const KEYS: &[&str] = &["limit", "threshold", "filter", "nprobes", "refineFactor", "ef", "exact"];
+}
+
+impl TryFrom<SearchOptions> for store::SearchRequest {
+    type Error = StoreError;
+
+    fn try_from(options: SearchOptions) -> Result<Self, StoreError> {
+        Ok(Self {
             limit: options.limit,
             threshold: options.threshold,
-            filter: options.filter,
+            filter: options.filter.map(|f| f.parse("options.filter")).transpose()?,
             nprobes: options.nprobes,
             refine_factor: options.refine_factor,
             ef: options.ef,
             exact: options.exact,
-        }
+        })
     }
 }
 
@@ -163,6 +197,12 @@ pub struct CreateIndexOptions {
     pub ef_construction: Option<f64>,
 }
 
+impl CreateIndexOptions {
+    /// The keys `createIndex` takes; any other is refused.
+    pub const KEYS: &[&str] =
+        &["kind", "numPartitions", "numSubVectors", "numBits", "maxIterations", "sampleRate", "numEdges", "efConstruction"];
+}
+
 impl From<CreateIndexOptions> for store::IndexRequest {
     fn from(o: CreateIndexOptions) -> Self {
         Self {
@@ -184,7 +224,7 @@ impl From<CreateIndexOptions> for store::IndexRequest {
 pub struct CountOptions {
     /// Count only rows matching this filter over declared `fields`. Default: all rows.
     #[napi(ts_type = "Record<string, unknown>")]
-    pub filter: Option<serde_json::Value>,
+    pub filter: Option<JsonInput>,
 }
 
 /// The rows `EmbeddingStore.delete` removes when given an object.
@@ -192,7 +232,7 @@ pub struct CountOptions {
 pub struct DeleteByFilter {
     /// Remove the rows matching this (non-empty) filter over declared `fields`.
     #[napi(ts_type = "Record<string, unknown>")]
-    pub filter: serde_json::Value,
+    pub filter: JsonInput,
 }
 
 /// Options for `EmbeddingStore.optimize`.

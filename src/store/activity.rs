@@ -17,6 +17,8 @@ pub struct Activity {
     optimizing: bool,
     last_optimize_error: Option<String>,
     index_jobs: u32,
+    /// A write committed while an upkeep round ran: run another round when it ends.
+    upkeep_wanted: bool,
     index_builds: u64,
     index_error: Option<String>,
     /// Set by `createIndex({ kind: 'none' })`: background upkeep builds no index until asked again.
@@ -105,13 +107,30 @@ impl Activity {
         }
     }
 
-    /// Starts a background upkeep job unless one runs or the user chose exact search; `true` when started.
+    /// Starts a background upkeep job unless the user chose exact search or one runs (that one is
+    /// then asked for another round, so a write made during a round is never left unexamined);
+    /// `true` when started.
     pub fn start_upkeep(&mut self) -> bool {
-        if self.index_declined || self.index_jobs > 0 {
+        if self.index_declined {
+            return false;
+        }
+        if self.index_jobs > 0 {
+            self.upkeep_wanted = true;
             return false;
         }
         self.index_jobs += 1;
         true
+    }
+
+    /// Records the end of one upkeep round (as `finish_index_job`); `true` when another round is
+    /// wanted, in which case the job stays counted as running.
+    pub fn finish_upkeep_round(&mut self, outcome: Result<bool, String>) -> bool {
+        let again = std::mem::take(&mut self.upkeep_wanted) && !self.index_declined;
+        self.finish_index_job(outcome);
+        if again {
+            self.index_jobs += 1;
+        }
+        again
     }
 
     /// Counts an index job the user asked for.
@@ -185,5 +204,17 @@ mod tests {
         assert_eq!(activity.summary().index_error.as_deref(), Some("boom"));
         activity.set_index_declined(true);
         assert!(!activity.start_upkeep());
+    }
+
+    #[test]
+    fn a_write_during_an_upkeep_round_asks_for_another() {
+        let mut activity = Activity::default();
+        assert!(activity.start_upkeep());
+        assert!(!activity.start_upkeep(), "a round runs: the write is noted instead");
+        assert!(activity.finish_upkeep_round(Ok(false)), "so one more round runs");
+        assert!(activity.summary().index_building);
+        assert!(!activity.finish_upkeep_round(Ok(true)));
+        assert!(!activity.summary().index_building);
+        assert_eq!(activity.summary().index_builds, 1);
     }
 }

@@ -218,6 +218,27 @@ impl StoreConfig {
     }
 }
 
+/// A store path: a non-empty local directory path without control characters. URLs (`s3://…`,
+/// `file://…`, `memory://…`) are refused rather than created as local directories named `s3:`.
+pub fn check_path(path: &str) -> Result<()> {
+    if path.is_empty() {
+        return Err(StoreError::invalid("path", "expected a directory path, got an empty string"));
+    }
+    if let Some(c) = path.chars().find(|c| c.is_control()) {
+        return Err(StoreError::invalid("path", format!("the path holds the control character {c:?}; use a plain directory path")));
+    }
+    if let Some((scheme, _)) = path.split_once("://")
+        && !scheme.is_empty()
+        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    {
+        return Err(StoreError::invalid(
+            "path",
+            format!("{path:?} is a URL; lancestore stores on local disk (object storage is not supported yet): give a directory path"),
+        ));
+    }
+    Ok(())
+}
+
 /// Table names become directory names: keep them to a safe, portable alphabet.
 fn check_table_name(table: String) -> Result<String> {
     let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
@@ -330,8 +351,38 @@ pub fn check_vector(what: &str, vector: &[f32], dimension: usize, metric: Metric
             reason: "an all-zero vector has no direction, so cosine similarity is undefined".to_owned(),
         });
     }
+    // Distances are computed in float32 (by LanceDB, and by the in-memory scan): the squared length must
+    // be representable there, computed here in f64 so the check itself cannot under- or overflow.
+    let squared: f64 = vector.iter().map(|&x| f64::from(x) * f64::from(x)).sum();
+    if squared > MAX_SQUARED_NORM {
+        return Err(StoreError::InvalidVector {
+            what: what.to_owned(),
+            reason: format!(
+                "its length is {:e}; at most {:e} is allowed, so that distances and dot products stay finite in float32",
+                squared.sqrt(),
+                MAX_SQUARED_NORM.sqrt()
+            ),
+        });
+    }
+    if metric == Metric::Cosine && squared < MIN_COSINE_SQUARED_NORM {
+        return Err(StoreError::InvalidVector {
+            what: what.to_owned(),
+            reason: format!(
+                "its length is {:e}; cosine needs at least {:e}, below which float32 cannot compute its direction exactly",
+                squared.sqrt(),
+                MIN_COSINE_SQUARED_NORM.sqrt()
+            ),
+        });
+    }
     Ok(())
 }
+
+/// Largest squared length of a vector: a quarter of `f32::MAX`, so the squared distance between any two
+/// stored or query vectors (at most `(|a| + |b|)²`) and every dot product stay finite in float32.
+pub const MAX_SQUARED_NORM: f64 = f32::MAX as f64 / 4.0;
+/// Smallest squared length of a vector under cosine (length 1e-12): its largest element's square is then
+/// a normal float32, so the float32 norm is exact to ~1e-9 and the score to the same.
+pub const MIN_COSINE_SQUARED_NORM: f64 = 1e-24;
 
 /// An id must be a non-empty string of at most `MAX_ID_BYTES` bytes, without NUL.
 pub fn check_id(what: &str, id: &str) -> Result<()> {
@@ -582,6 +633,23 @@ mod tests {
         assert!(check_vector("q", &[0.0, 0.0], 2, Metric::L2).is_ok());
     }
 
+    /// Issue 13, item 2: vectors whose length float32 cannot carry gave `score: Infinity` or vanished.
+    #[test]
+    fn vectors_too_short_for_cosine_or_too_long_for_float32_are_refused() {
+        let tiny = [1e-45_f32; 4];
+        let small = [1e-23_f32, 0.0, 0.0, 0.0];
+        let huge = [3e38_f32, 0.0];
+        for metric in [Metric::Cosine, Metric::L2, Metric::Dot] {
+            assert!(matches!(check_vector("q", &huge, 2, metric), Err(StoreError::InvalidVector { .. })), "{metric:?}");
+            let at_limit = [(MAX_SQUARED_NORM.sqrt() * 0.999) as f32, 0.0];
+            assert!(check_vector("q", &at_limit, 2, metric).is_ok(), "{metric:?}");
+        }
+        assert!(matches!(check_vector("q", &tiny, 4, Metric::Cosine), Err(StoreError::InvalidVector { .. })));
+        assert!(matches!(check_vector("q", &small, 4, Metric::Cosine), Err(StoreError::InvalidVector { .. })));
+        assert!(check_vector("q", &[2e-12, 0.0, 0.0, 0.0], 4, Metric::Cosine).is_ok());
+        assert!(check_vector("q", &small, 4, Metric::L2).is_ok() && check_vector("q", &tiny, 4, Metric::Dot).is_ok());
+    }
+
     #[test]
     fn open_options_are_checked() {
         let bad = [
@@ -615,6 +683,17 @@ mod tests {
         assert_eq!(config.table, DEFAULT_TABLE);
         assert_eq!((config.cache_capacity, config.cache_ttl), (DEFAULT_CACHE_SIZE, Some(DEFAULT_CACHE_TTL)));
         assert_eq!(config.read_consistency, Duration::ZERO);
+    }
+
+    /// Issue 13, item 9: a newline gave `INTERNAL`, and URLs were created as local directories.
+    #[test]
+    fn paths_must_be_local_directories_without_control_characters() {
+        for bad in ["", "a\nb", "dir\0x", "s3://bucket/prefix", "file:///tmp/x", "memory://", "gs://b"] {
+            assert!(matches!(check_path(bad), Err(StoreError::InvalidArgument { .. })), "{bad:?}");
+        }
+        for good in ["./data", "/tmp/a b/ü", "C:\\data", "relative/dir:with-colon"] {
+            assert!(check_path(good).is_ok(), "{good:?}");
+        }
     }
 
     #[test]

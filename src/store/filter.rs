@@ -1,8 +1,11 @@
 //! Metadata filters → LanceDB (DataFusion SQL) predicates, and the only place user values are quoted
 //! into them. A filter is a JSON object over declared fields (`store/fields.rs`):
 //! `{ section: 'utils', year: { $gte: 2020 }, tags: { $in: ['a', 'b'] }, $or: [ … ] }`.
-//! Field names are checked against the declaration (whose alphabet needs no quoting); every value
-//! goes through `quote_str` or is printed as a checked number or boolean. Nothing is concatenated raw.
+//! Field names are checked against the declaration and always quoted as identifiers (`quote_ident`),
+//! so a field named `order` or `select` is a column, not a keyword; every value goes through
+//! `quote_str` or is printed as a checked number or boolean. Nothing is concatenated raw.
+
+use std::cell::Cell;
 
 use serde_json::{Map, Value};
 
@@ -13,7 +16,13 @@ use super::schema::ID;
 /// Deepest nesting of `$and`/`$or`/`$not` accepted.
 const MAX_DEPTH: usize = 32;
 /// Most values in one `$in`/`$nin` list.
-const MAX_LIST: usize = 10_000;
+pub const MAX_LIST: usize = 10_000;
+/// Most conditions (one per field operator) in one filter. With the grouping below, a filter at this
+/// limit compiles to a predicate tree about 40 levels deep, however its `$or`s and `$and`s are shaped.
+pub const MAX_CONDITIONS: usize = 10_000;
+/// Operands per parenthesised group when joining many: `a OR b OR …` is parsed into a tree as deep
+/// as it is long (a 50,000-way `$or` overflowed the stack), so long joins are nested in groups.
+const GROUP: usize = 8;
 
 /// A SQL string literal for `value`: wrapped in single quotes, inner quotes doubled.
 /// DataFusion treats backslashes literally, so only `'` needs escaping; `%` and `_` are only
@@ -31,17 +40,24 @@ pub fn quote_str(value: &str) -> String {
     quoted
 }
 
-/// `id IN ('a', 'b', …)` for a non-empty list of ids.
+/// A column name as a quoted identifier: wrapped in backticks (LanceDB's identifier quote), inner
+/// backticks doubled.
+pub fn quote_ident(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
+/// `` `id` IN ('a', 'b', …) `` for a non-empty list of ids.
 pub fn id_in<'a>(ids: impl IntoIterator<Item = &'a str>) -> String {
     let list: Vec<String> = ids.into_iter().map(quote_str).collect();
-    format!("{ID} IN ({})", list.join(", "))
+    format!("{} IN ({})", quote_ident(ID), list.join(", "))
 }
 
 /// Compiles a filter object to a predicate over the declared `fields`.
 /// An empty object matches everything and compiles to `None`.
 pub fn compile(filter: &Value, fields: &Fields) -> Result<Option<String>> {
     let object = filter.as_object().ok_or_else(|| invalid(format!("a filter must be an object, got {filter}")))?;
-    let predicate = and_of(object, fields, 0)?;
+    let budget = Cell::new(MAX_CONDITIONS);
+    let predicate = and_of(object, fields, 0, &budget)?;
     Ok((predicate != "TRUE").then_some(predicate))
 }
 
@@ -50,51 +66,62 @@ fn invalid(reason: impl Into<String>) -> StoreError {
 }
 
 /// Every entry of an object must hold: the conjunction of its entries.
-fn and_of(object: &Map<String, Value>, fields: &Fields, depth: usize) -> Result<String> {
+fn and_of(object: &Map<String, Value>, fields: &Fields, depth: usize, budget: &Cell<usize>) -> Result<String> {
     if depth > MAX_DEPTH {
         return Err(invalid(format!("the filter nests deeper than {MAX_DEPTH} levels")));
     }
     let parts = object
         .iter()
         .map(|(key, value)| match key.as_str() {
-            "$and" => combine(value, fields, depth, " AND ", "$and"),
-            "$or" => combine(value, fields, depth, " OR ", "$or"),
+            "$and" => combine(value, fields, depth, " AND ", "$and", budget),
+            "$or" => combine(value, fields, depth, " OR ", "$or", budget),
             "$not" => {
                 let inner = value.as_object().ok_or_else(|| invalid("`$not` takes a filter object"))?;
                 // SQL's NOT of an unknown (NULL, e.g. a comparison on an absent field) is unknown, which
                 // would drop the row; document filters treat "absent" as "does not match", so negate that.
-                Ok(format!("NOT coalesce(({}), false)", and_of(inner, fields, depth + 1)?))
+                Ok(format!("NOT coalesce(({}), false)", and_of(inner, fields, depth + 1, budget)?))
             }
             op if op.starts_with('$') => Err(invalid(format!("unknown operator {op:?} at the top level"))),
-            field => field_condition(field, value, fields),
+            field => field_condition(field, value, fields, budget),
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(join(parts, " AND ", "TRUE"))
 }
 
-fn combine(value: &Value, fields: &Fields, depth: usize, glue: &str, op: &str) -> Result<String> {
+fn combine(value: &Value, fields: &Fields, depth: usize, glue: &str, op: &str, budget: &Cell<usize>) -> Result<String> {
     let list = value.as_array().ok_or_else(|| invalid(format!("`{op}` takes an array of filter objects")))?;
     let parts = list
         .iter()
         .map(|item| {
             let object = item.as_object().ok_or_else(|| invalid(format!("`{op}` takes an array of filter objects")))?;
-            and_of(object, fields, depth + 1)
+            and_of(object, fields, depth + 1, budget)
         })
         .collect::<Result<Vec<_>>>()?;
     // An empty $and is true; an empty $or is false (no alternative holds).
     Ok(join(parts, glue, if glue == " OR " { "FALSE" } else { "TRUE" }))
 }
 
-fn join(parts: Vec<String>, glue: &str, empty: &str) -> String {
-    match parts.len() {
-        0 => empty.to_owned(),
-        1 => parts.into_iter().next().unwrap_or_default(),
+/// `(a) glue (b) glue …`, nested in groups of `GROUP` so the parsed tree stays shallow:
+/// its depth grows with log(parts), not with parts. Iterative, so no recursion on user input here.
+fn join(mut parts: Vec<String>, glue: &str, empty: &str) -> String {
+    if parts.is_empty() {
+        return empty.to_owned();
+    }
+    while parts.len() > GROUP {
+        parts = parts.chunks(GROUP).map(|group| flat(group, glue)).collect();
+    }
+    if parts.len() == 1 { parts.pop().unwrap_or_default() } else { flat(&parts, glue) }
+}
+
+fn flat(parts: &[String], glue: &str) -> String {
+    match parts {
+        [one] => one.clone(),
         _ => parts.iter().map(|p| format!("({p})")).collect::<Vec<_>>().join(glue),
     }
 }
 
 /// `field: value` (equality) or `field: { $op: value, … }` (all must hold).
-fn field_condition(name: &str, condition: &Value, fields: &Fields) -> Result<String> {
+fn field_condition(name: &str, condition: &Value, fields: &Fields, budget: &Cell<usize>) -> Result<String> {
     let Some(&kind) = fields.get(name) else {
         let declared: Vec<&str> = fields.keys().map(String::as_str).collect();
         return Err(invalid(format!(
@@ -102,24 +129,32 @@ fn field_condition(name: &str, condition: &Value, fields: &Fields) -> Result<Str
             if declared.is_empty() { "none".to_owned() } else { declared.join(", ") }
         )));
     };
+    let used = match condition {
+        Value::Object(ops) => ops.len(),
+        _ => 1,
+    };
+    budget.set(budget.get().checked_sub(used).ok_or_else(|| {
+        invalid(format!("the filter has more than {MAX_CONDITIONS} conditions; use `$in` with a list of values instead of many `$or` branches"))
+    })?);
+    let column = Column { name, sql: quote_ident(name), kind };
     let operators = match condition {
         Value::Object(ops) => ops,
-        other => return equals(name, kind, other, false),
+        other => return equals(&column, other, false),
     };
     let parts = operators
         .iter()
         .map(|(op, value)| match op.as_str() {
-            "$eq" => equals(name, kind, value, false),
-            "$ne" => equals(name, kind, value, true),
-            "$gt" => compare(name, kind, ">", value),
-            "$gte" => compare(name, kind, ">=", value),
-            "$lt" => compare(name, kind, "<", value),
-            "$lte" => compare(name, kind, "<=", value),
-            "$in" => membership(name, kind, value, false),
-            "$nin" => membership(name, kind, value, true),
+            "$eq" => equals(&column, value, false),
+            "$ne" => equals(&column, value, true),
+            "$gt" => compare(&column, ">", value),
+            "$gte" => compare(&column, ">=", value),
+            "$lt" => compare(&column, "<", value),
+            "$lte" => compare(&column, "<=", value),
+            "$in" => membership(&column, value, false),
+            "$nin" => membership(&column, value, true),
             "$exists" => match value {
-                Value::Bool(true) => Ok(format!("{name} IS NOT NULL")),
-                Value::Bool(false) => Ok(format!("{name} IS NULL")),
+                Value::Bool(true) => Ok(format!("{} IS NOT NULL", column.sql)),
+                Value::Bool(false) => Ok(format!("{} IS NULL", column.sql)),
                 _ => Err(invalid(format!("`$exists` on {name:?} takes true or false"))),
             },
             other => Err(invalid(format!(
@@ -133,29 +168,40 @@ fn field_condition(name: &str, condition: &Value, fields: &Fields) -> Result<Str
     Ok(join(parts, " AND ", "TRUE"))
 }
 
-/// `= value` / `<> value`; on a `string[]` field, "contains value". Null compares as IS [NOT] NULL.
-fn equals(name: &str, kind: FieldType, value: &Value, negate: bool) -> Result<String> {
-    if value.is_null() {
-        return Ok(format!("{name} IS {}NULL", if negate { "NOT " } else { "" }));
-    }
-    let positive = if kind == FieldType::StringList {
-        format!("array_has({name}, {})", literal(name, FieldType::String, value)?)
-    } else {
-        format!("{name} = {}", literal(name, kind, value)?)
-    };
-    // `$ne` also matches rows where the field is absent, as users of document filters expect.
-    Ok(if negate { format!("({name} IS NULL OR NOT ({positive}))") } else { positive })
+/// A declared field as a filter uses it: its name (for messages), quoted identifier and type.
+struct Column<'a> {
+    name: &'a str,
+    sql: String,
+    kind: FieldType,
 }
 
-fn compare(name: &str, kind: FieldType, op: &str, value: &Value) -> Result<String> {
+/// `= value` / `<> value`; on a `string[]` field, "contains value". Null compares as IS [NOT] NULL.
+fn equals(column: &Column<'_>, value: &Value, negate: bool) -> Result<String> {
+    let Column { name, sql, kind } = column;
+    if value.is_null() {
+        return Ok(format!("{sql} IS {}NULL", if negate { "NOT " } else { "" }));
+    }
+    let positive = if *kind == FieldType::StringList {
+        format!("array_has({sql}, {})", literal(name, FieldType::String, value)?)
+    } else {
+        format!("{sql} = {}", literal(name, *kind, value)?)
+    };
+    // `$ne` also matches rows where the field is absent, as users of document filters expect.
+    Ok(if negate { format!("({sql} IS NULL OR NOT ({positive}))") } else { positive })
+}
+
+fn compare(column: &Column<'_>, op: &str, value: &Value) -> Result<String> {
+    let Column { name, sql, kind } = column;
     if matches!(kind, FieldType::Bool | FieldType::StringList) {
         return Err(invalid(format!("{name:?} is a '{}' field and has no order for {op}", kind.as_str())));
     }
-    Ok(format!("{name} {op} {}", literal(name, kind, value)?))
+    Ok(format!("{sql} {op} {}", literal(name, *kind, value)?))
 }
 
 /// `IN (…)` / `NOT IN (…)`; on a `string[]` field, "contains any of" / "contains none of".
-fn membership(name: &str, kind: FieldType, value: &Value, negate: bool) -> Result<String> {
+fn membership(column: &Column<'_>, value: &Value, negate: bool) -> Result<String> {
+    let Column { name, sql, kind } = column;
+    let kind = *kind;
     let op = if negate { "$nin" } else { "$in" };
     let list = value.as_array().ok_or_else(|| invalid(format!("`{op}` on {name:?} takes an array")))?;
     if list.len() > MAX_LIST {
@@ -167,11 +213,11 @@ fn membership(name: &str, kind: FieldType, value: &Value, negate: bool) -> Resul
     let element = if kind == FieldType::StringList { FieldType::String } else { kind };
     let literals = list.iter().map(|v| literal(name, element, v)).collect::<Result<Vec<_>>>()?.join(", ");
     let positive = if kind == FieldType::StringList {
-        format!("array_has_any({name}, make_array({literals}))")
+        format!("array_has_any({sql}, make_array({literals}))")
     } else {
-        format!("{name} IN ({literals})")
+        format!("{sql} IN ({literals})")
     };
-    Ok(if negate { format!("({name} IS NULL OR NOT ({positive}))") } else { positive })
+    Ok(if negate { format!("({sql} IS NULL OR NOT ({positive}))") } else { positive })
 }
 
 /// A checked literal of the field's type: strings quoted, numbers finite, ints integral.
@@ -217,25 +263,25 @@ mod tests {
         assert_eq!(quote_str("it's"), "'it''s'");
         assert_eq!(quote_str(r"back\slash % _ ü 🚀"), r"'back\slash % _ ü 🚀'");
         assert_eq!(quote_str("'; DROP TABLE x; --"), "'''; DROP TABLE x; --'");
-        assert_eq!(id_in(["a", "b'c"]), "id IN ('a', 'b''c')");
+        assert_eq!(id_in(["a", "b'c"]), "`id` IN ('a', 'b''c')");
     }
 
     #[test]
     fn compiles_every_operator() {
-        assert_eq!(sql(json!({ "section": "utils" })), "section = 'utils'");
-        assert_eq!(sql(json!({ "year": { "$gte": 2020, "$lt": 2024 } })), "(year >= 2020) AND (year < 2024)");
-        assert_eq!(sql(json!({ "score": { "$gt": 1 } })), "score > 1.0");
-        assert_eq!(sql(json!({ "published": true })), "published = true");
-        assert_eq!(sql(json!({ "section": { "$in": ["a", "b"] } })), "section IN ('a', 'b')");
-        assert_eq!(sql(json!({ "section": { "$nin": ["a"] } })), "(section IS NULL OR NOT (section IN ('a')))");
-        assert_eq!(sql(json!({ "section": { "$ne": "a" } })), "(section IS NULL OR NOT (section = 'a'))");
-        assert_eq!(sql(json!({ "tags": "x" })), "array_has(tags, 'x')");
-        assert_eq!(sql(json!({ "tags": { "$in": ["x", "y"] } })), "array_has_any(tags, make_array('x', 'y'))");
-        assert_eq!(sql(json!({ "year": { "$exists": false } })), "year IS NULL");
-        assert_eq!(sql(json!({ "year": null })), "year IS NULL");
+        assert_eq!(sql(json!({ "section": "utils" })), "`section` = 'utils'");
+        assert_eq!(sql(json!({ "year": { "$gte": 2020, "$lt": 2024 } })), "(`year` >= 2020) AND (`year` < 2024)");
+        assert_eq!(sql(json!({ "score": { "$gt": 1 } })), "`score` > 1.0");
+        assert_eq!(sql(json!({ "published": true })), "`published` = true");
+        assert_eq!(sql(json!({ "section": { "$in": ["a", "b"] } })), "`section` IN ('a', 'b')");
+        assert_eq!(sql(json!({ "section": { "$nin": ["a"] } })), "(`section` IS NULL OR NOT (`section` IN ('a')))");
+        assert_eq!(sql(json!({ "section": { "$ne": "a" } })), "(`section` IS NULL OR NOT (`section` = 'a'))");
+        assert_eq!(sql(json!({ "tags": "x" })), "array_has(`tags`, 'x')");
+        assert_eq!(sql(json!({ "tags": { "$in": ["x", "y"] } })), "array_has_any(`tags`, make_array('x', 'y'))");
+        assert_eq!(sql(json!({ "year": { "$exists": false } })), "`year` IS NULL");
+        assert_eq!(sql(json!({ "year": null })), "`year` IS NULL");
         assert_eq!(
             sql(json!({ "$or": [{ "section": "a" }, { "$not": { "year": 1 } }] })),
-            "(section = 'a') OR (NOT coalesce((year = 1), false))"
+            "(`section` = 'a') OR (NOT coalesce((`year` = 1), false))"
         );
         assert_eq!(sql(json!({ "$and": [] })), "");
         assert_eq!(sql(json!({ "$or": [] })), "FALSE");
@@ -247,7 +293,7 @@ mod tests {
     fn values_with_quotes_and_sql_stay_inside_their_literal() {
         let nasty = "it's \\ 100% _x_ ü' OR '1'='1; DROP TABLE embeddings; --";
         let predicate = sql(json!({ "section": nasty }));
-        assert_eq!(predicate, format!("section = {}", quote_str(nasty)));
+        assert_eq!(predicate, format!("`section` = {}", quote_str(nasty)));
         assert!(predicate.ends_with("--'"));
     }
 
@@ -272,6 +318,40 @@ mod tests {
             assert!(matches!(err, StoreError::InvalidFilter { .. }), "{bad}");
             assert_eq!(err.code(), "INVALID_FILTER");
         }
+    }
+
+    #[test]
+    fn field_names_that_are_sql_keywords_are_quoted_identifiers() {
+        let keywords: Fields = [("order", FieldType::Int), ("select", FieldType::String)].map(|(n, t)| (n.to_owned(), t)).into();
+        let predicate = compile(&json!({ "order": { "$gt": 1 }, "select": "x" }), &keywords).unwrap().unwrap();
+        assert_eq!(predicate, "(`order` > 1) AND (`select` = 'x')");
+        assert_eq!(quote_ident("we`ird"), "`we``ird`");
+    }
+
+    /// Issue 13, item 1: a 50,000-way `$or` crashed the process (the predicate parsed as a tree as
+    /// deep as it was long). Long joins are grouped, and a filter has at most `MAX_CONDITIONS` conditions.
+    #[test]
+    fn wide_filters_compile_shallow_and_are_bounded() {
+        let branches = |n: usize| json!({ "$or": (0..n).map(|i| json!({ "section": format!("s{i}") })).collect::<Vec<_>>() });
+        let predicate = sql(branches(MAX_CONDITIONS));
+        let mut depth = 0_usize;
+        let mut deepest = 0_usize;
+        for c in predicate.chars() {
+            match c {
+                '(' => {
+                    depth += 1;
+                    deepest = deepest.max(depth);
+                }
+                ')' => depth -= 1,
+                _ => {}
+            }
+        }
+        assert!(deepest <= 6, "{MAX_CONDITIONS} branches nest {deepest} parentheses deep");
+        assert_eq!(predicate.matches(" OR ").count(), MAX_CONDITIONS - 1);
+        let err = compile(&branches(MAX_CONDITIONS + 1), &fields()).unwrap_err();
+        assert!(matches!(err, StoreError::InvalidFilter { .. }));
+        let many_ops = json!({ "$and": (0..MAX_CONDITIONS / 2 + 1).map(|_| json!({ "year": { "$gt": 1, "$lt": 5 } })).collect::<Vec<_>>() });
+        assert!(matches!(compile(&many_ops, &fields()), Err(StoreError::InvalidFilter { .. })));
     }
 
     #[test]

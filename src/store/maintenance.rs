@@ -3,7 +3,7 @@
 //! build is decided in `index/plan.rs` and `index/upkeep.rs`; the LanceDB calls are in `index/lance.rs`.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use lancedb::table::OptimizeAction;
 
@@ -17,7 +17,44 @@ use super::latency::elapsed_ms;
 use super::lock::lock;
 use super::metric::Metric;
 use super::model::OptimizeOutcome;
-use super::{Handles, Store};
+use super::{Handles, Store, retry};
+
+/// What a background job does, which decides how `close()` ends it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKind {
+    /// Compaction and pruning: awaited by `close()` (it is short, and finishing it leaves no orphan files).
+    Compaction,
+    /// Index build, fold or rebuild: cancelled by `close()` (it can take minutes; an uncommitted build
+    /// changes nothing in the table, and the next store rebuilds it).
+    Index,
+}
+
+/// A background job a store started.
+#[derive(Debug)]
+pub struct Job {
+    kind: JobKind,
+    handle: tokio::task::JoinHandle<()>,
+}
+
+impl Job {
+    /// Cancels the index jobs among `jobs`, then waits until every one of them has ended. A job
+    /// records its own outcome in `Activity`; a cancelled one has none. A job that panicked (a bug)
+    /// is reported as `Internal` once all have ended.
+    pub async fn stop_all(jobs: Vec<Job>) -> Result<()> {
+        for job in jobs.iter().filter(|job| job.kind == JobKind::Index) {
+            job.handle.abort();
+        }
+        let mut panicked = None;
+        for job in jobs {
+            if let Err(err) = job.handle.await
+                && err.is_panic()
+            {
+                panicked = Some(format!("a background {:?} job panicked: {err}", job.kind));
+            }
+        }
+        panicked.map_or(Ok(()), |message| Err(StoreError::Internal(message)))
+    }
+}
 
 /// What one `createIndex` did.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,10 +95,18 @@ impl Store {
         let activity = Arc::clone(&self.activity);
         let declared = self.layout.fields.clone();
         let retain = self.config.retain_versions;
-        tokio::spawn(async move {
+        let handle = tokio::spawn(async move {
             let outcome = optimize_table(&handles, &declared, retain).await;
             lock(&activity).finish_optimize(true, outcome.map(|_| ()).map_err(|e| e.to_string()));
         });
+        self.track(JobKind::Compaction, handle);
+    }
+
+    /// Keeps `handle` so `close()` can end it; forgets the jobs that have finished.
+    fn track(&self, kind: JobKind, handle: tokio::task::JoinHandle<()>) {
+        let mut jobs = lock(&self.jobs);
+        jobs.retain(|job| !job.handle.is_finished());
+        jobs.push(Job { kind, handle });
     }
 
     /// Builds the vector index `request` asks for (tuned from the data unless parameters are given),
@@ -96,31 +141,43 @@ impl Store {
         }
         let (handles, activity) = (Arc::clone(handles), Arc::clone(&self.activity));
         let layout = (self.layout.dimension, self.layout.metric);
-        tokio::spawn(async move {
-            let outcome = upkeep_index(&handles, layout).await;
-            lock(&activity).finish_index_job(outcome.map_err(|e| e.to_string()));
+        let handle = tokio::spawn(async move {
+            loop {
+                let outcome = upkeep_index(&handles, layout).await;
+                if !lock(&activity).finish_upkeep_round(outcome.map_err(|e| e.to_string())) {
+                    break;
+                }
+            }
         });
+        self.track(JobKind::Index, handle);
     }
 }
 
 /// Compaction, then pruning of versions older than `retain` (every call checks the latest version,
 /// and that check slows down with thousands of retained versions), then a scalar index for every
-/// declared field that lacks one, then folding new rows into existing indexes.
-async fn optimize_table(handles: &Handles, declared: &Fields, retain: std::time::Duration) -> Result<OptimizeOutcome> {
+/// declared field that lacks one, then folding new rows into existing indexes. Serialised with other
+/// maintenance, not with writes: LanceDB rebases appends, deletes and updates committed meanwhile
+/// over the compaction; a conflict it cannot resolve retries the compaction.
+async fn optimize_table(handles: &Handles, declared: &Fields, retain: Duration) -> Result<OptimizeOutcome> {
     let _maintaining = handles.locks.maintenance.lock().await;
-    let _writing = handles.locks.write.lock().await;
     let table = &handles.table;
-    let compacted = table
-        .optimize(OptimizeAction::Compact { options: Default::default(), remap_options: None })
-        .await
-        .map_err(StoreError::lance("compacting the table"))?;
+    let compacted = retry::on_conflict(|| async {
+        table
+            .optimize(OptimizeAction::Compact { options: Default::default(), remap_options: None })
+            .await
+            .map_err(StoreError::lance("compacting the table"))
+    })
+    .await?;
     let older_than = lancedb::table::Duration::from_std(retain).map_err(|e| StoreError::Internal(format!("prune age: {e}")))?;
     let pruned = table
         .optimize(OptimizeAction::Prune { older_than: Some(older_than), delete_unverified: None, error_if_tagged_old_versions: None })
         .await
         .map_err(StoreError::lance("pruning old versions"))?;
-    create_field_indexes(table, declared).await?;
-    table.optimize(OptimizeAction::Index(Default::default())).await.map_err(StoreError::lance("optimizing indexes"))?;
+    retry::on_conflict(|| create_field_indexes(table, declared)).await?;
+    retry::on_conflict(|| async {
+        table.optimize(OptimizeAction::Index(Default::default())).await.map_err(StoreError::lance("optimizing indexes"))
+    })
+    .await?;
     let (removed, added) = compacted.compaction.map_or((0, 0), |c| (c.fragments_removed, c.fragments_added));
     Ok(OptimizeOutcome {
         fragments_removed: removed,
@@ -268,9 +325,11 @@ mod tests {
     async fn an_index_lancedb_could_not_train_is_a_failure_not_a_silent_empty_index() -> Result<()> {
         let dir = tempfile::tempdir().unwrap();
         let store = store_with(&dir, 100, false).await?;
+        let version = store.version().await?;
         let eight_bits = IndexRequest { num_bits: Some(8.0), ..kind("ivf_pq") };
         let err = store.create_index(eight_bits).await.unwrap_err();
-        assert!(matches!(err, StoreError::IndexFailed { ref reason } if reason.contains("covering none")), "{err}");
+        assert!(matches!(err, StoreError::IndexFailed { ref reason, .. } if reason.contains("256 rows")), "{err}");
+        assert_eq!(store.version().await?, version, "refused before anything was committed (issue 13, item 5)");
         let stats = store.stats().await?.index;
         assert_eq!((stats.kind, stats.unindexed_rows), (None, 100));
         assert!(stats.last_error.is_some());
@@ -319,7 +378,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = store_with(&dir, 1_000, false).await?;
         let report = store.create_index(kind("ivf_flat")).await?;
-        store.close()?;
+        store.close().await?;
         let path = dir.path().join("store").to_string_lossy().into_owned();
         let again = Store::open(&path, OpenOptions { auto_index: Some(false), ..Default::default() }).await?;
         let handles = again.handles()?;
@@ -354,8 +413,12 @@ mod tests {
     async fn auto_index_builds_in_the_background_once_the_table_is_large_enough() -> Result<()> {
         let dir = tempfile::tempdir().unwrap();
         let store = store_with(&dir, plan::AUTO_INDEX_MIN_ROWS - 1, true).await?;
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        assert_eq!(store.stats().await?.index.kind, None, "below the crossover: exact search");
+        // The upkeep started by the write decides before it ends; once no job runs, none was built.
+        while store.stats().await?.index.building {
+            tokio::task::yield_now().await;
+        }
+        let index = store.stats().await?.index;
+        assert_eq!((index.kind, index.builds), (None, 0), "below the crossover: exact search");
         let extra = vectors(1, 16, 5).remove(0);
         store.add(vec![Item { id: "one-more".into(), vector: extra, metadata: None }]).await?;
         for _ in 0..600 {
@@ -369,4 +432,49 @@ mod tests {
         }
         panic!("no index after 60 s: {:?}", store.stats().await?.index);
     }
+
+    /// Issue 12, defect 3: compaction held the write lock, so a write waited for the whole compaction
+    /// (and pruning and index work). A write now lands while a compaction runs.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writes_do_not_wait_for_a_running_compaction() -> Result<()> {
+        let dir = tempfile::tempdir().unwrap();
+        let quiet = OpenOptions { auto_optimize_every: Some(0.0), auto_index: Some(false), ..options(128) };
+        let store = std::sync::Arc::new(Store::open(&path(&dir), quiet).await?);
+        let data = vectors(50_000, 128, 11);
+        for (c, chunk) in data.chunks(250).enumerate() {
+            let items = chunk.iter().enumerate().map(|(i, v)| Item { id: format!("{c}-{i}"), vector: v.clone(), metadata: None });
+            store.add(items.collect()).await?;
+        }
+        let compacting = tokio::spawn({
+            let store = std::sync::Arc::clone(&store);
+            async move { store.optimize(None).await }
+        });
+        // The compaction takes the table's maintenance lock first: wait until it holds it.
+        let handles = store.handles()?;
+        while handles.locks.maintenance.try_lock().is_ok() {
+            tokio::task::yield_now().await;
+        }
+        store.add(vec![item("during", &[0.5; 128])]).await?;
+        assert!(!compacting.is_finished(), "the write waited for the compaction to finish");
+        let outcome = compacting.await.expect("optimize panicked")?;
+        assert!(outcome.fragments_removed >= 200, "{outcome:?}");
+        assert_eq!(store.count(None).await?, 50_001);
+        assert_eq!(store.search(&[0.5; 128], &SearchRequest::default()).await?[0].id, "during");
+        Ok(())
+    }
+
+    /// Issue 12, defect 5: background work went on writing to the directory after `close()`.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn close_cancels_a_running_index_build() -> Result<()> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with(&dir, plan::AUTO_INDEX_MIN_ROWS + 500, true).await?;
+        assert!(store.stats().await?.index.building, "the automatic build started with the write");
+        store.close().await?;
+        assert!(lock(&store.jobs).is_empty());
+        let again = Store::open(&path(&dir), OpenOptions { auto_index: Some(false), ..Default::default() }).await?;
+        assert_eq!(again.count(None).await?, plan::AUTO_INDEX_MIN_ROWS + 500);
+        assert_eq!(again.stats().await?.index.kind, None, "the cancelled build committed nothing");
+        Ok(())
+    }
+
 }

@@ -1,8 +1,11 @@
 //! Shared handles: one LanceDB connection per directory (and read-consistency setting) per process,
-//! and one pair of locks per table, shared by every `Store` opened on them. Held weakly here, so the
-//! last store to let go closes the connection.
+//! one open table handle per table on that connection, and one pair of locks per table, shared by
+//! every `Store` opened on them. LanceDB tracks what a handle has seen per handle, so sharing it is
+//! what lets a store see another store's write at once even when reads may lag other processes.
+//! Held weakly here, so the last store to let go closes the connection.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, Mutex, Weak};
 use std::time::Duration;
@@ -13,6 +16,25 @@ use super::error::{Result, StoreError};
 pub struct Shared {
     /// The open connection.
     pub connection: lancedb::Connection,
+    /// Table handles opened through it, by table name.
+    tables: tokio::sync::Mutex<HashMap<String, lancedb::Table>>,
+}
+
+impl Shared {
+    /// The connection's handle of table `name`, opened (or first created by `create`) on first use.
+    /// Opens and creates of one table in this process are serialised here.
+    pub async fn table<F>(&self, name: &str, create: impl FnOnce() -> F) -> Result<lancedb::Table>
+    where
+        F: Future<Output = Result<lancedb::Table>>,
+    {
+        let mut tables = self.tables.lock().await;
+        if let Some(table) = tables.get(name) {
+            return Ok(table.clone());
+        }
+        let table = create().await?;
+        tables.insert(name.to_owned(), table.clone());
+        Ok(table)
+    }
 }
 
 /// The locks of one table, shared by every store on it in this process.
@@ -63,7 +85,7 @@ pub async fn connect(dir: &Path, read_consistency: Duration) -> Result<Arc<Share
         .execute()
         .await
         .map_err(StoreError::lance("connecting to the store directory"))?;
-    let shared = Arc::new(Shared { connection });
+    let shared = Arc::new(Shared { connection, tables: tokio::sync::Mutex::default() });
     connections.retain(|_, weak| weak.strong_count() > 0);
     connections.insert(key, Arc::downgrade(&shared));
     Ok(shared)

@@ -101,7 +101,7 @@ impl Store {
 mod tests {
     use super::*;
     use crate::store::testing::{item, options, path};
-    use crate::store::{OpenOptions, SearchRequest, Store};
+    use crate::store::{Item, SearchRequest, Store};
 
     #[tokio::test]
     async fn adds_and_finds_the_nearest_with_metadata() -> Result<()> {

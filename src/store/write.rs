@@ -15,7 +15,7 @@ use super::error::{Result, StoreError};
 use super::latency::elapsed_ms;
 use super::lock::lock;
 use super::model::{AddOutcome, DeleteOutcome, DeleteTarget, Item, UpsertOutcome};
-use super::{Handles, Store, filter, schema};
+use super::{Handles, Store, filter, retry, schema};
 
 /// Ids per `id IN (…)` query when checking a batch against the stored ids.
 const IDS_PER_LOOKUP: usize = 2_048;
@@ -30,8 +30,13 @@ impl Store {
         let started = Instant::now();
         let batches = self.prepare(&handles, &items)?;
         let writing = handles.locks.write.lock().await;
-        reject_stored_ids(&handles.table, &items).await?;
-        let result = handles.table.add(batches).execute().await.map_err(StoreError::lance("adding embeddings"))?;
+        // A failed append wrote nothing visible, so retrying it cannot store a row twice; the stored
+        // ids are checked again on every attempt, as the conflicting writer may have stored one.
+        let result = retry::on_conflict(|| async {
+            reject_stored_ids(&handles.table, &items).await?;
+            handles.table.add(batches.clone()).execute().await.map_err(StoreError::lance("adding embeddings"))
+        })
+        .await?;
         drop(writing);
         self.committed(&handles, Write::Add(items.len()), started);
         Ok(AddOutcome { added: items.len(), version: result.version })
@@ -134,8 +139,8 @@ async fn reject_stored_ids(table: &lancedb::Table, items: &[Item]) -> Result<()>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::testing::{item, options, path};
-    use crate::store::{OpenOptions, SearchRequest, Store};
+    use crate::store::testing::{item, options, path, with_fields};
+    use crate::store::{SearchRequest, Store};
 
     #[tokio::test]
     async fn a_stored_id_rejects_the_whole_batch() -> Result<()> {
@@ -195,6 +200,28 @@ mod tests {
     fn doc(id: &str, vector: &[f32], section: &str, year: i64, tags: &[&str]) -> Item {
         let metadata = serde_json::json!({ "section": section, "year": year, "tags": tags, "note": "free text" });
         Item { id: id.into(), vector: vector.to_vec(), metadata: Some(metadata) }
+    }
+
+
+    /// Issue 12, defect 6: bookkeeping after a commit could turn a committed write into a rejection
+    /// (a poisoned counter mutex became `Internal`). The commit stands, and so does the call.
+    #[tokio::test]
+    async fn a_committed_write_is_never_rejected_by_its_bookkeeping() -> Result<()> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&path(&dir), options(2)).await?;
+        let activity = std::sync::Arc::clone(&store.activity);
+        let poisoner = std::thread::spawn(move || {
+            let _held = activity.lock();
+            panic!("poison the activity mutex");
+        });
+        assert!(poisoner.join().is_err());
+        assert!(store.activity.is_poisoned());
+        store.add(vec![item("a", &[1.0, 0.0])]).await?;
+        store.upsert(vec![item("b", &[0.0, 1.0])]).await?;
+        store.delete(DeleteTarget::Ids(vec!["a".into()])).await?;
+        assert_eq!(store.count(None).await?, 1);
+        assert_eq!(store.stats().await?.inserts, 1);
+        Ok(())
     }
 
 }

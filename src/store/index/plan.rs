@@ -2,7 +2,7 @@
 //! the one partition rule per kind that both planning and background upkeep use. Every number here
 //! was measured on `../shared/data` (see the README's "Vector index" section); nothing touches LanceDB.
 
-use super::IndexKind;
+use super::{IndexKind, IndexShape};
 use crate::store::error::{Result, StoreError};
 
 /// Rows from which `"auto"` builds an index. Measured (MiniLM, p50, same run): 2,000 rows exact
@@ -79,15 +79,6 @@ impl IndexOptions {
     pub fn of_kind(kind: IndexKind) -> Self {
         Self { requested: Requested::Kind(kind), ..Self::default() }
     }
-
-    /// The kind these options would build (`"auto"` → [`AUTO_KIND`]); `None` for `"none"`.
-    pub fn kind(&self) -> Option<IndexKind> {
-        match self.requested {
-            Requested::Auto => Some(AUTO_KIND),
-            Requested::Exact => None,
-            Requested::Kind(kind) => Some(kind),
-        }
-    }
 }
 
 /// Everything one index build needs, derived from the data and the options.
@@ -109,6 +100,12 @@ pub struct IndexPlan {
     pub num_edges: Option<u32>,
     /// HNSW build-time candidates (IVF-HNSW-SQ only).
     pub ef_construction: Option<u32>,
+}
+
+impl From<&IndexPlan> for IndexShape {
+    fn from(plan: &IndexPlan) -> Self {
+        Self { kind: plan.kind, num_partitions: plan.num_partitions }
+    }
 }
 
 /// What `createIndex` decided.
@@ -145,6 +142,13 @@ pub fn plan(rows: usize, dimension: usize, options: &IndexOptions) -> Result<Dec
         });
     }
     check_partitions_fit(options, rows)?;
+    if kind == IndexKind::IvfPq && options.num_bits == Some(PQ_BITS) && rows < 1 << PQ_BITS {
+        // LanceDB would commit an index covering no row; refused before anything is written.
+        return Err(StoreError::index_failed(format!(
+            "8-bit PQ codes need at least {} rows to train their codebooks and the table has {rows}; use numBits: 4, or add rows",
+            1 << PQ_BITS
+        )));
+    }
     let is_pq = kind == IndexKind::IvfPq;
     let is_hnsw = kind == IndexKind::IvfHnswSq;
     Ok(Decision::Build(IndexPlan {
@@ -268,6 +272,10 @@ mod tests {
         let large = build(20_000, 768, &IndexOptions::of_kind(IndexKind::IvfPq));
         assert_eq!((large.num_partitions, large.num_bits), (128, Some(PQ_BITS)));
         assert!(matches!(plan(0, 8, &IndexOptions::of_kind(IndexKind::IvfFlat)), Err(StoreError::IndexFailed { .. })));
+        // Issue 13, item 5: refused by the plan, before LanceDB commits an empty index.
+        let eight_bits = IndexOptions { num_bits: Some(8), ..IndexOptions::of_kind(IndexKind::IvfPq) };
+        assert!(matches!(plan(255, 8, &eight_bits), Err(StoreError::IndexFailed { .. })));
+        assert!(matches!(plan(256, 8, &eight_bits), Ok(Decision::Build(_))));
     }
 
     #[test]

@@ -9,8 +9,8 @@ use super::{IndexKind, IndexShape};
 pub const AUTO_FOLD_MIN_ROWS: usize = 2_000;
 /// …or this share of the indexed rows, whichever is larger.
 pub const AUTO_FOLD_FRACTION: f64 = 0.05;
-/// Background upkeep rebuilds an index once the √ rule asks for this many times its partitions
-/// (the table has grown about this factor squared since the build).
+/// Background upkeep rebuilds an index once its kind's partition rule asks for this many times its
+/// partitions (for the √ rule, the table has grown about this factor squared since the build).
 pub const AUTO_REBUILD_GROWTH: u32 = 2;
 
 /// The vector index as background upkeep sees it.
@@ -48,9 +48,10 @@ pub fn decide(rows: usize, current: Option<Current>) -> Upkeep {
     }
 }
 
-/// Whether a plan for `rows` rows would give `shape`'s kind `AUTO_REBUILD_GROWTH` times its partitions.
+/// Whether a plan of `shape`'s kind for `rows` rows would give it `AUTO_REBUILD_GROWTH` times its
+/// partitions. The same rule as planning (`plan::partitions_for`), so an index just built is never outgrown.
 fn outgrown(rows: usize, shape: IndexShape) -> bool {
-    plan::ivf_partitions(rows) >= shape.num_partitions.saturating_mul(AUTO_REBUILD_GROWTH)
+    plan::partitions_for(shape.kind, rows) >= shape.num_partitions.saturating_mul(AUTO_REBUILD_GROWTH)
 }
 
 #[cfg(test)]
@@ -67,5 +68,26 @@ mod tests {
         assert_eq!(decide(22_000, current(20_000, 2_000, true)), Upkeep::Fold);
         assert_eq!(decide(80_000, current(20_000, 60_000, true)), Upkeep::Build(Some(IndexKind::IvfPq)));
         assert_eq!(decide(80_000, current(20_000, 60_000, false)), Upkeep::Fold); // not ours: never rebuilt
+    }
+
+    /// Issue 12, defect 1: the auto kind (`ivf_hnsw_sq`) was compared with the √ rule, so every write
+    /// after the first build asked for a rebuild. For every kind, an index just planned for `rows` is
+    /// kept (and folded) as the table grows a little, and rebuilt only once its own rule doubles.
+    #[test]
+    fn an_index_is_kept_until_its_own_partition_rule_doubles_for_every_kind() {
+        for kind in IndexKind::ALL {
+            for rows in [AUTO_INDEX_MIN_ROWS, 20_000, 100_000] {
+                let shape = IndexShape { kind, num_partitions: plan::partitions_for(kind, rows) };
+                let current = |unindexed| Some(Current { shape, ours: true, indexed_rows: rows, unindexed_rows: unindexed });
+                assert_eq!(decide(rows, current(0)), Upkeep::Nothing, "{kind:?} at {rows}");
+                assert_eq!(decide(rows + 1, current(1)), Upkeep::Nothing, "{kind:?} at {rows} + 1");
+                let fold = AUTO_FOLD_MIN_ROWS.max(rows / 20);
+                assert_eq!(decide(rows + fold, current(fold)), Upkeep::Fold, "{kind:?} at {rows} + {fold}");
+                let grown = (rows..).step_by(1_000).find(|&r| plan::partitions_for(kind, r) >= 2 * shape.num_partitions);
+                let grown = grown.expect("partitions grow with rows");
+                assert_eq!(decide(grown, current(grown - rows)), Upkeep::Build(Some(kind)), "{kind:?} from {rows} to {grown}");
+                assert_eq!(decide(grown - 1_000, current(0)), Upkeep::Nothing, "{kind:?} from {rows} to {}", grown - 1_000);
+            }
+        }
     }
 }

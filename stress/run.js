@@ -1,0 +1,327 @@
+#!/usr/bin/env node
+// `npm run stress`: lancestore under faults, load and hostile input, with real processes and real LanceDB
+// directories. Each scenario prints its figures; any broken guarantee exits non-zero with the seed to replay.
+//
+//   node stress/run.js            short mode (CI, a few minutes)
+//   node stress/run.js --full     longer rounds and more calls
+//   node stress/run.js --seed 42  replay (the seed is printed by every run)
+//   node stress/run.js --only fuzz,crash
+'use strict'
+
+const { spawn } = require('node:child_process')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { EmbeddingStore } = require('..')
+const { rng } = require('../bench/data')
+
+const args = process.argv.slice(2)
+const full = args.includes('--full')
+const seedArg = args.indexOf('--seed')
+const seed = seedArg >= 0 ? Number(args[seedArg + 1]) : Date.now() % 1_000_000
+const onlyArg = args.indexOf('--only')
+const only = onlyArg >= 0 ? args[onlyArg + 1].split(',') : null
+const CODES = new Set(['INVALID_ARGUMENT', 'DIMENSION_MISMATCH', 'INVALID_VECTOR', 'DUPLICATE_ID', 'INVALID_FILTER', 'INDEX_FAILED', 'CONFLICT', 'STORE_CLOSED', 'IO', 'INTERNAL'])
+
+/** A small seeded PRNG (shared with the benchmarks), so a failing run can be replayed exactly. */
+const prng = rng
+
+function tempDir() {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'lancestore-stress-'))
+}
+
+function vector(rand, dim) {
+  return Float32Array.from({ length: dim }, () => rand() * 2 - 1)
+}
+
+const rssMiB = () => process.memoryUsage().rss / 2 ** 20
+const openFds = () => (fs.existsSync('/proc/self/fd') ? fs.readdirSync('/proc/self/fd').length : NaN)
+
+function fail(message) {
+  console.error(`\nSTRESS FAILURE (replay with: node stress/run.js --seed ${seed}${full ? ' --full' : ''}): ${message}`)
+  process.exit(1)
+}
+
+/** Runs this file as a child in `role`, collecting its stdout lines. */
+function child(role, extra, onLine) {
+  const proc = spawn(process.execPath, [__filename, '--child', role, ...extra], { stdio: ['ignore', 'pipe', 'inherit'] })
+  let buffer = ''
+  proc.stdout.on('data', (chunk) => {
+    buffer += chunk
+    let nl
+    while ((nl = buffer.indexOf('\n')) >= 0) {
+      onLine(buffer.slice(0, nl))
+      buffer = buffer.slice(nl + 1)
+    }
+  })
+  return proc
+}
+
+const exited = (proc) => new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })))
+
+// ---------- kill -9 during writes and maintenance, exact accounting of acknowledged batches ----------
+
+const BATCH = 20
+const DIM = 8
+
+async function crashWriter(dir, roundSeed) {
+  const rand = prng(roundSeed)
+  const store = await EmbeddingStore.open(dir, { dimension: DIM, performance: { autoOptimizeEvery: 7 } })
+  const added = []
+  const ids = (batch) => Array.from({ length: BATCH }, (_, j) => `${batch}-${j}`)
+  for (let op = 0; ; op++) {
+    const r = rand()
+    const batch = `${roundSeed}-${op}`
+    if (r < 0.55) {
+      const items = ids(batch).map((id) => ({ id, vector: vector(rand, DIM), metadata: { batch } }))
+      await store.addEmbeddings(items)
+      added.push(batch)
+      console.log(`ADD ${batch}`)
+    } else if (r < 0.7) {
+      await store.upsertEmbeddings(ids(batch).map((id) => ({ id, vector: vector(rand, DIM) })))
+      added.push(batch)
+      console.log(`ADD ${batch}`)
+    } else if (r < 0.85 && added.length > 0) {
+      const victim = added.splice(Math.floor(rand() * added.length), 1)[0]
+      console.log(`DELSTART ${victim}`)
+      await store.delete(ids(victim))
+      console.log(`DEL ${victim}`)
+    } else if (r < 0.95) {
+      await store.optimize({ retainVersionsSeconds: 0 })
+    } else {
+      await store.createIndex({ kind: 'ivf_flat' }).catch(() => {})
+    }
+  }
+}
+
+async function crashScenario() {
+  const rounds = full ? 20 : 4
+  const rand = prng(seed)
+  let acked = 0
+  let kills = 0
+  for (let round = 0; round < rounds; round++) {
+    const dir = tempDir()
+    const roundSeed = Math.floor(rand() * 1e9)
+    const ackedBatches = new Set()
+    const deleting = new Set()
+    const deleted = new Set()
+    // Several kill/reopen cycles on one directory: each writer continues where the last died.
+    for (let life = 0; life < 3; life++) {
+      const proc = child('crash-writer', [dir, String(roundSeed * 10 + life)], (line) => {
+        const [what, batch] = line.split(' ')
+        if (what === 'ADD') ackedBatches.add(batch)
+        if (what === 'DELSTART') deleting.add(batch)
+        if (what === 'DEL') deleted.add(batch)
+      })
+      await new Promise((r) => setTimeout(r, 300 + rand() * 1_200))
+      proc.kill('SIGKILL')
+      await exited(proc)
+      kills++
+    }
+    const store = await EmbeddingStore.open(dir, { autoIndex: false })
+    const total = await store.count()
+    const ids = new Set()
+    // Every acknowledged batch is there in full; every batch present is complete (atomic).
+    for (const batch of ackedBatches) {
+      const got = await store.get(Array.from({ length: BATCH }, (_, j) => `${batch}-${j}`))
+      const present = got.filter((g) => g !== null).length
+      if (deleted.has(batch) && present !== 0) fail(`batch ${batch}, deleted and acknowledged, still has ${present} rows`)
+      if (!deleted.has(batch) && !deleting.has(batch) && present !== BATCH) fail(`acknowledged batch ${batch} has ${present} of ${BATCH} rows after kill -9`)
+      if (present !== 0 && present !== BATCH) fail(`batch ${batch} is torn: ${present} of ${BATCH} rows`)
+      got.forEach((g) => g && ids.add(g.id))
+    }
+    if ((total - ids.size) % BATCH !== 0) fail(`${total - ids.size} rows outside acknowledged batches: a torn batch`)
+    acked += ackedBatches.size
+    await store.close()
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+  console.log(`crash: ${rounds} directories, ${kills} kill -9, ${acked} acknowledged batches all present and whole`)
+}
+
+// ---------- several writer processes ----------
+
+async function multiWriter(dir, name, n) {
+  const rand = prng(name.length * 7919 + n)
+  const store = await EmbeddingStore.open(dir, { dimension: DIM })
+  for (let i = 0; i < n; i++) {
+    await store.addEmbeddings([{ id: `${name}-${i}`, vector: vector(rand, DIM) }])
+  }
+  await store.close()
+}
+
+async function writersScenario() {
+  const dir = tempDir()
+  const writers = full ? 6 : 3
+  const each = full ? 100 : 30
+  await (await EmbeddingStore.open(dir, { dimension: DIM })).close()
+  const procs = Array.from({ length: writers }, (_, w) => child('multi-writer', [dir, `w${w}`, String(each)], () => {}))
+  const outcomes = await Promise.all(procs.map(exited))
+  if (outcomes.some((o) => o.code !== 0)) fail(`a writer process failed: ${JSON.stringify(outcomes)}`)
+  const store = await EmbeddingStore.open(dir)
+  const count = await store.count()
+  if (count !== writers * each) fail(`${writers} writers × ${each} adds left ${count} rows`)
+  await store.close()
+  fs.rmSync(dir, { recursive: true, force: true })
+  console.log(`writers: ${writers} processes × ${each} single-row adds, all ${count} rows present, no failure`)
+}
+
+// ---------- 1,000 concurrent searches ----------
+
+async function loadScenario() {
+  const dir = tempDir()
+  const dim = 64
+  const rand = prng(seed + 1)
+  const store = await EmbeddingStore.open(dir, { dimension: dim, autoIndex: false })
+  await store.addEmbeddings(Array.from({ length: 20_000 }, (_, i) => ({ id: `${i}`, vector: vector(rand, dim) })))
+  let peak = rssMiB()
+  const sampler = setInterval(() => (peak = Math.max(peak, rssMiB())), 5)
+  const started = performance.now()
+  const calls = 1_000
+  const results = await Promise.all(Array.from({ length: calls }, () => store.search(vector(rand, dim), { limit: 10 })))
+  clearInterval(sampler)
+  if (results.some((hits) => hits.length !== 10)) fail('a concurrent search returned fewer than 10 hits')
+  console.log(`load: ${calls} concurrent searches on 20k×64 in ${(performance.now() - started).toFixed(0)} ms, peak RSS ${peak.toFixed(0)} MiB`)
+  await store.close()
+  fs.rmSync(dir, { recursive: true, force: true })
+}
+
+// ---------- seeded fuzz of every method ----------
+
+function fuzzValue(rand, depth = 0) {
+  const pick = Math.floor(rand() * 22)
+  const big = () => Array.from({ length: Math.floor(rand() * 3) }, () => fuzzValue(rand, depth + 1))
+  switch (pick) {
+    case 0: return undefined
+    case 1: return null
+    case 2: return rand() < 0.5
+    case 3: return Math.floor(rand() * 20) - 5
+    case 4: return [NaN, Infinity, -Infinity, -0, 1e308, 5e-324, 2 ** 53 + 1][Math.floor(rand() * 7)]
+    case 5: return ['', 'a', "it's", 'ü🚀', '\u0000', "' OR 1=1 --", 'x'.repeat(2_000), '$or'][Math.floor(rand() * 8)]
+    case 6: return BigInt(Math.floor(rand() * 100))
+    case 7: return Symbol('s')
+    case 8: return () => 1
+    case 9: return depth < 4 ? big() : 1
+    case 10: return depth < 4 ? Object.fromEntries(big().map((v, i) => [`k${i}`, v])) : {}
+    case 11: return new Float32Array(Math.floor(rand() * 6))
+    case 12: return Float32Array.from({ length: 4 }, () => rand())
+    case 13: return { get vector() { throw new Error('getter boom') }, id: 'g' }
+    case 14: return new Proxy({}, { get() { throw new Error('trap boom') }, ownKeys() { throw new Error('keys boom') } })
+    case 15: { const o = {}; o.self = o; return o }
+    case 16: return { section: 's' }
+    case 17: return { $or: Array.from({ length: Math.floor(rand() * 50) }, (_, i) => ({ section: `s${i}` })) }
+    case 18: return { year: { [['$gt', '$in', '$regex', '$exists'][Math.floor(rand() * 4)]]: fuzzValue(rand, depth + 1) } }
+    case 19: return [{ id: `f${Math.floor(rand() * 50)}`, vector: Float32Array.from({ length: 4 }, () => rand() - 0.5), metadata: fuzzValue(rand, depth + 1) }]
+    case 20: return { limit: fuzzValue(rand, depth + 1), threshold: fuzzValue(rand, depth + 1), exact: rand() < 0.5 }
+    default: { let o = { section: 'deep' }; for (let i = 0; i < 200 * (depth + 1); i++) o = { $not: o }; return o }
+  }
+}
+
+async function fuzzRunner(dir, fuzzSeed, calls) {
+  const rand = prng(fuzzSeed)
+  const store = await EmbeddingStore.open(dir, { dimension: 4, fields: { section: 'string', year: 'int' }, autoIndex: false })
+  await store.addEmbeddings([{ id: 'seed', vector: [1, 0, 0, 0], metadata: { section: 's', year: 1 } }])
+  const methods = ['addEmbeddings', 'upsertEmbeddings', 'search', 'count', 'get', 'delete', 'stats', 'version', 'optimize', 'createIndex']
+  const writes = new Set(['addEmbeddings', 'upsertEmbeddings', 'delete', 'optimize', 'createIndex'])
+  let rejected = 0
+  for (let i = 0; i < calls; i++) {
+    const method = methods[Math.floor(rand() * methods.length)]
+    const argv = Array.from({ length: Math.floor(rand() * 3) }, () => fuzzValue(rand))
+    const before = writes.has(method) ? await store.count() : 0
+    let promise
+    try {
+      promise = store[method](...argv)
+    } catch (err) {
+      console.log(`SYNC-THROW ${i} ${method} ${String(err)}`)
+      process.exit(3)
+    }
+    if (!(promise instanceof Promise)) {
+      console.log(`NOT-A-PROMISE ${i} ${method}`)
+      process.exit(3)
+    }
+    const outcome = await Promise.race([
+      promise.then(() => 'ok', (err) => err),
+      new Promise((r) => setTimeout(() => r('HANG'), 30_000)),
+    ])
+    if (outcome === 'HANG') {
+      console.log(`HANG ${i} ${method}`)
+      process.exit(3)
+    }
+    if (outcome !== 'ok') {
+      rejected++
+      if (!CODES.has(outcome && outcome.code)) {
+        console.log(`UNCODED ${i} ${method} ${String(outcome)}`)
+        process.exit(3)
+      }
+      if (writes.has(method) && method !== 'optimize' && method !== 'createIndex' && (await store.count()) !== before) {
+        console.log(`CHANGED-ON-REJECT ${i} ${method} ${outcome.code}`)
+        process.exit(3)
+      }
+    }
+  }
+  await store.close()
+  console.log(`DONE ${calls} ${rejected}`)
+}
+
+async function fuzzScenario() {
+  const processes = full ? 8 : 2
+  const calls = full ? 2_500 : 5_000 / processes
+  let total = 0
+  let rejected = 0
+  for (let p = 0; p < processes; p++) {
+    const dir = tempDir()
+    const lines = []
+    const proc = child('fuzz', [dir, String(seed + p), String(calls)], (line) => lines.push(line))
+    const { code, signal } = await exited(proc)
+    fs.rmSync(dir, { recursive: true, force: true })
+    const done = lines.find((l) => l.startsWith('DONE '))
+    if (code !== 0 || !done) fail(`fuzz process ${p} (seed ${seed + p}) ended with ${signal || code}: ${lines.slice(-3).join(' | ')}`)
+    const [, n, r] = done.split(' ')
+    total += Number(n)
+    rejected += Number(r)
+  }
+  console.log(`fuzz: ${total} generated calls in ${processes} processes, ${rejected} coded rejections, no crash, hang, sync throw or change on rejection`)
+}
+
+// ---------- long run: memory and file descriptors over many small commits ----------
+
+async function longRunScenario() {
+  const dir = tempDir()
+  const rand = prng(seed + 2)
+  const commits = full ? 10_000 : 1_000
+  const store = await EmbeddingStore.open(dir, { dimension: 64 })
+  await store.addEmbeddings(Array.from({ length: 1_000 }, (_, i) => ({ id: `s${i}`, vector: vector(rand, 64) })))
+  let warm = null
+  for (let i = 0; i < commits; i++) {
+    await store.addEmbeddings(Array.from({ length: 5 }, (_, j) => ({ id: `c${i}-${j}`, vector: vector(rand, 64) })))
+    for (let q = 0; q < 10; q++) await store.search(vector(rand, 64))
+    if (i === Math.floor(commits / 10)) warm = { rss: rssMiB(), fds: openFds() }
+  }
+  const end = { rss: rssMiB(), fds: openFds() }
+  await store.close()
+  fs.rmSync(dir, { recursive: true, force: true })
+  console.log(
+    `long run: ${commits} commits of 5 rows + ${commits * 10} searches; RSS ${warm.rss.toFixed(0)} → ${end.rss.toFixed(0)} MiB after warm-up ` +
+      `(${(end.rss - warm.rss).toFixed(0)} MiB growth), open fds ${warm.fds} → ${end.fds}`,
+  )
+}
+
+const scenarios = { crash: crashScenario, writers: writersScenario, load: loadScenario, fuzz: fuzzScenario, 'long-run': longRunScenario }
+
+async function main() {
+  if (args[0] === '--child') {
+    const [, role, ...rest] = args
+    if (role === 'crash-writer') return crashWriter(rest[0], Number(rest[1]))
+    if (role === 'multi-writer') return multiWriter(rest[0], rest[1], Number(rest[2]))
+    if (role === 'fuzz') return fuzzRunner(rest[0], Number(rest[1]), Number(rest[2]))
+    throw new Error(`unknown child role ${role}`)
+  }
+  console.log(`lancestore stress (${full ? 'full' : 'short'} mode, seed ${seed})`)
+  for (const [name, run] of Object.entries(scenarios)) {
+    if (only && !only.includes(name)) continue
+    const started = performance.now()
+    await run()
+    console.log(`  (${name}: ${((performance.now() - started) / 1000).toFixed(1)} s)`)
+  }
+}
+
+main().catch((err) => fail(err && err.stack ? err.stack : String(err)))
