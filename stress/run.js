@@ -287,7 +287,7 @@ async function fuzzScenario() {
 async function longRunScenario() {
   const dir = tempDir()
   const rand = prng(seed + 2)
-  const commits = full ? 10_000 : 1_000
+  const commits = full ? 10_000 : 500
   const store = await EmbeddingStore.open(dir, { dimension: 64 })
   await store.addEmbeddings(Array.from({ length: 1_000 }, (_, i) => ({ id: `s${i}`, vector: vector(rand, 64) })))
   let warm = null

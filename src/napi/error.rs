@@ -82,15 +82,15 @@ where
 /// user code threw while the argument was read (a getter, a Proxy trap, `JSON.stringify` on a BigInt),
 /// which becomes the rejection's `cause`.
 pub struct BadArgument<'env> {
-    /// What is wrong, with its code.
-    pub error: StoreError,
+    /// What is wrong, with its code (boxed: a `StoreError` is large, and this travels in every `Result`).
+    pub error: Box<StoreError>,
     /// The JS exception behind it, if user code threw one.
     pub cause: Option<Unknown<'env>>,
 }
 
 impl From<StoreError> for BadArgument<'_> {
     fn from(error: StoreError) -> Self {
-        Self { error, cause: None }
+        Self { error: Box::new(error), cause: None }
     }
 }
 
@@ -104,7 +104,7 @@ impl<'env> BadArgument<'env> {
             Some(thrown) => format!("reading it threw {thrown}"),
             None => reason.to_owned(),
         };
-        Self { error: StoreError::invalid(what, reason), cause }
+        Self { error: Box::new(StoreError::invalid(what, reason)), cause }
     }
 }
 

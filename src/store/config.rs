@@ -517,7 +517,7 @@ impl IndexRequest {
         if kind == IndexKind::IvfPq {
             num_sub_vectors = opt_u32("numSubVectors", self.num_sub_vectors, 1, dimension)?;
             if let Some(n) = num_sub_vectors
-                && dimension % n as usize != 0
+                && !dimension.is_multiple_of(n as usize)
             {
                 return Err(StoreError::invalid("numSubVectors", format!("{n} does not divide the dimension {dimension}")));
             }

@@ -9,6 +9,7 @@ pub mod upkeep;
 
 /// The vector index kinds a store builds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[expect(clippy::enum_variant_names, reason = "every kind is an IVF index, named as LanceDB names it")]
 pub enum IndexKind {
     /// IVF partitions of product-quantised vectors, re-ranked on the full vectors.
     IvfPq,

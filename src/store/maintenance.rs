@@ -280,8 +280,6 @@ mod tests {
         Ok(())
     }
 
-    /// `n` seeded pseudo-random vectors (a small LCG: the tests need spread, not quality).
-
     fn kind(name: &str) -> IndexRequest {
         IndexRequest { kind: Some(name.into()), ..Default::default() }
     }

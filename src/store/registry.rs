@@ -48,7 +48,10 @@ pub struct TableLocks {
     pub maintenance: tokio::sync::Mutex<()>,
 }
 
-static TABLE_LOCKS: LazyLock<Mutex<HashMap<(PathBuf, String), Weak<TableLocks>>>> = LazyLock::new(Default::default);
+/// The locks of each table by (canonical directory, table name); weak, so the last store drops them.
+type LocksByTable = HashMap<(PathBuf, String), Weak<TableLocks>>;
+
+static TABLE_LOCKS: LazyLock<Mutex<LocksByTable>> = LazyLock::new(Default::default);
 
 /// The locks of `table` in `dir` (a canonical path), shared by every store on it.
 pub fn table_locks(dir: &Path, table: &str) -> Result<Arc<TableLocks>> {

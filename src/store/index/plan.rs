@@ -206,7 +206,7 @@ fn floor_power_of_two(n: usize) -> u32 {
 pub fn sub_vectors_for(dimension: usize) -> u32 {
     let length = std::iter::once(PQ_VALUES_PER_SUB_VECTOR)
         .chain([16, 8, 4, 2, 1])
-        .find(|len| dimension % len == 0 && dimension >= *len)
+        .find(|len| dimension.is_multiple_of(*len) && dimension >= *len)
         .unwrap_or(1);
     u32::try_from(dimension / length).unwrap_or(u32::MAX)
 }
