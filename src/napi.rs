@@ -10,16 +10,18 @@ mod results;
 use std::future::Future;
 use std::sync::Arc;
 
-use napi::bindgen_prelude::{PromiseRaw, ToNapiValue, Unknown};
 use napi::Env;
+use napi::bindgen_prelude::{PromiseRaw, ToNapiValue, Unknown};
 use napi_derive::napi;
 
-use convert::{Args, from_js, items_from_js, open_options, optional_from_js, query_from_js};
 use crate::store::{self, Store};
+use convert::{Args, from_js, items_from_js, open_options, optional_from_js, query_from_js};
 use error::{settle, settle_args};
 use napi::bindgen_prelude::Either;
 use options::{CountOptions, CreateIndexOptions, DeleteByFilter, OptimizeOptions, SearchOptions};
-use results::{AddResult, DeleteResult, IndexReport, OptimizeResult, SearchHit, StoreStats, StoredEmbedding, UpsertResult};
+use results::{
+    AddResult, DeleteResult, IndexReport, OptimizeResult, SearchHit, StoreStats, StoredEmbedding, UpsertResult,
+};
 
 /// An embedded embedding store: one LanceDB table on local disk. Create one with `EmbeddingStore.open`.
 #[napi]
@@ -72,17 +74,29 @@ impl EmbeddingStore {
         options: Option<Unknown<'env>>,
     ) -> napi::Result<PromiseRaw<'env, EmbeddingStore>> {
         let args = from_js::<String>(env, &path, "path").and_then(|path| Ok((path, open_options(env, options)?)));
-        settle_args(env, args, |(path, options)| async move { Store::open(&path, options.into()).await }, |store| {
-            EmbeddingStore { inner: Arc::new(store) }
-        })
+        settle_args(
+            env,
+            args,
+            |(path, options)| async move { Store::open(&path, options.into()).await },
+            |store| EmbeddingStore { inner: Arc::new(store) },
+        )
     }
 
     /// Stores `items` in one atomic commit: all of them or, on any error, none. Resolves `{ added, version }`.
     /// Rejects `DUPLICATE_ID` when an id repeats in the batch or is already stored, `DIMENSION_MISMATCH`,
     /// `INVALID_VECTOR`, `INVALID_ARGUMENT`, `STORE_CLOSED`.
     #[napi(ts_args_type = "items: EmbeddingItem[]", ts_return_type = "Promise<AddResult>")]
-    pub fn add_embeddings<'env>(&self, env: &'env Env, items: Unknown<'env>) -> napi::Result<PromiseRaw<'env, AddResult>> {
-        self.call(env, items_from_js(env, &items), |store, items| async move { store.add(items).await }, AddResult::from)
+    pub fn add_embeddings<'env>(
+        &self,
+        env: &'env Env,
+        items: Unknown<'env>,
+    ) -> napi::Result<PromiseRaw<'env, AddResult>> {
+        self.call(
+            env,
+            items_from_js(env, &items),
+            |store, items| async move { store.add(items).await },
+            AddResult::from,
+        )
     }
 
     /// The stored embeddings nearest to `query`, best first (`score` descending).
@@ -98,13 +112,17 @@ impl EmbeddingStore {
         options: Option<Unknown<'env>>,
     ) -> napi::Result<PromiseRaw<'env, Vec<SearchHit>>> {
         let args = query_from_js(env, &query).and_then(|query| {
-            let options = optional_from_js::<SearchOptions>(env, options, "options", SearchOptions::KEYS)?.unwrap_or_default();
+            let options =
+                optional_from_js::<SearchOptions>(env, options, "options", SearchOptions::KEYS)?.unwrap_or_default();
             Ok((query, store::SearchRequest::try_from(options)?))
         });
         // Each call gets fresh JS objects, so callers may mutate hits without touching the cache.
-        self.call(env, args, |store, (query, request)| async move { store.search(&query, &request).await }, |hits| {
-            hits.iter().cloned().map(SearchHit::from).collect()
-        })
+        self.call(
+            env,
+            args,
+            |store, (query, request)| async move { store.search(&query, &request).await },
+            |hits| hits.iter().cloned().map(SearchHit::from).collect(),
+        )
     }
 
     /// Row count, version, query-cache counters, operation counts and latency summaries.
@@ -116,25 +134,40 @@ impl EmbeddingStore {
     /// Number of stored embeddings, or of those matching `options.filter`. Rejects `INVALID_FILTER`.
     #[napi(ts_args_type = "options?: CountOptions", ts_return_type = "Promise<number>")]
     pub fn count<'env>(&self, env: &'env Env, options: Option<Unknown<'env>>) -> napi::Result<PromiseRaw<'env, f64>> {
-        let filter = optional_from_js::<CountOptions>(env, options, "options", &["filter"]).and_then(|o| {
-            Ok(o.and_then(|o| o.filter).map(|f| f.parse("options.filter")).transpose()?)
-        });
+        let filter = optional_from_js::<CountOptions>(env, options, "options", &["filter"])
+            .and_then(|o| Ok(o.and_then(|o| o.filter).map(|f| f.parse("options.filter")).transpose()?));
         self.call(env, filter, |store, filter| async move { store.count(filter.as_ref()).await }, |n| n as f64)
     }
 
     /// Inserts new ids and replaces existing ones (vector and metadata) in one atomic commit.
     /// Resolves `{ inserted, updated, version }`. Rejects like `addEmbeddings`, except that stored ids are replaced.
     #[napi(ts_args_type = "items: EmbeddingItem[]", ts_return_type = "Promise<UpsertResult>")]
-    pub fn upsert_embeddings<'env>(&self, env: &'env Env, items: Unknown<'env>) -> napi::Result<PromiseRaw<'env, UpsertResult>> {
-        self.call(env, items_from_js(env, &items), |store, items| async move { store.upsert(items).await }, UpsertResult::from)
+    pub fn upsert_embeddings<'env>(
+        &self,
+        env: &'env Env,
+        items: Unknown<'env>,
+    ) -> napi::Result<PromiseRaw<'env, UpsertResult>> {
+        self.call(
+            env,
+            items_from_js(env, &items),
+            |store, items| async move { store.upsert(items).await },
+            UpsertResult::from,
+        )
     }
 
     /// The stored items for `ids`, in the order asked, with `null` for ids not stored.
     #[napi(ts_args_type = "ids: string[]", ts_return_type = "Promise<Array<StoredEmbedding | null>>")]
-    pub fn get<'env>(&self, env: &'env Env, ids: Unknown<'env>) -> napi::Result<PromiseRaw<'env, Vec<Option<StoredEmbedding>>>> {
-        self.call(env, from_js::<Vec<String>>(env, &ids, "ids"), |store, ids| async move { store.get(ids).await }, |items| {
-            items.into_iter().map(|item| item.map(StoredEmbedding::from)).collect()
-        })
+    pub fn get<'env>(
+        &self,
+        env: &'env Env,
+        ids: Unknown<'env>,
+    ) -> napi::Result<PromiseRaw<'env, Vec<Option<StoredEmbedding>>>> {
+        self.call(
+            env,
+            from_js::<Vec<String>>(env, &ids, "ids"),
+            |store, ids| async move { store.get(ids).await },
+            |items| items.into_iter().map(|item| item.map(StoredEmbedding::from)).collect(),
+        )
     }
 
     /// Removes the given ids (missing ones are ignored), or the rows matching `{ filter }`, in one commit.
@@ -154,7 +187,11 @@ impl EmbeddingStore {
     /// (default one hour), builds scalar indexes on declared fields and folds new rows into indexes.
     /// Runs automatically every `performance.autoOptimizeEvery` commits.
     #[napi(ts_args_type = "options?: OptimizeOptions", ts_return_type = "Promise<OptimizeResult>")]
-    pub fn optimize<'env>(&self, env: &'env Env, options: Option<Unknown<'env>>) -> napi::Result<PromiseRaw<'env, OptimizeResult>> {
+    pub fn optimize<'env>(
+        &self,
+        env: &'env Env,
+        options: Option<Unknown<'env>>,
+    ) -> napi::Result<PromiseRaw<'env, OptimizeResult>> {
         let retain = optional_from_js::<OptimizeOptions>(env, options, "options", &["retainVersionsSeconds"])
             .map(|o| o.and_then(|o| o.retain_versions_seconds));
         self.call(env, retain, |store, retain| async move { store.optimize(retain).await }, OptimizeResult::from)
@@ -165,7 +202,11 @@ impl EmbeddingStore {
     /// Rejects `INDEX_FAILED` with LanceDB's reason when the build fails (the store keeps searching
     /// exactly or with the old index), `INVALID_ARGUMENT` for bad options.
     #[napi(ts_args_type = "options?: CreateIndexOptions", ts_return_type = "Promise<IndexReport>")]
-    pub fn create_index<'env>(&self, env: &'env Env, options: Option<Unknown<'env>>) -> napi::Result<PromiseRaw<'env, IndexReport>> {
+    pub fn create_index<'env>(
+        &self,
+        env: &'env Env,
+        options: Option<Unknown<'env>>,
+    ) -> napi::Result<PromiseRaw<'env, IndexReport>> {
         let request = optional_from_js::<CreateIndexOptions>(env, options, "options", CreateIndexOptions::KEYS)
             .map(|o| store::IndexRequest::from(o.unwrap_or_default()));
         self.call(env, request, |store, request| async move { store.create_index(request).await }, IndexReport::from)

@@ -38,11 +38,11 @@ use lancedb::query::{ExecutableQuery, QueryBase, Select};
 use tokio::sync::Semaphore;
 
 use activity::Activity;
-use lock::lock;
 use cache::QueryCache;
 pub use config::{IndexRequest, OpenOptions, SearchRequest, StoreConfig};
 pub use error::{ErrorCode, Result, StoreError};
 pub use latency::LatencySummary;
+use lock::lock;
 pub use maintenance::IndexReport;
 pub use metric::Metric;
 pub use model::{AddOutcome, DeleteOutcome, DeleteTarget, Hit, Item, OptimizeOutcome, StoredItem, UpsertOutcome};
@@ -201,10 +201,7 @@ async fn prewarm(table: &lancedb::Table, rows: usize) -> Result<()> {
     if rows != usize::MAX {
         query = query.limit(rows);
     }
-    let stream = query
-        .execute()
-        .await
-        .map_err(StoreError::lance("prewarming the data"))?;
+    let stream = query.execute().await.map_err(StoreError::lance("prewarming the data"))?;
     stream.try_for_each(|_| async { Ok(()) }).await.map_err(StoreError::lance("prewarming the data"))?;
     for index in table.list_indices().await.map_err(StoreError::lance("listing indexes"))? {
         table.prewarm_index(&index.name).await.map_err(StoreError::lance("prewarming an index"))?;
@@ -274,7 +271,10 @@ mod tests {
         assert_eq!((again.dimension(), again.metric()), (4, Metric::L2));
         let err = Store::open(&path(&dir), options(5)).await.err().unwrap();
         assert!(matches!(err, StoreError::DimensionMismatch { expected: 4, got: 5, .. }));
-        let err = Store::open(&path(&dir), OpenOptions { metric: Some("dot".into()), ..Default::default() }).await.err().unwrap();
+        let err = Store::open(&path(&dir), OpenOptions { metric: Some("dot".into()), ..Default::default() })
+            .await
+            .err()
+            .unwrap();
         assert!(matches!(err, StoreError::InvalidArgument { .. }));
         Ok(())
     }
@@ -323,7 +323,6 @@ mod tests {
         assert!(matches!(Store::open(&path(&dir), other).await, Err(StoreError::InvalidArgument { .. })));
         Ok(())
     }
-
 
     /// Issue 12, defect 2: each store had its own table handle, and LanceDB tracks what a handle has
     /// seen per handle, so with a consistency interval a second store lagged the first one's writes.
@@ -378,5 +377,4 @@ mod tests {
         assert!(matches!(store.count(None).await, Err(StoreError::Closed)));
         Ok(())
     }
-
 }

@@ -80,8 +80,9 @@ pub fn open_options<'env>(env: &'env Env, value: Option<Unknown<'env>>) -> Args<
     }
     check_keys(env, &value, "options", options::OpenOptions::KEYS)?;
     let object: Object<'env> = from_js(env, &value, "options")?;
-    let performance: Unknown<'env> =
-        object.get_named_property("performance").map_err(|e| BadArgument::new(env, "options.performance", &e.reason))?;
+    let performance: Unknown<'env> = object
+        .get_named_property("performance")
+        .map_err(|e| BadArgument::new(env, "options.performance", &e.reason))?;
     if given(env, &performance, "options.performance")? {
         check_keys(env, &performance, "options.performance", options::PerformanceConfig::KEYS)?;
     }

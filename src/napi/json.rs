@@ -7,7 +7,9 @@
 //! replacer also throws on NaN and ±Infinity, which JSON would turn into `null`); the text is then
 //! parsed by serde_json, whose nesting limit (128) bounds every later recursion.
 
-use napi::bindgen_prelude::{FromNapiValue, Function, FunctionRef, JsObjectValue, Null, Object, ToNapiValue, TypeName, Unknown};
+use napi::bindgen_prelude::{
+    FromNapiValue, Function, FunctionRef, JsObjectValue, Null, Object, ToNapiValue, TypeName, Unknown,
+};
 use napi::{Env, JsValue, Status, ValueType, sys};
 
 use crate::store::StoreError;
@@ -92,7 +94,10 @@ impl FromNapiValue for JsonInput {
         let input = unsafe { Unknown::from_raw_unchecked(raw_env, value) };
         let text = stringify.call(input)?;
         if text.get_type()? != ValueType::String {
-            return Err(napi::Error::new(Status::InvalidArg, "the value has no JSON form (a function, a symbol or undefined)"));
+            return Err(napi::Error::new(
+                Status::InvalidArg,
+                "the value has no JSON form (a function, a symbol or undefined)",
+            ));
         }
         // SAFETY: checked above to be a JS string, on the JS thread.
         unsafe { String::from_napi_value(raw_env, text.raw()) }.map(Self)

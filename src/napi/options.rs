@@ -58,7 +58,8 @@ pub struct PerformanceConfig {
 
 impl OpenOptions {
     /// The keys `EmbeddingStore.open` takes; any other is refused.
-    pub const KEYS: &[&str] = &["dimension", "table", "metric", "maxConcurrentSearches", "fields", "autoIndex", "performance"];
+    pub const KEYS: &[&str] =
+        &["dimension", "table", "metric", "maxConcurrentSearches", "fields", "autoIndex", "performance"];
 }
 
 impl PerformanceConfig {
@@ -199,8 +200,16 @@ pub struct CreateIndexOptions {
 
 impl CreateIndexOptions {
     /// The keys `createIndex` takes; any other is refused.
-    pub const KEYS: &[&str] =
-        &["kind", "numPartitions", "numSubVectors", "numBits", "maxIterations", "sampleRate", "numEdges", "efConstruction"];
+    pub const KEYS: &[&str] = &[
+        "kind",
+        "numPartitions",
+        "numSubVectors",
+        "numBits",
+        "maxIterations",
+        "sampleRate",
+        "numEdges",
+        "efConstruction",
+    ];
 }
 
 impl From<CreateIndexOptions> for store::IndexRequest {

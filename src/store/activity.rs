@@ -189,7 +189,10 @@ mod tests {
         activity.finish_optimize(true, Ok(()));
         let summary = activity.summary();
         assert_eq!((summary.optimize_runs, summary.commits_since_optimize), (1, 0));
-        assert_eq!((summary.rows_inserted, summary.rows_upserted, summary.insert.count, summary.upsert.count), (3, 1, 1, 1));
+        assert_eq!(
+            (summary.rows_inserted, summary.rows_upserted, summary.insert.count, summary.upsert.count),
+            (3, 1, 1, 1)
+        );
         assert!(!activity.record_commit(Write::Delete, 1.0, 0), "0 never compacts");
     }
 

@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 
 use lru::LruCache;
 
-use super::model::Hit;
 use super::config::Search;
-use super::metric::Metric;
 use super::index::knobs::Knobs;
+use super::metric::Metric;
+use super::model::Hit;
 
 /// Everything that changes a search's answer (vector, limit, threshold, compiled filter, metric). Compared in full (the LRU's `Eq`), so two different
 /// vectors never share an entry even if their hashes collide.
@@ -161,7 +161,11 @@ mod tests {
     }
 
     fn key(query: &[f32]) -> CacheKey {
-        CacheKey::new(query, &Search { limit: 10, threshold: None, filter: None, knobs: Knobs::default() }, Metric::Cosine)
+        CacheKey::new(
+            query,
+            &Search { limit: 10, threshold: None, filter: None, knobs: Knobs::default() },
+            Metric::Cosine,
+        )
     }
 
     #[test]
@@ -190,7 +194,12 @@ mod tests {
     #[test]
     fn every_option_is_part_of_the_key() {
         let q = [1.0_f32, 2.0];
-        let search = |limit, threshold, filter: Option<&str>| Search { limit, threshold, filter: filter.map(str::to_owned), knobs: Knobs::default() };
+        let search = |limit, threshold, filter: Option<&str>| Search {
+            limit,
+            threshold,
+            filter: filter.map(str::to_owned),
+            knobs: Knobs::default(),
+        };
         let base = CacheKey::new(&q, &search(10, None, None), Metric::Cosine);
         assert_ne!(base, CacheKey::new(&q, &search(11, None, None), Metric::Cosine));
         assert_ne!(base, CacheKey::new(&q, &search(10, Some(0.5), None), Metric::Cosine));

@@ -208,7 +208,8 @@ impl StoreConfig {
         if let Some(asked) = &self.fields
             && asked != &layout.fields
         {
-            let show = |f: &Fields| f.iter().map(|(n, t)| format!("{n}: '{}'", t.as_str())).collect::<Vec<_>>().join(", ");
+            let show =
+                |f: &Fields| f.iter().map(|(n, t)| format!("{n}: '{}'", t.as_str())).collect::<Vec<_>>().join(", ");
             return Err(StoreError::invalid(
                 "fields",
                 format!("the table was created with fields {{{}}}, not {{{}}}", show(&layout.fields), show(asked)),
@@ -225,7 +226,10 @@ pub fn check_path(path: &str) -> Result<()> {
         return Err(StoreError::invalid("path", "expected a directory path, got an empty string"));
     }
     if let Some(c) = path.chars().find(|c| c.is_control()) {
-        return Err(StoreError::invalid("path", format!("the path holds the control character {c:?}; use a plain directory path")));
+        return Err(StoreError::invalid(
+            "path",
+            format!("the path holds the control character {c:?}; use a plain directory path"),
+        ));
     }
     if let Some((scheme, _)) = path.split_once("://")
         && !scheme.is_empty()
@@ -233,7 +237,9 @@ pub fn check_path(path: &str) -> Result<()> {
     {
         return Err(StoreError::invalid(
             "path",
-            format!("{path:?} is a URL; lancestore stores on local disk (object storage is not supported yet): give a directory path"),
+            format!(
+                "{path:?} is a URL; lancestore stores on local disk (object storage is not supported yet): give a directory path"
+            ),
         ));
     }
     Ok(())
@@ -393,7 +399,10 @@ pub fn check_id(what: &str, id: &str) -> Result<()> {
         return Err(StoreError::invalid(what, "ids must not contain the NUL character"));
     }
     if id.len() > MAX_ID_BYTES {
-        return Err(StoreError::invalid(what, format!("id is {} bytes long; at most {MAX_ID_BYTES} allowed", id.len())));
+        return Err(StoreError::invalid(
+            what,
+            format!("id is {} bytes long; at most {MAX_ID_BYTES} allowed", id.len()),
+        ));
     }
     Ok(())
 }
@@ -428,7 +437,9 @@ fn metadata_json(i: usize, metadata: Option<&serde_json::Value>) -> Result<Optio
             }
             Ok(Some(text))
         }
-        Some(other) => Err(StoreError::invalid(option(), format!("expected an object or null, got {}", json_kind(other)))),
+        Some(other) => {
+            Err(StoreError::invalid(option(), format!("expected an object or null, got {}", json_kind(other))))
+        }
     }
 }
 
@@ -450,7 +461,9 @@ pub fn check_field_name(option: &str, name: &str) -> Result<()> {
     if !first_ok || name.len() > 64 || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return Err(StoreError::invalid(
             option,
-            format!("field name {name:?} must start with a letter or '_' and hold only letters, digits and '_' (at most 64)"),
+            format!(
+                "field name {name:?} must start with a letter or '_' and hold only letters, digits and '_' (at most 64)"
+            ),
         ));
     }
     if RESERVED_FIELD_NAMES.contains(&name) || name.starts_with("_row") {
@@ -505,7 +518,10 @@ impl IndexRequest {
                 return Ok(IndexOptions { requested: Requested::Exact, ..Default::default() });
             }
             other => Requested::Kind(IndexKind::parse(other).ok_or_else(|| {
-                StoreError::invalid("kind", format!("got {other:?}, expected 'auto', 'ivf_pq', 'ivf_hnsw_sq', 'ivf_flat' or 'none'"))
+                StoreError::invalid(
+                    "kind",
+                    format!("got {other:?}, expected 'auto', 'ivf_pq', 'ivf_hnsw_sq', 'ivf_flat' or 'none'"),
+                )
             })?),
         };
         let kind = match requested {
@@ -519,7 +535,10 @@ impl IndexRequest {
             if let Some(n) = num_sub_vectors
                 && !dimension.is_multiple_of(n as usize)
             {
-                return Err(StoreError::invalid("numSubVectors", format!("{n} does not divide the dimension {dimension}")));
+                return Err(StoreError::invalid(
+                    "numSubVectors",
+                    format!("{n} does not divide the dimension {dimension}"),
+                ));
             }
             num_bits = match self.num_bits {
                 Some(b) if b == 4.0 || b == 8.0 => Some(b as u32),
@@ -527,14 +546,22 @@ impl IndexRequest {
                 None => None,
             };
         } else {
-            refuse_unless(IndexKind::IvfPq, kind, [("numSubVectors", self.num_sub_vectors), ("numBits", self.num_bits)])?;
+            refuse_unless(
+                IndexKind::IvfPq,
+                kind,
+                [("numSubVectors", self.num_sub_vectors), ("numBits", self.num_bits)],
+            )?;
         }
         let (mut num_edges, mut ef_construction) = (None, None);
         if kind == IndexKind::IvfHnswSq {
             num_edges = opt_u32("numEdges", self.num_edges, 2, 512)?;
             ef_construction = opt_u32("efConstruction", self.ef_construction, 10, 10_000)?;
         } else {
-            refuse_unless(IndexKind::IvfHnswSq, kind, [("numEdges", self.num_edges), ("efConstruction", self.ef_construction)])?;
+            refuse_unless(
+                IndexKind::IvfHnswSq,
+                kind,
+                [("numEdges", self.num_edges), ("efConstruction", self.ef_construction)],
+            )?;
         }
         Ok(IndexOptions {
             requested,
@@ -552,9 +579,10 @@ impl IndexRequest {
 /// Refuses the `options` given for a kind other than the one (`owner`) they belong to.
 fn refuse_unless(owner: IndexKind, kind: IndexKind, options: [(&str, Option<f64>); 2]) -> Result<()> {
     match options.into_iter().find(|(_, given)| given.is_some()) {
-        Some((option, _)) => {
-            Err(StoreError::invalid(option, format!("only applies to kind '{}', not '{}'", owner.as_str(), kind.as_str())))
-        }
+        Some((option, _)) => Err(StoreError::invalid(
+            option,
+            format!("only applies to kind '{}', not '{}'", owner.as_str(), kind.as_str()),
+        )),
         None => Ok(()),
     }
 }
@@ -590,12 +618,19 @@ mod tests {
     #[test]
     fn limit_must_be_a_positive_integer_up_to_the_maximum() {
         for bad in [0.0, -1.0, 1.5, f64::NAN, f64::INFINITY, 1e9] {
-            let err = SearchRequest { limit: Some(bad), ..Default::default() }.validate(&[1.0], 1, Metric::Cosine, &Fields::new()).unwrap_err();
+            let err = SearchRequest { limit: Some(bad), ..Default::default() }
+                .validate(&[1.0], 1, Metric::Cosine, &Fields::new())
+                .unwrap_err();
             assert!(matches!(err, StoreError::InvalidArgument { ref option, .. } if option == "limit"), "{bad}");
         }
-        let ok = SearchRequest { limit: Some(10_000.0), threshold: Some(0.5), ..Default::default() }.validate(&[1.0], 1, Metric::Cosine, &Fields::new()).unwrap();
+        let ok = SearchRequest { limit: Some(10_000.0), threshold: Some(0.5), ..Default::default() }
+            .validate(&[1.0], 1, Metric::Cosine, &Fields::new())
+            .unwrap();
         assert_eq!(ok, Search { limit: 10_000, threshold: Some(0.5), filter: None, knobs: Knobs::default() });
-        assert_eq!(SearchRequest::default().validate(&[1.0], 1, Metric::L2, &Fields::new()).unwrap().limit, DEFAULT_LIMIT);
+        assert_eq!(
+            SearchRequest::default().validate(&[1.0], 1, Metric::L2, &Fields::new()).unwrap().limit,
+            DEFAULT_LIMIT
+        );
     }
 
     #[test]
@@ -609,13 +644,21 @@ mod tests {
         for request in bad {
             assert!(matches!(check(request.clone()), Err(StoreError::InvalidArgument { .. })), "{request:?}");
         }
-        let ok = check(SearchRequest { nprobes: Some(4.0), refine_factor: Some(3.0), ef: Some(64.0), exact: Some(true), ..Default::default() });
+        let ok = check(SearchRequest {
+            nprobes: Some(4.0),
+            refine_factor: Some(3.0),
+            ef: Some(64.0),
+            exact: Some(true),
+            ..Default::default()
+        });
         assert_eq!(ok.unwrap().knobs, Knobs { nprobes: Some(4), refine_factor: Some(3), ef: Some(64), exact: true });
     }
 
     #[test]
     fn threshold_must_be_finite() {
-        let err = SearchRequest { threshold: Some(f64::NAN), ..Default::default() }.validate(&[1.0], 1, Metric::Cosine, &Fields::new()).unwrap_err();
+        let err = SearchRequest { threshold: Some(f64::NAN), ..Default::default() }
+            .validate(&[1.0], 1, Metric::Cosine, &Fields::new())
+            .unwrap_err();
         assert!(matches!(err, StoreError::InvalidArgument { .. }));
     }
 
@@ -698,11 +741,19 @@ mod tests {
 
     #[test]
     fn cache_options_resolve() {
-        let off = StoreConfig::resolve(OpenOptions { enable_query_cache: Some(false), cache_size: Some(50.0), ..Default::default() });
+        let off = StoreConfig::resolve(OpenOptions {
+            enable_query_cache: Some(false),
+            cache_size: Some(50.0),
+            ..Default::default()
+        });
         assert_eq!(off.unwrap().cache_capacity, 0);
         let no_ttl = StoreConfig::resolve(OpenOptions { cache_ttl_seconds: Some(0.0), ..Default::default() }).unwrap();
         assert_eq!(no_ttl.cache_ttl, None);
-        let warm = StoreConfig::resolve(OpenOptions { prefetch: Some(true), prefetch_size: Some(100.0), ..Default::default() });
+        let warm = StoreConfig::resolve(OpenOptions {
+            prefetch: Some(true),
+            prefetch_size: Some(100.0),
+            ..Default::default()
+        });
         assert_eq!(warm.unwrap().prefetch_rows, Some(100));
         let lag = StoreConfig::resolve(OpenOptions { read_consistency_interval_ms: Some(250.0), ..Default::default() });
         assert_eq!(lag.unwrap().read_consistency, Duration::from_millis(250));
@@ -712,9 +763,14 @@ mod tests {
     fn batches_reject_empty_long_and_repeated_ids_and_bad_metadata() {
         let long = "x".repeat(MAX_ID_BYTES + 1);
         assert!(matches!(check_items(&[item("", vec![1.0])], 1, Metric::L2), Err(StoreError::InvalidArgument { .. })));
-        assert!(matches!(check_items(&[item(&long, vec![1.0])], 1, Metric::L2), Err(StoreError::InvalidArgument { .. })));
+        assert!(matches!(
+            check_items(&[item(&long, vec![1.0])], 1, Metric::L2),
+            Err(StoreError::InvalidArgument { .. })
+        ));
         let repeated = [item("a", vec![1.0]), item("b", vec![1.0]), item("a", vec![1.0])];
-        assert!(matches!(check_items(&repeated, 1, Metric::L2), Err(StoreError::DuplicateId { ref id, .. }) if id == "a"));
+        assert!(
+            matches!(check_items(&repeated, 1, Metric::L2), Err(StoreError::DuplicateId { ref id, .. }) if id == "a")
+        );
         let mut array_meta = item("a", vec![1.0]);
         array_meta.metadata = Some(serde_json::json!([1, 2]));
         assert!(matches!(check_items(&[array_meta], 1, Metric::L2), Err(StoreError::InvalidArgument { .. })));
@@ -742,9 +798,17 @@ mod tests {
         for request in bad {
             assert!(matches!(request.validate(384), Err(StoreError::InvalidArgument { .. })), "{request:?}");
         }
-        let ok = IndexRequest { num_partitions: Some(4.0), num_sub_vectors: Some(16.0), num_bits: Some(4.0), ..kind("ivf_pq") };
+        let ok = IndexRequest {
+            num_partitions: Some(4.0),
+            num_sub_vectors: Some(16.0),
+            num_bits: Some(4.0),
+            ..kind("ivf_pq")
+        };
         let options = ok.validate(384).unwrap();
-        assert_eq!((options.requested, options.num_partitions, options.num_sub_vectors), (Requested::Kind(IndexKind::IvfPq), Some(4), Some(16)));
+        assert_eq!(
+            (options.requested, options.num_partitions, options.num_sub_vectors),
+            (Requested::Kind(IndexKind::IvfPq), Some(4), Some(16))
+        );
         assert_eq!(IndexRequest::default().validate(8).unwrap().requested, Requested::Auto);
         assert_eq!(kind("none").validate(8).unwrap().requested, Requested::Exact);
     }

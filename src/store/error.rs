@@ -117,7 +117,9 @@ pub enum StoreError {
     },
     /// A writer in another process committed a change this call conflicts with, and retrying
     /// would not be safe (or did not help).
-    #[error("commit conflict while {action}: another writer changed the table at the same time; nothing was written, retry the call ({source})")]
+    #[error(
+        "commit conflict while {action}: another writer changed the table at the same time; nothing was written, retry the call ({source})"
+    )]
     Conflict {
         /// What the store was doing.
         action: &'static str,

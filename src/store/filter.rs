@@ -322,7 +322,8 @@ mod tests {
 
     #[test]
     fn field_names_that_are_sql_keywords_are_quoted_identifiers() {
-        let keywords: Fields = [("order", FieldType::Int), ("select", FieldType::String)].map(|(n, t)| (n.to_owned(), t)).into();
+        let keywords: Fields =
+            [("order", FieldType::Int), ("select", FieldType::String)].map(|(n, t)| (n.to_owned(), t)).into();
         let predicate = compile(&json!({ "order": { "$gt": 1 }, "select": "x" }), &keywords).unwrap().unwrap();
         assert_eq!(predicate, "(`order` > 1) AND (`select` = 'x')");
         assert_eq!(quote_ident("we`ird"), "`we``ird`");
@@ -332,7 +333,8 @@ mod tests {
     /// deep as it was long). Long joins are grouped, and a filter has at most `MAX_CONDITIONS` conditions.
     #[test]
     fn wide_filters_compile_shallow_and_are_bounded() {
-        let branches = |n: usize| json!({ "$or": (0..n).map(|i| json!({ "section": format!("s{i}") })).collect::<Vec<_>>() });
+        let branches =
+            |n: usize| json!({ "$or": (0..n).map(|i| json!({ "section": format!("s{i}") })).collect::<Vec<_>>() });
         let predicate = sql(branches(MAX_CONDITIONS));
         let mut depth = 0_usize;
         let mut deepest = 0_usize;

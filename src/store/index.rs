@@ -78,7 +78,9 @@ mod tests {
             let shape = IndexShape { kind, num_partitions: 64 };
             assert_eq!(IndexShape::from_name(&shape.name()), Some(shape));
         }
-        for foreign in ["vector_idx", "lancestore_vector__ivf_pq", "lancestore_vector__ivf_pq__pX", "lancestore_vector__x__p2"] {
+        for foreign in
+            ["vector_idx", "lancestore_vector__ivf_pq", "lancestore_vector__ivf_pq__pX", "lancestore_vector__x__p2"]
+        {
             assert_eq!(IndexShape::from_name(foreign), None, "{foreign}");
         }
     }

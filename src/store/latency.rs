@@ -48,7 +48,12 @@ impl LatencyRecorder {
     pub fn summary(&self) -> LatencySummary {
         let mut sorted: Vec<f64> = self.recent.iter().copied().collect();
         sorted.sort_by(f64::total_cmp);
-        LatencySummary { count: self.count, p50_ms: percentile(&sorted, 0.50), p95_ms: percentile(&sorted, 0.95), max_ms: self.max_ms }
+        LatencySummary {
+            count: self.count,
+            p50_ms: percentile(&sorted, 0.50),
+            p95_ms: percentile(&sorted, 0.95),
+            max_ms: self.max_ms,
+        }
     }
 }
 

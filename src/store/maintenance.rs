@@ -168,9 +168,14 @@ async fn optimize_table(handles: &Handles, declared: &Fields, retain: Duration) 
             .map_err(StoreError::lance("compacting the table"))
     })
     .await?;
-    let older_than = lancedb::table::Duration::from_std(retain).map_err(|e| StoreError::Internal(format!("prune age: {e}")))?;
+    let older_than =
+        lancedb::table::Duration::from_std(retain).map_err(|e| StoreError::Internal(format!("prune age: {e}")))?;
     let pruned = table
-        .optimize(OptimizeAction::Prune { older_than: Some(older_than), delete_unverified: None, error_if_tagged_old_versions: None })
+        .optimize(OptimizeAction::Prune {
+            older_than: Some(older_than),
+            delete_unverified: None,
+            error_if_tagged_old_versions: None,
+        })
         .await
         .map_err(StoreError::lance("pruning old versions"))?;
     retry::on_conflict(|| create_field_indexes(table, declared)).await?;
@@ -208,10 +213,16 @@ async fn create_field_indexes(table: &lancedb::Table, declared: &Fields) -> Resu
 }
 
 /// Plans `options` for the table as it is now and builds (or drops) the vector index.
-async fn build_planned(handles: &Handles, dimension: usize, metric: Metric, options: &IndexOptions) -> Result<IndexReport> {
+async fn build_planned(
+    handles: &Handles,
+    dimension: usize,
+    metric: Metric,
+    options: &IndexOptions,
+) -> Result<IndexReport> {
     let table = &handles.table;
     let rows = table.count_rows(None).await.map_err(StoreError::lance("counting rows"))?;
-    let report = |kind, plan, name, reason, version| IndexReport { kind, rows, plan, name, reason, build_ms: 0.0, version };
+    let report =
+        |kind, plan, name, reason, version| IndexReport { kind, rows, plan, name, reason, build_ms: 0.0, version };
     match plan::plan(rows, dimension, options)? {
         Decision::Build(plan) => {
             let name = lance::build(table, &plan, metric).await?;
@@ -381,7 +392,10 @@ mod tests {
         let again = Store::open(&path, OpenOptions { auto_index: Some(false), ..Default::default() }).await?;
         let handles = again.handles()?;
         let shape = lance::find_shape(&handles.table).await?.expect("an index");
-        assert_eq!((shape.kind, Some(shape.num_partitions)), (IndexKind::IvfFlat, report.plan.map(|p| p.num_partitions)));
+        assert_eq!(
+            (shape.kind, Some(shape.num_partitions)),
+            (IndexKind::IvfFlat, report.plan.map(|p| p.num_partitions))
+        );
         let found = lance::find(&handles.table).await?.expect("an index");
         assert!(found.ours && found.kind == "ivf_flat" && found.indexed_rows == 1_000, "{found:?}");
         Ok(())
@@ -440,7 +454,11 @@ mod tests {
         let store = std::sync::Arc::new(Store::open(&path(&dir), quiet).await?);
         let data = vectors(50_000, 128, 11);
         for (c, chunk) in data.chunks(250).enumerate() {
-            let items = chunk.iter().enumerate().map(|(i, v)| Item { id: format!("{c}-{i}"), vector: v.clone(), metadata: None });
+            let items = chunk.iter().enumerate().map(|(i, v)| Item {
+                id: format!("{c}-{i}"),
+                vector: v.clone(),
+                metadata: None,
+            });
             store.add(items.collect()).await?;
         }
         let compacting = tokio::spawn({
@@ -474,5 +492,4 @@ mod tests {
         assert_eq!(again.stats().await?.index.kind, None, "the cancelled build committed nothing");
         Ok(())
     }
-
 }

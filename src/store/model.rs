@@ -86,4 +86,3 @@ pub struct AddOutcome {
     /// Table version after the commit.
     pub version: u64,
 }
-

@@ -8,9 +8,9 @@ use arrow_array::builder::{BooleanBuilder, Float64Builder, Int64Builder, ListBui
 use arrow_array::{Array, ArrayRef, FixedSizeListArray, Float32Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
-use super::metric::Metric;
 use super::error::{Result, StoreError};
 use super::fields::{self, FieldType, FieldValue, Fields};
+use super::metric::Metric;
 use super::model::{Hit, Item, StoredItem};
 
 /// Column holding the user's id.
@@ -101,9 +101,8 @@ pub fn to_batches(
             for item in items {
                 values.extend_from_slice(&item.vector);
             }
-            let vectors =
-                FixedSizeListArray::try_new(item_field(), length, Arc::new(Float32Array::from(values)), None)
-                    .map_err(|e| StoreError::Internal(format!("building the vector column: {e}")))?;
+            let vectors = FixedSizeListArray::try_new(item_field(), length, Arc::new(Float32Array::from(values)), None)
+                .map_err(|e| StoreError::Internal(format!("building the vector column: {e}")))?;
             let mut texts = StringBuilder::with_capacity(items.len(), 64 * items.len());
             for text in metadata {
                 texts.append_option(text.as_deref());
@@ -237,7 +236,8 @@ mod tests {
 
     #[test]
     fn schema_round_trips_dimension_metric_and_fields() {
-        let declared: Fields = [("section".to_owned(), FieldType::String), ("tags".to_owned(), FieldType::StringList)].into();
+        let declared: Fields =
+            [("section".to_owned(), FieldType::String), ("tags".to_owned(), FieldType::StringList)].into();
         let schema = table_schema(384, Metric::Dot, &declared).unwrap();
         assert_eq!(describe(&schema).unwrap(), Layout { dimension: 384, metric: Metric::Dot, fields: declared });
         let foreign = Schema::new(vec![Field::new("x", DataType::Int32, false)]);
@@ -249,7 +249,11 @@ mod tests {
         let layout = Layout { dimension: 2, metric: Metric::L2, fields: [("i".to_owned(), FieldType::Int)].into() };
         let schema = table_schema(2, Metric::L2, &layout.fields).unwrap();
         let items: Vec<Item> = (0..5)
-            .map(|i| Item { id: format!("id-{i}"), vector: vec![i as f32, 1.0], metadata: Some(serde_json::json!({ "i": i })) })
+            .map(|i| Item {
+                id: format!("id-{i}"),
+                vector: vec![i as f32, 1.0],
+                metadata: Some(serde_json::json!({ "i": i })),
+            })
             .collect();
         let metadata: Vec<Option<String>> = (0..5).map(|i| (i % 2 == 0).then(|| format!("{{\"i\":{i}}}"))).collect();
         let batches = to_batches(&schema, &items, &metadata, &layout, 2).unwrap();
@@ -271,10 +275,17 @@ mod field_tests {
             .map(|i| Item {
                 id: format!("{i}"),
                 vector: vec![1.0],
-                metadata: Some(if i == 2 { serde_json::json!({ "year": "x" }) } else { serde_json::json!({ "year": i }) }),
+                metadata: Some(if i == 2 {
+                    serde_json::json!({ "year": "x" })
+                } else {
+                    serde_json::json!({ "year": i })
+                }),
             })
             .collect();
         let err = to_batches(&schema, &items, &[None, None, None], &layout, 2).unwrap_err();
-        assert!(matches!(err, StoreError::InvalidArgument { ref option, .. } if option == "items[2].metadata.year"), "{err}");
+        assert!(
+            matches!(err, StoreError::InvalidArgument { ref option, .. } if option == "items[2].metadata.year"),
+            "{err}"
+        );
     }
 }

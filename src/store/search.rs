@@ -79,7 +79,13 @@ impl Store {
     }
 
     /// One uncached search, bounded by the store's search slots.
-    async fn search_backend(&self, handles: &Handles, query: &[f32], search: Search, shape: Option<IndexShape>) -> Result<Vec<Hit>> {
+    async fn search_backend(
+        &self,
+        handles: &Handles,
+        query: &[f32],
+        search: Search,
+        shape: Option<IndexShape>,
+    ) -> Result<Vec<Hit>> {
         let _slot = self.search_slots.acquire().await.map_err(|_| super::StoreError::Closed)?;
         lance::search(&handles.table, query, &search, self.layout.metric, shape).await
     }
@@ -130,7 +136,9 @@ mod tests {
         store.add(items).await?;
         let all = store.search(&[1.0, 0.0], &SearchRequest { limit: Some(20.0), ..Default::default() }).await?;
         let cut = all[6].score;
-        let hits = store.search(&[1.0, 0.0], &SearchRequest { limit: Some(20.0), threshold: Some(cut), ..Default::default() }).await?;
+        let hits = store
+            .search(&[1.0, 0.0], &SearchRequest { limit: Some(20.0), threshold: Some(cut), ..Default::default() })
+            .await?;
         let expected: Vec<&str> = all.iter().filter(|h| h.score >= cut).map(|h| h.id.as_str()).collect();
         assert_eq!(hits.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(), expected);
         assert!(hits.len() >= 7);

@@ -36,7 +36,11 @@ pub fn vectors(n: usize, dimension: usize, seed: u64) -> Vec<Vec<f32>> {
 pub async fn store_with(dir: &tempfile::TempDir, rows: usize, auto_index: bool) -> Result<Store> {
     let options = OpenOptions { auto_index: Some(auto_index), ..options(16) };
     let store = Store::open(&path(dir), options).await?;
-    let items = vectors(rows, 16, 7).into_iter().enumerate().map(|(i, vector)| Item { id: i.to_string(), vector, metadata: None });
+    let items = vectors(rows, 16, 7).into_iter().enumerate().map(|(i, vector)| Item {
+        id: i.to_string(),
+        vector,
+        metadata: None,
+    });
     if rows > 0 {
         store.add(items.collect()).await?;
     }

@@ -76,13 +76,16 @@ impl Store {
                 }
                 filter::id_in(ids.iter().map(String::as_str))
             }
-            DeleteTarget::Filter(value) => filter::compile(value, &self.layout.fields)?.ok_or_else(|| StoreError::InvalidFilter {
-                reason: "an empty filter would delete every row; pass a filter that says what to delete".into(),
-            })?,
+            DeleteTarget::Filter(value) => {
+                filter::compile(value, &self.layout.fields)?.ok_or_else(|| StoreError::InvalidFilter {
+                    reason: "an empty filter would delete every row; pass a filter that says what to delete".into(),
+                })?
+            }
         };
         let started = Instant::now();
         let writing = handles.locks.write.lock().await;
-        let matching = handles.table.count_rows(Some(predicate.clone())).await.map_err(StoreError::lance("counting rows"))?;
+        let matching =
+            handles.table.count_rows(Some(predicate.clone())).await.map_err(StoreError::lance("counting rows"))?;
         if matching == 0 {
             return Ok(DeleteOutcome { deleted: 0, version: handles.version().await? });
         }
@@ -106,7 +109,8 @@ impl Store {
         // Entries computed before this commit can no longer be served (their version is older);
         // dropping them now just frees the memory early.
         lock(&self.cache).clear();
-        let compaction_due = lock(&self.activity).record_commit(write, elapsed_ms(started), self.config.auto_optimize_commits);
+        let compaction_due =
+            lock(&self.activity).record_commit(write, elapsed_ms(started), self.config.auto_optimize_commits);
         if compaction_due {
             self.spawn_optimize(Arc::clone(handles));
         }
@@ -126,7 +130,8 @@ async fn reject_stored_ids(table: &lancedb::Table, items: &[Item]) -> Result<()>
             .execute()
             .await
             .map_err(StoreError::lance("checking for stored ids"))?;
-        let batches: Vec<RecordBatch> = stream.try_collect().await.map_err(StoreError::lance("checking for stored ids"))?;
+        let batches: Vec<RecordBatch> =
+            stream.try_collect().await.map_err(StoreError::lance("checking for stored ids"))?;
         for batch in &batches {
             if let Some(id) = schema::read_ids(batch)?.into_iter().next() {
                 return Err(StoreError::DuplicateId { id, reason: "it is already in the store" });
@@ -159,11 +164,13 @@ mod tests {
     async fn upsert_get_delete_and_filtered_search() -> Result<()> {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&path(&dir), with_fields()).await?;
-        store.add(vec![
-            doc("a", &[1.0, 0.0], "libs", 2019, &["x"]),
-            doc("b", &[0.9, 0.1], "utils", 2021, &["x", "y"]),
-            doc("c", &[0.0, 1.0], "utils", 2023, &[]),
-        ]).await?;
+        store
+            .add(vec![
+                doc("a", &[1.0, 0.0], "libs", 2019, &["x"]),
+                doc("b", &[0.9, 0.1], "utils", 2021, &["x", "y"]),
+                doc("c", &[0.0, 1.0], "utils", 2023, &[]),
+            ])
+            .await?;
         let search = |filter: serde_json::Value| SearchRequest { filter: Some(filter), ..Default::default() };
         let hits = store.search(&[1.0, 0.0], &search(serde_json::json!({ "section": "utils" }))).await?;
         assert_eq!(hits.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(), ["b", "c"]);
@@ -171,7 +178,9 @@ mod tests {
         assert_eq!(hits.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(), ["b"]);
         assert_eq!(store.count(Some(&serde_json::json!({ "year": { "$gte": 2021 } }))).await?, 2);
 
-        let outcome = store.upsert(vec![doc("a", &[0.0, 1.0], "games", 2024, &[]), doc("d", &[0.5, 0.5], "libs", 2020, &[])]).await?;
+        let outcome = store
+            .upsert(vec![doc("a", &[0.0, 1.0], "games", 2024, &[]), doc("d", &[0.5, 0.5], "libs", 2020, &[])])
+            .await?;
         assert_eq!((outcome.inserted, outcome.updated), (1, 1));
         let got = store.get(vec!["d".into(), "missing".into(), "a".into()]).await?;
         assert_eq!(got[0].as_ref().unwrap().id, "d");
@@ -182,18 +191,24 @@ mod tests {
         assert_eq!(metadata["section"], "games");
 
         store.optimize(None).await?; // builds the declared fields' scalar indexes
-        let indexed: Vec<String> = store.handles()?.table.list_indices().await.unwrap().into_iter().flat_map(|i| i.columns).collect();
+        let indexed: Vec<String> =
+            store.handles()?.table.list_indices().await.unwrap().into_iter().flat_map(|i| i.columns).collect();
         for field in ["section", "year", "tags"] {
             assert!(indexed.iter().any(|c| c == field), "{field} has no index: {indexed:?}");
         }
-        let hits = store.search(&[1.0, 0.0], &search(serde_json::json!({ "tags": { "$in": ["y"] }, "year": { "$gt": 2020 } }))).await?;
+        let hits = store
+            .search(&[1.0, 0.0], &search(serde_json::json!({ "tags": { "$in": ["y"] }, "year": { "$gt": 2020 } })))
+            .await?;
         assert_eq!(hits.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(), ["b"]);
         let deleted = store.delete(DeleteTarget::Filter(serde_json::json!({ "section": "utils" }))).await?;
         assert_eq!(deleted.deleted, 2);
         let deleted = store.delete(DeleteTarget::Ids(vec!["d".into(), "nope".into()])).await?;
         assert_eq!(deleted.deleted, 1);
         assert_eq!(store.count(None).await?, 1);
-        assert!(matches!(store.delete(DeleteTarget::Filter(serde_json::json!({}))).await, Err(StoreError::InvalidFilter { .. })));
+        assert!(matches!(
+            store.delete(DeleteTarget::Filter(serde_json::json!({}))).await,
+            Err(StoreError::InvalidFilter { .. })
+        ));
         Ok(())
     }
 
@@ -201,7 +216,6 @@ mod tests {
         let metadata = serde_json::json!({ "section": section, "year": year, "tags": tags, "note": "free text" });
         Item { id: id.into(), vector: vector.to_vec(), metadata: Some(metadata) }
     }
-
 
     /// Issue 12, defect 6: bookkeeping after a commit could turn a committed write into a rejection
     /// (a poisoned counter mutex became `Internal`). The commit stands, and so does the call.
@@ -223,5 +237,4 @@ mod tests {
         assert_eq!(store.stats().await?.inserts, 1);
         Ok(())
     }
-
 }

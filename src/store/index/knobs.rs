@@ -47,14 +47,16 @@ pub struct Resolved {
 /// (a threshold was given) re-ranks quantised candidates on the full vectors.
 pub fn resolve(knobs: &Knobs, shape: IndexShape, limit: usize, exact_scores: bool) -> Resolved {
     let partitions = shape.num_partitions as usize;
-    let default_nprobes = ((partitions as f64 * DEFAULT_PROBE_FRACTION).ceil() as usize).max(MIN_DEFAULT_NPROBES).min(partitions.max(1));
+    let default_nprobes =
+        ((partitions as f64 * DEFAULT_PROBE_FRACTION).ceil() as usize).max(MIN_DEFAULT_NPROBES).min(partitions.max(1));
     let nprobes = knobs.nprobes.unwrap_or(default_nprobes);
     let refine_factor = knobs.refine_factor.or(match shape.kind {
         IndexKind::IvfPq => Some(DEFAULT_PQ_REFINE_FACTOR),
         IndexKind::IvfHnswSq if exact_scores => Some(THRESHOLD_REFINE_FACTOR),
         IndexKind::IvfHnswSq | IndexKind::IvfFlat => None,
     });
-    let ef = (shape.kind == IndexKind::IvfHnswSq).then(|| knobs.ef.unwrap_or((limit * EF_PER_RESULT).max(MIN_DEFAULT_EF)));
+    let ef =
+        (shape.kind == IndexKind::IvfHnswSq).then(|| knobs.ef.unwrap_or((limit * EF_PER_RESULT).max(MIN_DEFAULT_EF)));
     Resolved { nprobes, refine_factor, ef }
 }
 

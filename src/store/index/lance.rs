@@ -104,10 +104,9 @@ pub async fn build(table: &lancedb::Table, plan: &IndexPlan, metric: Metric) -> 
         // LanceDB keeps one vector index per column: when the old one is in the way, drop it first.
         Err(first) if previous.as_ref().is_some_and(|p| p.name != name) => {
             let old = previous.as_ref().map(|p| p.name.as_str()).unwrap_or_default();
-            table
-                .drop_index(old)
-                .await
-                .map_err(StoreError::index_lance(format!("{first}; dropping the old index {old:?} to make room also failed")))?;
+            table.drop_index(old).await.map_err(StoreError::index_lance(format!(
+                "{first}; dropping the old index {old:?} to make room also failed"
+            )))?;
             create().await.map_err(failed)?;
             check_coverage(table, &name).await?;
             return Ok(name);
@@ -130,9 +129,9 @@ async fn check_coverage(table: &lancedb::Table, name: &str) -> Result<()> {
     if found.indexed_rows == 0 && found.unindexed_rows > 0 {
         table.drop_index(name).await.map_err(StoreError::lance("dropping an empty index"))?;
         return Err(StoreError::index_failed(format!(
-                "LanceDB could not train the index on {} rows and built one covering none of them (8-bit PQ codes need at least 256 rows; try numBits: 4 or fewer partitions); the store searches exactly",
-                found.unindexed_rows
-            )));
+            "LanceDB could not train the index on {} rows and built one covering none of them (8-bit PQ codes need at least 256 rows; try numBits: 4 or fewer partitions); the store searches exactly",
+            found.unindexed_rows
+        )));
     }
     Ok(())
 }
@@ -142,10 +141,7 @@ pub async fn drop(table: &lancedb::Table) -> Result<bool> {
     let Some(found) = find(table).await? else {
         return Ok(false);
     };
-    table
-        .drop_index(&found.name)
-        .await
-        .map_err(StoreError::index_lance(format!("dropping {:?}", found.name)))?;
+    table.drop_index(&found.name).await.map_err(StoreError::index_lance(format!("dropping {:?}", found.name)))?;
     Ok(true)
 }
 

@@ -43,7 +43,11 @@ pub fn decide(rows: usize, current: Option<Current>) -> Upkeep {
         None if rows >= AUTO_INDEX_MIN_ROWS => Upkeep::Build(None),
         None => Upkeep::Nothing,
         Some(c) if c.ours && outgrown(rows, c.shape) => Upkeep::Build(Some(c.shape.kind)),
-        Some(c) if c.unindexed_rows >= AUTO_FOLD_MIN_ROWS.max((c.indexed_rows as f64 * AUTO_FOLD_FRACTION) as usize) => Upkeep::Fold,
+        Some(c)
+            if c.unindexed_rows >= AUTO_FOLD_MIN_ROWS.max((c.indexed_rows as f64 * AUTO_FOLD_FRACTION) as usize) =>
+        {
+            Upkeep::Fold
+        }
         Some(_) => Upkeep::Nothing,
     }
 }
@@ -63,7 +67,8 @@ mod tests {
         assert_eq!(decide(AUTO_INDEX_MIN_ROWS - 1, None), Upkeep::Nothing);
         assert_eq!(decide(AUTO_INDEX_MIN_ROWS, None), Upkeep::Build(None));
         let shape = IndexShape { kind: IndexKind::IvfPq, num_partitions: plan::ivf_partitions(20_000) };
-        let current = |indexed, unindexed, ours| Some(Current { shape, ours, indexed_rows: indexed, unindexed_rows: unindexed });
+        let current =
+            |indexed, unindexed, ours| Some(Current { shape, ours, indexed_rows: indexed, unindexed_rows: unindexed });
         assert_eq!(decide(20_500, current(20_000, 500, true)), Upkeep::Nothing);
         assert_eq!(decide(22_000, current(20_000, 2_000, true)), Upkeep::Fold);
         assert_eq!(decide(80_000, current(20_000, 60_000, true)), Upkeep::Build(Some(IndexKind::IvfPq)));
@@ -78,15 +83,26 @@ mod tests {
         for kind in IndexKind::ALL {
             for rows in [AUTO_INDEX_MIN_ROWS, 20_000, 100_000] {
                 let shape = IndexShape { kind, num_partitions: plan::partitions_for(kind, rows) };
-                let current = |unindexed| Some(Current { shape, ours: true, indexed_rows: rows, unindexed_rows: unindexed });
+                let current =
+                    |unindexed| Some(Current { shape, ours: true, indexed_rows: rows, unindexed_rows: unindexed });
                 assert_eq!(decide(rows, current(0)), Upkeep::Nothing, "{kind:?} at {rows}");
                 assert_eq!(decide(rows + 1, current(1)), Upkeep::Nothing, "{kind:?} at {rows} + 1");
                 let fold = AUTO_FOLD_MIN_ROWS.max(rows / 20);
                 assert_eq!(decide(rows + fold, current(fold)), Upkeep::Fold, "{kind:?} at {rows} + {fold}");
-                let grown = (rows..).step_by(1_000).find(|&r| plan::partitions_for(kind, r) >= 2 * shape.num_partitions);
+                let grown =
+                    (rows..).step_by(1_000).find(|&r| plan::partitions_for(kind, r) >= 2 * shape.num_partitions);
                 let grown = grown.expect("partitions grow with rows");
-                assert_eq!(decide(grown, current(grown - rows)), Upkeep::Build(Some(kind)), "{kind:?} from {rows} to {grown}");
-                assert_eq!(decide(grown - 1_000, current(0)), Upkeep::Nothing, "{kind:?} from {rows} to {}", grown - 1_000);
+                assert_eq!(
+                    decide(grown, current(grown - rows)),
+                    Upkeep::Build(Some(kind)),
+                    "{kind:?} from {rows} to {grown}"
+                );
+                assert_eq!(
+                    decide(grown - 1_000, current(0)),
+                    Upkeep::Nothing,
+                    "{kind:?} from {rows} to {}",
+                    grown - 1_000
+                );
             }
         }
     }

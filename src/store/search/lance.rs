@@ -15,7 +15,13 @@ use crate::store::schema;
 
 /// The `search.limit` rows of `table` nearest to `query` under `metric`, best first. With an index
 /// (`shape`), the knobs the user left unset get the kind's measured defaults.
-pub async fn search(table: &lancedb::Table, query: &[f32], search: &Search, metric: Metric, shape: Option<IndexShape>) -> Result<Vec<Hit>> {
+pub async fn search(
+    table: &lancedb::Table,
+    query: &[f32],
+    search: &Search,
+    metric: Metric,
+    shape: Option<IndexShape>,
+) -> Result<Vec<Hit>> {
     let max_distance = search.threshold.and_then(|t| metric.max_distance(t));
     if metric == Metric::L2 && max_distance.is_some_and(|d| d < 0.0) {
         return Ok(Vec::new()); // a score above 1 is unreachable under l2
