@@ -66,6 +66,13 @@ pub fn table_locks(dir: &Path, table: &str) -> Result<Arc<TableLocks>> {
     Ok(lock)
 }
 
+/// LanceDB's index cache per connection: its own default (6 GiB), so large indexes stay in memory.
+const INDEX_CACHE_BYTES: usize = 6 << 30;
+/// LanceDB's metadata cache per connection (manifests, fragment and file metadata). LanceDB's default is
+/// 1 GiB, and it fills with every small commit: measured over 1,800 five-row commits with searches,
+/// RSS grew 209 MiB at 1 GiB and kept climbing, 117 MiB at 64 MiB and levelling off.
+const METADATA_CACHE_BYTES: usize = 64 << 20;
+
 /// A connection is shared by stores on the same directory that ask for the same read consistency.
 type Key = (PathBuf, Duration);
 
@@ -83,7 +90,9 @@ pub async fn connect(dir: &Path, read_consistency: Duration) -> Result<Arc<Share
         return Ok(shared);
     }
     let uri = dir.to_str().ok_or_else(|| StoreError::invalid("path", "the path is not valid UTF-8"))?;
+    let session = lancedb::Session::new(INDEX_CACHE_BYTES, METADATA_CACHE_BYTES, Arc::default());
     let connection = lancedb::connect(uri)
+        .session(Arc::new(session))
         .read_consistency_interval(read_consistency)
         .execute()
         .await
