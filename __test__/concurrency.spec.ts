@@ -67,8 +67,9 @@ test('the event loop keeps ticking while 100k-row exact searches run', async () 
   // Were the searches run on the JS thread, the timer could not fire during them: a handful of ticks,
   // with gaps as long as a whole round. Off the thread it fires every few milliseconds.
   expect(rounds).toBeGreaterThan(0)
+  // At least one tick per 20 ms on average; the longest pause allows for a GC or a busy shared machine.
   expect(fired.length).toBeGreaterThan(elapsed / 20)
-  expect(longest).toBeLessThan(Math.max(100, elapsed / 4))
+  expect(longest).toBeLessThan(Math.max(250, elapsed / 4))
   await store.close()
 })
 
