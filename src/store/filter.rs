@@ -46,6 +46,9 @@ pub fn quote_ident(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
 }
 
+/// Most ids put in one `id_in` predicate: longer lists are looked up in chunks of this size.
+pub const IDS_PER_PREDICATE: usize = 2_048;
+
 /// `` `id` IN ('a', 'b', …) `` for a non-empty list of ids.
 pub fn id_in<'a>(ids: impl IntoIterator<Item = &'a str>) -> String {
     let list: Vec<String> = ids.into_iter().map(quote_str).collect();

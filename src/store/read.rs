@@ -11,16 +11,13 @@ use super::error::{Result, StoreError};
 use super::model::StoredItem;
 use super::{Store, filter, schema};
 
-/// Ids per `id IN (…)` query when reading items.
-const IDS_PER_LOOKUP: usize = 2_048;
-
 impl Store {
     /// The stored items for `ids`, in the order asked; `None` for ids not stored.
     pub async fn get(&self, ids: Vec<String>) -> Result<Vec<Option<StoredItem>>> {
         let handles = self.handles()?;
         check_id_list(&ids)?;
         let mut found: HashMap<String, StoredItem> = HashMap::with_capacity(ids.len());
-        for chunk in ids.chunks(IDS_PER_LOOKUP) {
+        for chunk in ids.chunks(filter::IDS_PER_PREDICATE) {
             let stream = handles
                 .table
                 .query()

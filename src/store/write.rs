@@ -17,9 +17,6 @@ use super::lock::lock;
 use super::model::{AddOutcome, DeleteOutcome, DeleteTarget, Item, UpsertOutcome};
 use super::{Handles, Store, filter, retry, schema};
 
-/// Ids per `id IN (…)` query when checking a batch against the stored ids.
-const IDS_PER_LOOKUP: usize = 2_048;
-
 impl Store {
     /// Adds `items` in one atomic commit: every item is stored, or (on any error) none is.
     pub async fn add(&self, items: Vec<Item>) -> Result<AddOutcome> {
@@ -120,7 +117,7 @@ impl Store {
 
 /// Fails with `DuplicateId` naming the first id of `items` already stored.
 async fn reject_stored_ids(table: &lancedb::Table, items: &[Item]) -> Result<()> {
-    for chunk in items.chunks(IDS_PER_LOOKUP) {
+    for chunk in items.chunks(filter::IDS_PER_PREDICATE) {
         let predicate = filter::id_in(chunk.iter().map(|item| item.id.as_str()));
         let stream = table
             .query()
