@@ -19,6 +19,7 @@ pub mod metric;
 pub mod model;
 mod read;
 mod registry;
+pub mod resident;
 mod retry;
 mod schema;
 mod search;
@@ -80,8 +81,10 @@ pub struct Store {
     closing: AtomicBool,
     /// Held shared by every call accepted by `begin()`; `close()` takes it exclusively to wait for them.
     calls: Arc<tokio::sync::RwLock<()>>,
-    /// Background jobs (compaction, index upkeep), so `close()` can await or cancel them.
+    /// Background jobs (compaction, index upkeep, resident loads), so `close()` can await or cancel them.
     jobs: Mutex<Vec<maintenance::Job>>,
+    /// The table's in-memory copy (shared with the other stores on it); `None` when turned off.
+    resident: Option<Arc<resident::Resident>>,
 }
 
 /// A call accepted before `close()`: while one is held, `close()` waits.
@@ -106,6 +109,12 @@ impl Store {
         }
         let search_slots = Semaphore::new(config.max_concurrent_searches);
         let cache = Mutex::new(QueryCache::new(config.cache_capacity, config.cache_ttl));
+        let resident = (config.resident_budget_bytes > 0).then(|| {
+            let budget = config.resident_budget_bytes;
+            shared.resident(&config.table, || {
+                resident::Resident::new(layout.dimension, layout.metric, &layout.fields, budget)
+            })
+        });
         let handles = Arc::new(Handles { shared, locks, table, schema });
         let store = Self {
             dir,
@@ -120,7 +129,11 @@ impl Store {
             closing: AtomicBool::new(false),
             calls: Arc::default(),
             jobs: Mutex::default(),
+            resident,
         };
+        // Loaded in the background so `open` stays fast whatever the table's size; searches meanwhile
+        // go through LanceDB (`stats().resident.state` is `'loading'`).
+        store.spawn_resident_catch_up(&handles);
         // A table that grew past the crossover elsewhere (or before autoIndex) gets its index now.
         store.maybe_spawn_upkeep(&handles);
         Ok(store)

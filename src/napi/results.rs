@@ -88,6 +88,39 @@ pub struct IndexStats {
     pub auto: bool,
 }
 
+/// The resident in-memory copy in `stats().resident`.
+#[napi(object, object_from_js = false)]
+pub struct ResidentStats {
+    /// `'ready'`: searches are answered from memory; `'loading'`: the copy is being loaded or is catching up with a large change (LanceDB answers meanwhile); `'over_budget'`: the table does not fit `performance.residentMemoryMB`, so LanceDB answers; `'off'`: `residentMemoryMB: 0`.
+    #[napi(ts_type = "'ready' | 'loading' | 'over_budget' | 'off'")]
+    pub state: String,
+    /// Rows held in memory.
+    pub rows: f64,
+    /// Approximate bytes held (vectors, ids, metadata text, field values, maps).
+    pub bytes: f64,
+    /// The table version the copy holds, or `null`.
+    #[napi(ts_type = "number | null")]
+    pub version: Either<f64, Null>,
+    /// The last failed load's or catch-up's message, or `null` since a success.
+    #[napi(ts_type = "string | null")]
+    pub last_error: Either<String, Null>,
+    /// Searches answered from memory so far, by every store on this table in this process (cache hits not included).
+    pub searches: f64,
+}
+
+impl From<store::resident::ResidentStatus> for ResidentStats {
+    fn from(s: store::resident::ResidentStatus) -> Self {
+        Self {
+            state: s.state.as_str().to_owned(),
+            rows: s.rows as f64,
+            bytes: s.bytes as f64,
+            version: or_null(s.version.map(|v| v as f64)),
+            last_error: or_null(s.last_error),
+            searches: s.searches as f64,
+        }
+    }
+}
+
 fn or_null<T>(value: Option<T>) -> Either<T, Null> {
     value.map_or(Either::B(Null), Either::A)
 }
@@ -299,6 +332,8 @@ pub struct StoreStats {
     pub cache: CacheStats,
     /// The vector index and its coverage.
     pub index: IndexStats,
+    /// The resident in-memory copy that answers searches.
+    pub resident: ResidentStats,
     /// `search` calls answered by this store object (cached or not).
     pub searches: f64,
     /// `addEmbeddings` calls that committed through this store object.
@@ -326,6 +361,7 @@ impl From<store::StoreStats> for StoreStats {
             version: stats.version as f64,
             cache: stats.cache.into(),
             index: stats.index.into(),
+            resident: stats.resident.into(),
             searches: stats.searches as f64,
             inserts: stats.inserts as f64,
             rows_inserted: stats.rows_inserted as f64,

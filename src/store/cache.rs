@@ -33,7 +33,7 @@ impl CacheKey {
             query_bits: query.iter().map(|x| x.to_bits()).collect(),
             limit: search.limit,
             threshold_bits: search.threshold.map(f64::to_bits),
-            filter: search.filter.clone(),
+            filter: search.filter.as_ref().map(|f| f.sql.clone()),
             knobs: search.knobs,
             metric,
         }
@@ -197,7 +197,10 @@ mod tests {
         let search = |limit, threshold, filter: Option<&str>| Search {
             limit,
             threshold,
-            filter: filter.map(str::to_owned),
+            filter: filter.map(|sql: &str| {
+                let condition = crate::store::filter::Condition::All(Vec::new());
+                std::sync::Arc::new(crate::store::filter::Filter { condition, sql: sql.to_owned() })
+            }),
             knobs: Knobs::default(),
         };
         let base = CacheKey::new(&q, &search(10, None, None), Metric::Cosine);

@@ -15,6 +15,10 @@ use super::metric::Metric;
 use super::model::Item;
 use super::schema::Layout;
 
+/// Memory the resident copy of a table may use by default, in MiB: 1 GiB holds about 330k × 768 or
+/// 650k × 384 float32 vectors with small metadata, which covers what people embed in one Node
+/// process; larger tables are searched through LanceDB (with its vector index) instead.
+pub const DEFAULT_RESIDENT_MEMORY_MB: usize = 1_024;
 /// Table name used when `OpenOptions.table` is not given.
 pub const DEFAULT_TABLE: &str = "embeddings";
 /// Hits returned when `SearchOptions.limit` is not given.
@@ -75,6 +79,8 @@ pub struct OpenOptions {
     pub retain_versions_seconds: Option<f64>,
     /// Build and maintain the vector index in the background as the table grows.
     pub auto_index: Option<bool>,
+    /// Memory budget of the resident copy, in MiB (0: off).
+    pub resident_memory_mb: Option<f64>,
 }
 
 /// Checked, defaulted settings of an open store.
@@ -106,6 +112,8 @@ pub struct StoreConfig {
     pub retain_versions: Duration,
     /// Whether writes start background vector-index builds and refreshes.
     pub auto_index: bool,
+    /// Bytes the resident copy of the table may hold; 0: searches always go through LanceDB.
+    pub resident_budget_bytes: usize,
 }
 
 impl Default for StoreConfig {
@@ -124,6 +132,7 @@ impl Default for StoreConfig {
             auto_optimize_commits: DEFAULT_AUTO_OPTIMIZE_COMMITS,
             retain_versions: DEFAULT_RETAIN_VERSIONS,
             auto_index: true,
+            resident_budget_bytes: DEFAULT_RESIDENT_MEMORY_MB << 20,
         }
     }
 }
@@ -176,6 +185,9 @@ impl StoreConfig {
         }
         if let Some(on) = options.auto_index {
             config.auto_index = on;
+        }
+        if let Some(mb) = options.resident_memory_mb {
+            config.resident_budget_bytes = integer_in("performance.residentMemoryMB", mb, 0, 1 << 20)? << 20;
         }
         if let Some(n) = options.auto_optimize_every {
             config.auto_optimize_commits = integer_in("performance.autoOptimizeEvery", n, 0, 1 << 30)?;
@@ -306,8 +318,8 @@ pub struct Search {
     pub limit: usize,
     /// Minimum score, if any.
     pub threshold: Option<f64>,
-    /// Compiled predicate applied before the top-k, if any.
-    pub filter: Option<String>,
+    /// The checked filter applied before the top-k, if any.
+    pub filter: Option<std::sync::Arc<filter::Filter>>,
     /// Index knobs the user set (defaults are filled per index at search time).
     pub knobs: Knobs,
 }
@@ -326,7 +338,7 @@ impl SearchRequest {
             return Err(StoreError::invalid("threshold", format!("got {threshold}, expected a finite number")));
         }
         let filter = match &self.filter {
-            Some(filter) => filter::compile(filter, fields)?,
+            Some(filter) => filter::parse(filter, fields)?.map(std::sync::Arc::new),
             None => None,
         };
         let knobs = Knobs {

@@ -55,13 +55,132 @@ pub fn id_in<'a>(ids: impl IntoIterator<Item = &'a str>) -> String {
     format!("{} IN ({})", quote_ident(ID), list.join(", "))
 }
 
+/// A parsed, checked filter: what both backends evaluate. LanceDB gets it as SQL (`to_sql`); the
+/// resident copy evaluates it row by row (`store/resident/select.rs`). Its depth is bounded by
+/// `MAX_DEPTH` and its size by `MAX_CONDITIONS`, so walking it recursively is safe.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Condition {
+    /// Every part holds (an empty list holds).
+    All(Vec<Condition>),
+    /// Some part holds (an empty list does not).
+    Any(Vec<Condition>),
+    /// The inner condition does not hold (an unknown inner counts as not holding).
+    Not(Box<Condition>),
+    /// A test of one declared field.
+    Field {
+        /// The field's name.
+        name: String,
+        /// Its declared type.
+        kind: FieldType,
+        /// What is tested.
+        test: Test,
+    },
+}
+
+/// A test of one field's value. Absent (null) values never satisfy `Equals`, `Compare` or `In`;
+/// the negated forms (`$ne`, `$nin`) do match them, as users of document filters expect.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Test {
+    /// `IS NULL` (`present: false`) or `IS NOT NULL` (`present: true`).
+    Exists {
+        /// Whether the field must be present.
+        present: bool,
+    },
+    /// Equal to the value (on a `string[]` field: contains it); `negate` for `$ne`.
+    Equals {
+        /// The value.
+        value: Scalar,
+        /// `$ne`: absent, or not equal.
+        negate: bool,
+    },
+    /// An order comparison (not on `bool` or `string[]` fields).
+    Compare {
+        /// The operator.
+        op: Order,
+        /// The value compared with.
+        value: Scalar,
+    },
+    /// One of the values (on a `string[]` field: contains any of them); `negate` for `$nin`.
+    In {
+        /// The values (may be empty: then nothing is in it).
+        values: Vec<Scalar>,
+        /// `$nin`: absent, or none of them.
+        negate: bool,
+    },
+}
+
+/// An order comparison operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// `>`
+    Greater,
+    /// `>=`
+    GreaterOrEqual,
+    /// `<`
+    Less,
+    /// `<=`
+    LessOrEqual,
+}
+
+impl Order {
+    fn sql(self) -> &'static str {
+        match self {
+            Self::Greater => ">",
+            Self::GreaterOrEqual => ">=",
+            Self::Less => "<",
+            Self::LessOrEqual => "<=",
+        }
+    }
+
+    /// Whether `ordering` (the stored value compared with the filter's) satisfies the operator.
+    pub fn holds(self, ordering: std::cmp::Ordering) -> bool {
+        use std::cmp::Ordering::{Greater, Less};
+        match self {
+            Self::Greater => ordering == Greater,
+            Self::GreaterOrEqual => ordering != Less,
+            Self::Less => ordering == Less,
+            Self::LessOrEqual => ordering != Greater,
+        }
+    }
+}
+
+/// A checked value of a field's (element) type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scalar {
+    /// Text.
+    String(String),
+    /// An integer (`int` fields).
+    Int(i64),
+    /// A finite float (`float` fields).
+    Float(f64),
+    /// A boolean.
+    Bool(bool),
+}
+
+/// A checked filter in both forms: the tree (for the resident copy) and its SQL (for LanceDB, and
+/// as the query cache's key: equal SQL means an equal filter).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Filter {
+    /// The parsed condition.
+    pub condition: Condition,
+    /// `to_sql(&condition)`.
+    pub sql: String,
+}
+
 /// Compiles a filter object to a predicate over the declared `fields`.
 /// An empty object matches everything and compiles to `None`.
 pub fn compile(filter: &Value, fields: &Fields) -> Result<Option<String>> {
+    Ok(parse(filter, fields)?.map(|filter| filter.sql))
+}
+
+/// Parses and checks a filter object over the declared `fields`. An empty object (or one that is
+/// trivially true) is `None`: it matches everything.
+pub fn parse(filter: &Value, fields: &Fields) -> Result<Option<Filter>> {
     let object = filter.as_object().ok_or_else(|| invalid(format!("a filter must be an object, got {filter}")))?;
     let budget = Cell::new(MAX_CONDITIONS);
-    let predicate = and_of(object, fields, 0, &budget)?;
-    Ok((predicate != "TRUE").then_some(predicate))
+    let condition = and_of(object, fields, 0, &budget)?;
+    let sql = to_sql(&condition);
+    Ok((sql != "TRUE").then_some(Filter { condition, sql }))
 }
 
 fn invalid(reason: impl Into<String>) -> StoreError {
@@ -69,39 +188,178 @@ fn invalid(reason: impl Into<String>) -> StoreError {
 }
 
 /// Every entry of an object must hold: the conjunction of its entries.
-fn and_of(object: &Map<String, Value>, fields: &Fields, depth: usize, budget: &Cell<usize>) -> Result<String> {
+fn and_of(object: &Map<String, Value>, fields: &Fields, depth: usize, budget: &Cell<usize>) -> Result<Condition> {
     if depth > MAX_DEPTH {
         return Err(invalid(format!("the filter nests deeper than {MAX_DEPTH} levels")));
     }
     let parts = object
         .iter()
         .map(|(key, value)| match key.as_str() {
-            "$and" => combine(value, fields, depth, " AND ", "$and", budget),
-            "$or" => combine(value, fields, depth, " OR ", "$or", budget),
+            "$and" => combine(value, fields, depth, "$and", budget).map(Condition::All),
+            "$or" => combine(value, fields, depth, "$or", budget).map(Condition::Any),
             "$not" => {
                 let inner = value.as_object().ok_or_else(|| invalid("`$not` takes a filter object"))?;
-                // SQL's NOT of an unknown (NULL, e.g. a comparison on an absent field) is unknown, which
-                // would drop the row; document filters treat "absent" as "does not match", so negate that.
-                Ok(format!("NOT coalesce(({}), false)", and_of(inner, fields, depth + 1, budget)?))
+                Ok(Condition::Not(Box::new(and_of(inner, fields, depth + 1, budget)?)))
             }
             op if op.starts_with('$') => Err(invalid(format!("unknown operator {op:?} at the top level"))),
             field => field_condition(field, value, fields, budget),
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok(join(parts, " AND ", "TRUE"))
+    Ok(Condition::All(parts))
 }
 
-fn combine(value: &Value, fields: &Fields, depth: usize, glue: &str, op: &str, budget: &Cell<usize>) -> Result<String> {
+fn combine(value: &Value, fields: &Fields, depth: usize, op: &str, budget: &Cell<usize>) -> Result<Vec<Condition>> {
     let list = value.as_array().ok_or_else(|| invalid(format!("`{op}` takes an array of filter objects")))?;
-    let parts = list
-        .iter()
+    list.iter()
         .map(|item| {
             let object = item.as_object().ok_or_else(|| invalid(format!("`{op}` takes an array of filter objects")))?;
             and_of(object, fields, depth + 1, budget)
         })
+        .collect()
+}
+
+/// `field: value` (equality) or `field: { $op: value, … }` (all must hold).
+fn field_condition(name: &str, condition: &Value, fields: &Fields, budget: &Cell<usize>) -> Result<Condition> {
+    let Some(&kind) = fields.get(name) else {
+        let declared: Vec<&str> = fields.keys().map(String::as_str).collect();
+        return Err(invalid(format!(
+            "{name:?} is not a declared field; declare it in `fields` when the store is created (declared: {})",
+            if declared.is_empty() { "none".to_owned() } else { declared.join(", ") }
+        )));
+    };
+    let used = match condition {
+        Value::Object(ops) => ops.len(),
+        _ => 1,
+    };
+    budget.set(budget.get().checked_sub(used).ok_or_else(|| {
+        invalid(format!("the filter has more than {MAX_CONDITIONS} conditions; use `$in` with a list of values instead of many `$or` branches"))
+    })?);
+    let field = |test: Test| Condition::Field { name: name.to_owned(), kind, test };
+    let operators = match condition {
+        Value::Object(ops) => ops,
+        other => return equals(name, kind, other, false).map(field),
+    };
+    let parts = operators
+        .iter()
+        .map(|(op, value)| {
+            let order = |op: Order| compare(name, kind, op, value);
+            match op.as_str() {
+                "$eq" => equals(name, kind, value, false),
+                "$ne" => equals(name, kind, value, true),
+                "$gt" => order(Order::Greater),
+                "$gte" => order(Order::GreaterOrEqual),
+                "$lt" => order(Order::Less),
+                "$lte" => order(Order::LessOrEqual),
+                "$in" => membership(name, kind, value, false),
+                "$nin" => membership(name, kind, value, true),
+                "$exists" => match value {
+                    Value::Bool(present) => Ok(Test::Exists { present: *present }),
+                    _ => Err(invalid(format!("`$exists` on {name:?} takes true or false"))),
+                },
+                other => Err(invalid(format!(
+                    "unknown operator {other:?} on {name:?}; use $eq $ne $gt $gte $lt $lte $in $nin $exists"
+                ))),
+            }
+            .map(field)
+        })
         .collect::<Result<Vec<_>>>()?;
-    // An empty $and is true; an empty $or is false (no alternative holds).
-    Ok(join(parts, glue, if glue == " OR " { "FALSE" } else { "TRUE" }))
+    if parts.is_empty() {
+        return Err(invalid(format!("{name:?} has an empty condition object")));
+    }
+    Ok(Condition::All(parts))
+}
+
+/// `$eq` / `$ne`; null compares as "absent" / "present".
+fn equals(name: &str, kind: FieldType, value: &Value, negate: bool) -> Result<Test> {
+    if value.is_null() {
+        return Ok(Test::Exists { present: negate });
+    }
+    let element = if kind == FieldType::StringList { FieldType::String } else { kind };
+    Ok(Test::Equals { value: literal(name, element, value)?, negate })
+}
+
+fn compare(name: &str, kind: FieldType, op: Order, value: &Value) -> Result<Test> {
+    if matches!(kind, FieldType::Bool | FieldType::StringList) {
+        return Err(invalid(format!("{name:?} is a '{}' field and has no order for {}", kind.as_str(), op.sql())));
+    }
+    Ok(Test::Compare { op, value: literal(name, kind, value)? })
+}
+
+fn membership(name: &str, kind: FieldType, value: &Value, negate: bool) -> Result<Test> {
+    let op = if negate { "$nin" } else { "$in" };
+    let list = value.as_array().ok_or_else(|| invalid(format!("`{op}` on {name:?} takes an array")))?;
+    if list.len() > MAX_LIST {
+        return Err(invalid(format!("`{op}` on {name:?} has {} values; at most {MAX_LIST}", list.len())));
+    }
+    let element = if kind == FieldType::StringList { FieldType::String } else { kind };
+    let values = list.iter().map(|v| literal(name, element, v)).collect::<Result<Vec<_>>>()?;
+    Ok(Test::In { values, negate })
+}
+
+/// A checked value of the field's type: numbers finite, ints integral.
+fn literal(name: &str, kind: FieldType, value: &Value) -> Result<Scalar> {
+    let wrong = || invalid(format!("{name:?} is a '{}' field; {value} is not a value of that type", kind.as_str()));
+    match (kind, value) {
+        (FieldType::String, Value::String(s)) => Ok(Scalar::String(s.clone())),
+        (FieldType::Int, Value::Number(n)) => fields::integer(n).map(Scalar::Int).ok_or_else(wrong),
+        (FieldType::Float, Value::Number(n)) => {
+            n.as_f64().filter(|f| f.is_finite()).map(Scalar::Float).ok_or_else(wrong)
+        }
+        (FieldType::Bool, Value::Bool(b)) => Ok(Scalar::Bool(*b)),
+        _ => Err(wrong()),
+    }
+}
+
+/// The condition as a LanceDB (DataFusion SQL) predicate: identifiers quoted, values escaped,
+/// long joins grouped so the parsed tree stays shallow.
+pub fn to_sql(condition: &Condition) -> String {
+    match condition {
+        Condition::All(parts) => join(parts.iter().map(to_sql).collect(), " AND ", "TRUE"),
+        Condition::Any(parts) => join(parts.iter().map(to_sql).collect(), " OR ", "FALSE"),
+        // SQL's NOT of an unknown (NULL, e.g. a comparison on an absent field) is unknown, which
+        // would drop the row; document filters treat "absent" as "does not match", so negate that.
+        Condition::Not(inner) => format!("NOT coalesce(({}), false)", to_sql(inner)),
+        Condition::Field { name, kind, test } => test_sql(&quote_ident(name), *kind, test),
+    }
+}
+
+fn test_sql(sql: &str, kind: FieldType, test: &Test) -> String {
+    let list = kind == FieldType::StringList;
+    // `$ne` / `$nin` also match rows where the field is absent.
+    let negated = |positive: String| format!("({sql} IS NULL OR NOT ({positive}))");
+    match test {
+        Test::Exists { present: true } => format!("{sql} IS NOT NULL"),
+        Test::Exists { present: false } => format!("{sql} IS NULL"),
+        Test::Equals { value, negate } => {
+            let positive = if list {
+                format!("array_has({sql}, {})", scalar_sql(value))
+            } else {
+                format!("{sql} = {}", scalar_sql(value))
+            };
+            if *negate { negated(positive) } else { positive }
+        }
+        Test::Compare { op, value } => format!("{sql} {} {}", op.sql(), scalar_sql(value)),
+        Test::In { values, negate } if values.is_empty() => (if *negate { "TRUE" } else { "FALSE" }).to_owned(),
+        Test::In { values, negate } => {
+            let literals = values.iter().map(scalar_sql).collect::<Vec<_>>().join(", ");
+            let positive = if list {
+                format!("array_has_any({sql}, make_array({literals}))")
+            } else {
+                format!("{sql} IN ({literals})")
+            };
+            if *negate { negated(positive) } else { positive }
+        }
+    }
+}
+
+fn scalar_sql(value: &Scalar) -> String {
+    match value {
+        Scalar::String(s) => quote_str(s),
+        Scalar::Int(i) => i.to_string(),
+        // `{:?}` always prints a decimal point or exponent, so DataFusion reads a float.
+        Scalar::Float(f) => format!("{f:?}"),
+        Scalar::Bool(b) => b.to_string(),
+    }
 }
 
 /// `(a) glue (b) glue …`, nested in groups of `GROUP` so the parsed tree stays shallow:
@@ -120,122 +378,6 @@ fn flat(parts: &[String], glue: &str) -> String {
     match parts {
         [one] => one.clone(),
         _ => parts.iter().map(|p| format!("({p})")).collect::<Vec<_>>().join(glue),
-    }
-}
-
-/// `field: value` (equality) or `field: { $op: value, … }` (all must hold).
-fn field_condition(name: &str, condition: &Value, fields: &Fields, budget: &Cell<usize>) -> Result<String> {
-    let Some(&kind) = fields.get(name) else {
-        let declared: Vec<&str> = fields.keys().map(String::as_str).collect();
-        return Err(invalid(format!(
-            "{name:?} is not a declared field; declare it in `fields` when the store is created (declared: {})",
-            if declared.is_empty() { "none".to_owned() } else { declared.join(", ") }
-        )));
-    };
-    let used = match condition {
-        Value::Object(ops) => ops.len(),
-        _ => 1,
-    };
-    budget.set(budget.get().checked_sub(used).ok_or_else(|| {
-        invalid(format!("the filter has more than {MAX_CONDITIONS} conditions; use `$in` with a list of values instead of many `$or` branches"))
-    })?);
-    let column = Column { name, sql: quote_ident(name), kind };
-    let operators = match condition {
-        Value::Object(ops) => ops,
-        other => return equals(&column, other, false),
-    };
-    let parts = operators
-        .iter()
-        .map(|(op, value)| match op.as_str() {
-            "$eq" => equals(&column, value, false),
-            "$ne" => equals(&column, value, true),
-            "$gt" => compare(&column, ">", value),
-            "$gte" => compare(&column, ">=", value),
-            "$lt" => compare(&column, "<", value),
-            "$lte" => compare(&column, "<=", value),
-            "$in" => membership(&column, value, false),
-            "$nin" => membership(&column, value, true),
-            "$exists" => match value {
-                Value::Bool(true) => Ok(format!("{} IS NOT NULL", column.sql)),
-                Value::Bool(false) => Ok(format!("{} IS NULL", column.sql)),
-                _ => Err(invalid(format!("`$exists` on {name:?} takes true or false"))),
-            },
-            other => Err(invalid(format!(
-                "unknown operator {other:?} on {name:?}; use $eq $ne $gt $gte $lt $lte $in $nin $exists"
-            ))),
-        })
-        .collect::<Result<Vec<_>>>()?;
-    if parts.is_empty() {
-        return Err(invalid(format!("{name:?} has an empty condition object")));
-    }
-    Ok(join(parts, " AND ", "TRUE"))
-}
-
-/// A declared field as a filter uses it: its name (for messages), quoted identifier and type.
-struct Column<'a> {
-    name: &'a str,
-    sql: String,
-    kind: FieldType,
-}
-
-/// `= value` / `<> value`; on a `string[]` field, "contains value". Null compares as IS [NOT] NULL.
-fn equals(column: &Column<'_>, value: &Value, negate: bool) -> Result<String> {
-    let Column { name, sql, kind } = column;
-    if value.is_null() {
-        return Ok(format!("{sql} IS {}NULL", if negate { "NOT " } else { "" }));
-    }
-    let positive = if *kind == FieldType::StringList {
-        format!("array_has({sql}, {})", literal(name, FieldType::String, value)?)
-    } else {
-        format!("{sql} = {}", literal(name, *kind, value)?)
-    };
-    // `$ne` also matches rows where the field is absent, as users of document filters expect.
-    Ok(if negate { format!("({sql} IS NULL OR NOT ({positive}))") } else { positive })
-}
-
-fn compare(column: &Column<'_>, op: &str, value: &Value) -> Result<String> {
-    let Column { name, sql, kind } = column;
-    if matches!(kind, FieldType::Bool | FieldType::StringList) {
-        return Err(invalid(format!("{name:?} is a '{}' field and has no order for {op}", kind.as_str())));
-    }
-    Ok(format!("{sql} {op} {}", literal(name, *kind, value)?))
-}
-
-/// `IN (…)` / `NOT IN (…)`; on a `string[]` field, "contains any of" / "contains none of".
-fn membership(column: &Column<'_>, value: &Value, negate: bool) -> Result<String> {
-    let Column { name, sql, kind } = column;
-    let kind = *kind;
-    let op = if negate { "$nin" } else { "$in" };
-    let list = value.as_array().ok_or_else(|| invalid(format!("`{op}` on {name:?} takes an array")))?;
-    if list.len() > MAX_LIST {
-        return Err(invalid(format!("`{op}` on {name:?} has {} values; at most {MAX_LIST}", list.len())));
-    }
-    if list.is_empty() {
-        return Ok((if negate { "TRUE" } else { "FALSE" }).to_owned());
-    }
-    let element = if kind == FieldType::StringList { FieldType::String } else { kind };
-    let literals = list.iter().map(|v| literal(name, element, v)).collect::<Result<Vec<_>>>()?.join(", ");
-    let positive = if kind == FieldType::StringList {
-        format!("array_has_any({sql}, make_array({literals}))")
-    } else {
-        format!("{sql} IN ({literals})")
-    };
-    Ok(if negate { format!("({sql} IS NULL OR NOT ({positive}))") } else { positive })
-}
-
-/// A checked literal of the field's type: strings quoted, numbers finite, ints integral.
-fn literal(name: &str, kind: FieldType, value: &Value) -> Result<String> {
-    let wrong = || invalid(format!("{name:?} is a '{}' field; {value} is not a value of that type", kind.as_str()));
-    match (kind, value) {
-        (FieldType::String, Value::String(s)) => Ok(quote_str(s)),
-        (FieldType::Int, Value::Number(n)) => fields::integer(n).map(|i| i.to_string()).ok_or_else(wrong),
-        (FieldType::Float, Value::Number(n)) => {
-            let f = n.as_f64().filter(|f| f.is_finite()).ok_or_else(wrong)?;
-            // `{:?}` always prints a decimal point or exponent, so DataFusion reads a float.
-            Ok(format!("{f:?}"))
-        }
-        (FieldType::Bool, Value::Bool(b)) => Ok(b.to_string()),
-        _ => Err(wrong()),
     }
 }
 

@@ -27,6 +27,9 @@ pub enum JobKind {
     /// Index build, fold or rebuild: cancelled by `close()` (it can take minutes; an uncommitted build
     /// changes nothing in the table, and the next store rebuilds it).
     Index,
+    /// Loading the resident copy or catching it up with a large change: cancelled by `close()` (the
+    /// copy changes only in a final synchronous step, and the next search or store resumes it).
+    Resident,
 }
 
 /// A background job a store started.
@@ -41,7 +44,7 @@ impl Job {
     /// records its own outcome in `Activity`; a cancelled one has none. A job that panicked (a bug)
     /// is reported as `Internal` once all have ended.
     pub async fn stop_all(jobs: Vec<Job>) -> Result<()> {
-        for job in jobs.iter().filter(|job| job.kind == JobKind::Index) {
+        for job in jobs.iter().filter(|job| job.kind != JobKind::Compaction) {
             job.handle.abort();
         }
         let mut panicked = None;
@@ -87,6 +90,8 @@ impl Store {
         let outcome = optimize_table(&handles, &self.layout.fields, retain).await?;
         lock(&self.activity).finish_optimize(false, Ok(()));
         lock(&self.cache).clear();
+        // Compaction rewrote fragments: the copy re-reads them in the background.
+        self.spawn_resident_catch_up(&handles);
         Ok(outcome)
     }
 
@@ -103,7 +108,7 @@ impl Store {
     }
 
     /// Keeps `handle` so `close()` can end it; forgets the jobs that have finished.
-    fn track(&self, kind: JobKind, handle: tokio::task::JoinHandle<()>) {
+    pub(super) fn track(&self, kind: JobKind, handle: tokio::task::JoinHandle<()>) {
         let mut jobs = lock(&self.jobs);
         jobs.retain(|job| !job.handle.is_finished());
         jobs.push(Job { kind, handle });

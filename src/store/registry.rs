@@ -11,6 +11,7 @@ use std::sync::{Arc, LazyLock, Mutex, Weak};
 use std::time::Duration;
 
 use super::error::{Result, StoreError};
+use super::resident::Resident;
 
 /// A LanceDB connection shared by the stores opened on one directory.
 pub struct Shared {
@@ -18,6 +19,8 @@ pub struct Shared {
     pub connection: lancedb::Connection,
     /// Table handles opened through it, by table name.
     tables: tokio::sync::Mutex<HashMap<String, lancedb::Table>>,
+    /// The resident copy of each table, by table name (made by the first store that wants one).
+    residents: Mutex<HashMap<String, Arc<Resident>>>,
 }
 
 impl Shared {
@@ -34,6 +37,12 @@ impl Shared {
         let table = create().await?;
         tables.insert(name.to_owned(), table.clone());
         Ok(table)
+    }
+
+    /// The resident copy of table `name`, made by `make` for the first store that asks.
+    pub fn resident(&self, name: &str, make: impl FnOnce() -> Resident) -> Arc<Resident> {
+        let mut residents = self.residents.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(residents.entry(name.to_owned()).or_insert_with(|| Arc::new(make())))
     }
 }
 
@@ -97,7 +106,7 @@ pub async fn connect(dir: &Path, read_consistency: Duration) -> Result<Arc<Share
         .execute()
         .await
         .map_err(StoreError::lance("connecting to the store directory"))?;
-    let shared = Arc::new(Shared { connection, tables: tokio::sync::Mutex::default() });
+    let shared = Arc::new(Shared { connection, tables: tokio::sync::Mutex::default(), residents: Mutex::default() });
     connections.retain(|_, weak| weak.strong_count() > 0);
     connections.insert(key, Arc::downgrade(&shared));
     Ok(shared)

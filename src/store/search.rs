@@ -1,7 +1,9 @@
 //! Search: validation, the query cache with single-flight for identical misses, and the choice of
-//! backend. Today the one backend is LanceDB (`search/lance.rs`); the resident in-memory copy will
-//! be the second. Results are labelled with the version read *before* searching, so a cached
-//! answer is never newer than its data, and never served for another version.
+//! backend: the resident in-memory copy (`resident.rs`) when it holds exactly the version the search
+//! read, else LanceDB (`search/lance.rs`). A copy that is behind is caught up on the spot when the
+//! change is small, and in the background (LanceDB answering meanwhile) when it is large. Results
+//! are labelled with the version read *before* searching, so a cached answer is never newer than
+//! its data, and never served for another version.
 
 mod lance;
 
@@ -17,8 +19,36 @@ use super::error::Result;
 use super::index::{self, IndexShape};
 use super::latency::elapsed_ms;
 use super::lock::lock;
+use super::maintenance::JobKind;
 use super::model::Hit;
+use super::resident::{CatchUp, Resident};
 use super::{Handles, Store};
+
+/// Most rows a search reads from LanceDB to catch the resident copy up before answering from it;
+/// a larger change is loaded in the background while LanceDB answers.
+const INLINE_CATCH_UP_ROWS: usize = 10_000;
+/// The same bound right after a write through this process: the rows were just written, so reading
+/// them back is fast, and the next search is then answered from memory.
+const INLINE_CATCH_UP_ROWS_AFTER_WRITE: usize = 1_000_000;
+
+/// The hits from the resident copy if it holds `version`; large scans run off the async workers.
+async fn search_resident(
+    resident: &Arc<Resident>,
+    query: &[f32],
+    search: &Search,
+    version: u64,
+) -> Result<Option<Vec<Hit>>> {
+    if !resident.is_at(version) {
+        return Ok(None);
+    }
+    if !resident.is_large() {
+        return Ok(resident.search(version, query, search));
+    }
+    let (resident, query, search) = (Arc::clone(resident), query.to_vec(), search.clone());
+    tokio::task::spawn_blocking(move || resident.search(version, &query, &search))
+        .await
+        .map_err(|e| super::StoreError::Internal(format!("the in-memory search stopped: {e}")))
+}
 
 /// A search computed once for everyone asking the same thing at the same version.
 pub type InFlight = Arc<OnceCell<Arc<Vec<Hit>>>>;
@@ -32,11 +62,10 @@ impl Store {
         let search = request.validate(query, self.layout.dimension, self.layout.metric, &self.layout.fields)?;
         // The version is read *before* searching: a result is never labelled newer than its data.
         let version = handles.version().await?;
-        let shape = if search.knobs.exact { None } else { self.shape_at(&handles.table, version).await? };
         let hits = if lock(&self.cache).is_enabled() {
-            self.search_cached(&handles, query, search, version, shape).await?
+            self.search_cached(&handles, query, search, version).await?
         } else {
-            Arc::new(self.search_backend(&handles, query, search, shape).await?)
+            Arc::new(self.search_backend(&handles, query, search, version).await?)
         };
         lock(&self.activity).record_search(elapsed_ms(started));
         Ok(hits)
@@ -44,11 +73,10 @@ impl Store {
 
     async fn search_cached(
         &self,
-        handles: &Handles,
+        handles: &Arc<Handles>,
         query: &[f32],
         search: Search,
         version: u64,
-        shape: Option<IndexShape>,
     ) -> Result<Arc<Vec<Hit>>> {
         let key = CacheKey::new(query, &search, self.layout.metric);
         if let Some(hits) = lock(&self.cache).get(&key, version, Instant::now()) {
@@ -60,7 +88,7 @@ impl Store {
         let outcome = flight
             .get_or_try_init(|| async {
                 ran_here.store(true, Ordering::Relaxed);
-                self.search_backend(handles, query, search, shape).await.map(Arc::new)
+                self.search_backend(handles, query, search, version).await.map(Arc::new)
             })
             .await
             .map(Arc::clone);
@@ -78,16 +106,68 @@ impl Store {
         Ok(hits)
     }
 
-    /// One uncached search, bounded by the store's search slots.
+    /// One uncached search at `version`, bounded by the store's search slots.
     async fn search_backend(
         &self,
-        handles: &Handles,
+        handles: &Arc<Handles>,
         query: &[f32],
         search: Search,
-        shape: Option<IndexShape>,
+        version: u64,
     ) -> Result<Vec<Hit>> {
         let _slot = self.search_slots.acquire().await.map_err(|_| super::StoreError::Closed)?;
+        // Index knobs ask for LanceDB's vector index; everything else is an exact search in memory.
+        let knobs = search.knobs;
+        let wants_lance_index = knobs.nprobes.is_some() || knobs.refine_factor.is_some() || knobs.ef.is_some();
+        if let Some(resident) = self.resident.as_ref().filter(|_| !wants_lance_index) {
+            if let Some(hits) = search_resident(resident, query, &search, version).await? {
+                return Ok(hits);
+            }
+            if !resident.is_over_budget_at(version) {
+                match resident.catch_up(&handles.table, Some(INLINE_CATCH_UP_ROWS), false).await {
+                    Ok(CatchUp::Done) => {
+                        if let Some(hits) = search_resident(resident, query, &search, version).await? {
+                            return Ok(hits);
+                        }
+                    }
+                    Ok(CatchUp::TooLarge) => self.spawn_resident_catch_up(handles),
+                    // Another catch-up is running; LanceDB answers this one.
+                    Ok(CatchUp::Busy) => {}
+                    // Kept in `stats().resident.lastError`; LanceDB answers, correctly.
+                    Err(_) => {}
+                }
+            }
+        }
+        let shape = if search.knobs.exact { None } else { self.shape_at(&handles.table, version).await? };
         lance::search(&handles.table, query, &search, self.layout.metric, shape).await
+    }
+
+    /// Brings the resident copy to the table's latest version now (after a write through this
+    /// process). Never fails the caller: a failure is kept for `stats()`, and searches use LanceDB
+    /// until a later catch-up succeeds.
+    pub(super) async fn catch_up_resident(&self, handles: &Arc<Handles>) {
+        if let Some(resident) = &self.resident
+            && matches!(
+                resident.catch_up(&handles.table, Some(INLINE_CATCH_UP_ROWS_AFTER_WRITE), true).await,
+                Ok(CatchUp::TooLarge)
+            )
+        {
+            self.spawn_resident_catch_up(handles);
+        }
+    }
+
+    /// Loads or catches up the resident copy in the background (one such job per table at a time).
+    pub(super) fn spawn_resident_catch_up(&self, handles: &Arc<Handles>) {
+        let Some(resident) = self.resident.as_ref().map(Arc::clone) else { return };
+        if !resident.schedule() {
+            return;
+        }
+        let handles = Arc::clone(handles);
+        let handle = tokio::spawn(async move {
+            // The outcome is kept in the copy's status; a failed load is retried by the next search.
+            let _ = resident.catch_up(&handles.table, None, true).await;
+            resident.unschedule();
+        });
+        self.track(JobKind::Resident, handle);
     }
 
     /// The vector index's shape at `version` (listed once per version).

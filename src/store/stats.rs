@@ -6,6 +6,7 @@ use super::error::Result;
 use super::index::lance;
 use super::latency::LatencySummary;
 use super::lock::lock;
+use super::resident::ResidentStatus;
 use super::{Store, StoreError};
 
 /// The vector index as `stats().index` reports it.
@@ -64,6 +65,8 @@ pub struct StoreStats {
     pub last_optimize_error: Option<String>,
     /// The vector index.
     pub index: IndexStatus,
+    /// The resident in-memory copy.
+    pub resident: ResidentStatus,
 }
 
 impl Store {
@@ -103,6 +106,10 @@ impl Store {
                 builds: activity.index_builds,
                 last_error: activity.index_error,
                 auto: self.config.auto_index && !activity.index_declined,
+            },
+            resident: match &self.resident {
+                Some(resident) => resident.status(version),
+                None => ResidentStatus::off(),
             },
         })
     }

@@ -30,12 +30,12 @@ impl Store {
         // A failed append wrote nothing visible, so retrying it cannot store a row twice; the stored
         // ids are checked again on every attempt, as the conflicting writer may have stored one.
         let result = retry::on_conflict(|| async {
-            reject_stored_ids(&handles.table, &items).await?;
+            self.reject_stored_ids(&handles, &items).await?;
             handles.table.add(batches.clone()).execute().await.map_err(StoreError::lance("adding embeddings"))
         })
         .await?;
         drop(writing);
-        self.committed(&handles, Write::Add(items.len()), started);
+        self.committed(&handles, Write::Add(items.len()), started).await;
         Ok(AddOutcome { added: items.len(), version: result.version })
     }
 
@@ -54,7 +54,7 @@ impl Store {
         merge.when_matched_update_all(None).when_not_matched_insert_all();
         let result = merge.execute(Box::new(reader)).await.map_err(StoreError::lance("upserting embeddings"))?;
         drop(writing);
-        self.committed(&handles, Write::Upsert(items.len()), started);
+        self.committed(&handles, Write::Upsert(items.len()), started).await;
         Ok(UpsertOutcome {
             inserted: usize::try_from(result.num_inserted_rows).unwrap_or(usize::MAX),
             updated: usize::try_from(result.num_updated_rows).unwrap_or(usize::MAX),
@@ -88,7 +88,7 @@ impl Store {
         }
         let result = handles.table.delete(predicate.as_str()).await.map_err(StoreError::lance("deleting rows"))?;
         drop(writing);
-        self.committed(&handles, Write::Delete, started);
+        self.committed(&handles, Write::Delete, started).await;
         let deleted = usize::try_from(result.num_deleted_rows).unwrap_or(matching);
         Ok(DeleteOutcome { deleted: if deleted == 0 { matching } else { deleted }, version: result.version })
     }
@@ -100,9 +100,11 @@ impl Store {
     }
 
     /// Bookkeeping after any commit through this store: frees cache entries the new version made
-    /// unservable, records the write, and starts due background maintenance. Cannot fail: the
+    /// unservable, records the write, starts due background maintenance, and brings the resident
+    /// copy to the new version (so the next search is answered from memory). Cannot fail: the
     /// commit stands, so nothing after it may turn the call into a rejection.
-    fn committed(&self, handles: &Arc<Handles>, write: Write, started: Instant) {
+    async fn committed(&self, handles: &Arc<Handles>, write: Write, started: Instant) {
+        self.catch_up_resident(handles).await;
         // Entries computed before this commit can no longer be served (their version is older);
         // dropping them now just frees the memory early.
         lock(&self.cache).clear();
@@ -115,7 +117,24 @@ impl Store {
     }
 }
 
-/// Fails with `DuplicateId` naming the first id of `items` already stored.
+impl Store {
+    /// Fails with `DuplicateId` naming the first id of `items` already stored: looked up in the
+    /// resident copy's id map when it holds the latest version, else queried from LanceDB.
+    async fn reject_stored_ids(&self, handles: &Handles, items: &[Item]) -> Result<()> {
+        if let Some(resident) = &self.resident {
+            let version = handles.version().await?;
+            if let Some(stored) = resident.first_stored(version, items.iter().map(|item| item.id.as_str())) {
+                return match stored {
+                    Some(id) => Err(StoreError::DuplicateId { id, reason: "it is already in the store" }),
+                    None => Ok(()),
+                };
+            }
+        }
+        reject_stored_ids(&handles.table, items).await
+    }
+}
+
+/// Fails with `DuplicateId` naming the first id of `items` already stored (queried from LanceDB).
 async fn reject_stored_ids(table: &lancedb::Table, items: &[Item]) -> Result<()> {
     for chunk in items.chunks(filter::IDS_PER_PREDICATE) {
         let predicate = filter::id_in(chunk.iter().map(|item| item.id.as_str()));

@@ -35,8 +35,8 @@ pub async fn search(
         .select(Select::columns(&[schema::ID, schema::METADATA]));
     // LanceDB prefilters by default: the filter applies before the top-k, so a filtered search
     // still returns `limit` hits when that many rows match.
-    if let Some(predicate) = &search.filter {
-        query = query.only_if(predicate);
+    if let Some(filter) = &search.filter {
+        query = query.only_if(&filter.sql);
     }
     if let Some(bound) = max_distance {
         query = query.distance_range(None, Some(exclusive_upper_bound(bound)));

@@ -1,0 +1,330 @@
+//! The resident copy of one table: its rows in memory (`columns.rs`), tagged with the table version
+//! they reflect, brought to newer versions by fragment differences (`sync.rs`), and searched by an
+//! exact SIMD scan (`scan.rs`) over the rows a filter selects (`select.rs`). Shared by every store
+//! on the table in this process (`registry.rs` holds it). LanceDB stays the truth: a search is
+//! answered here only when the copy is at exactly the version the search read; otherwise the caller
+//! catches the copy up (small changes) or uses the LanceDB path meanwhile (large ones).
+
+mod columns;
+mod scan;
+mod select;
+mod sync;
+#[cfg(test)]
+mod tests;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use super::config::Search;
+use super::error::{Result, StoreError};
+use super::fields::Fields;
+use super::lock::lock;
+use super::metric::Metric;
+use super::model::Hit;
+use columns::Columns;
+
+/// Filter selections kept per copy (each is one byte per slot).
+const SELECTIONS_KEPT: usize = 32;
+/// Dead slots tolerated before the columns are repacked: this many, and at least as many as live rows.
+const REPACK_MIN_DEAD: usize = 4_096;
+
+/// A filter's selection at one version: (version, filter SQL, one flag per slot).
+type Selection = (u64, String, Arc<Vec<bool>>);
+
+/// Where the copy stands, as `stats().resident.state` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResidentState {
+    /// Not at the table's version yet (first load, or catching up with a large change).
+    Loading,
+    /// At a recent version; searches at that version are answered from memory.
+    Ready,
+    /// The table does not fit the memory budget; searches use LanceDB.
+    OverBudget,
+    /// Turned off (`residentMemoryMB: 0`).
+    Off,
+}
+
+impl ResidentState {
+    /// The name `stats()` reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Loading => "loading",
+            Self::Ready => "ready",
+            Self::OverBudget => "over_budget",
+            Self::Off => "off",
+        }
+    }
+}
+
+/// `stats().resident`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResidentStatus {
+    /// Where the copy stands.
+    pub state: ResidentState,
+    /// Rows held.
+    pub rows: usize,
+    /// Approximate bytes held.
+    pub bytes: usize,
+    /// The table version held, if any.
+    pub version: Option<u64>,
+    /// The last failed catch-up's error, until one succeeds.
+    pub last_error: Option<String>,
+    /// Searches answered from memory (by every store on the table in this process).
+    pub searches: u64,
+}
+
+impl ResidentStatus {
+    /// The status of a store whose resident tier is off.
+    pub fn off() -> Self {
+        Self { state: ResidentState::Off, rows: 0, bytes: 0, version: None, last_error: None, searches: 0 }
+    }
+}
+
+/// What one catch-up achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CatchUp {
+    /// The copy is at the handle's latest version (or the table is over budget).
+    Done,
+    /// The change is larger than the caller wanted to wait for.
+    TooLarge,
+    /// Another catch-up is running.
+    Busy,
+}
+
+/// The in-memory copy of one table.
+pub struct Resident {
+    metric: Metric,
+    fields: Fields,
+    budget_bytes: usize,
+    columns: RwLock<Columns>,
+    /// The version at which the table was found over budget (re-checked when the version moves).
+    over_budget_at: Mutex<Option<u64>>,
+    bytes: AtomicUsize,
+    last_error: Mutex<Option<String>>,
+    /// One catch-up at a time.
+    syncing: tokio::sync::Mutex<()>,
+    /// A background catch-up is scheduled or running.
+    scheduled: AtomicBool,
+    /// Recent filter selections: (version, filter SQL, one flag per slot).
+    selections: Mutex<Vec<Selection>>,
+    /// Searches answered from memory.
+    searches: AtomicU64,
+}
+
+impl Resident {
+    /// An empty copy for a table of `dimension`-long vectors, `metric` and the declared `fields`,
+    /// allowed `budget_bytes` of memory.
+    pub fn new(dimension: usize, metric: Metric, fields: &Fields, budget_bytes: usize) -> Self {
+        Self {
+            metric,
+            fields: fields.clone(),
+            budget_bytes,
+            columns: RwLock::new(Columns::new(dimension, fields)),
+            over_budget_at: Mutex::default(),
+            bytes: AtomicUsize::new(0),
+            last_error: Mutex::default(),
+            syncing: tokio::sync::Mutex::default(),
+            scheduled: AtomicBool::new(false),
+            selections: Mutex::default(),
+            searches: AtomicU64::new(0),
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Columns> {
+        self.columns.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Columns> {
+        self.columns.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether the copy holds exactly `version`.
+    pub fn is_at(&self, version: u64) -> bool {
+        self.read().version == Some(version)
+    }
+
+    /// Whether the table was found over budget at `version` (so catching up is pointless).
+    pub fn is_over_budget_at(&self, version: u64) -> bool {
+        *lock(&self.over_budget_at) == Some(version)
+    }
+
+    /// Scans needing more floats than this are worth moving off the async workers.
+    pub fn is_large(&self) -> bool {
+        let columns = self.read();
+        columns.slots() * columns.dimension >= 1 << 20
+    }
+
+    /// The search's hits from memory, or `None` when the copy is not at `version`.
+    pub fn search(&self, version: u64, query: &[f32], search: &Search) -> Option<Vec<Hit>> {
+        let columns = self.read();
+        if columns.version != Some(version) {
+            return None;
+        }
+        let selected = search.filter.as_ref().map(|filter| self.selection(&columns, version, filter));
+        let scan = scan::Scan {
+            query,
+            metric: self.metric,
+            limit: search.limit,
+            threshold: search.threshold,
+            selected: selected.as_deref().map(Vec::as_slice),
+        };
+        let hits = scan::nearest(&columns, &scan)
+            .into_iter()
+            .map(|candidate| {
+                let slot = candidate.slot as usize;
+                let distance = f64::from(candidate.distance);
+                Hit {
+                    id: columns.ids.get(slot).map(|id| id.to_string()).unwrap_or_default(),
+                    score: self.metric.score(distance),
+                    distance,
+                    metadata: columns.metadata.get(slot).cloned().flatten().map(String::from),
+                }
+            })
+            .collect();
+        self.searches.fetch_add(1, Ordering::Relaxed);
+        Some(hits)
+    }
+
+    /// The slots `filter` selects at `version`, computed once per filter and version.
+    fn selection(&self, columns: &Columns, version: u64, filter: &super::filter::Filter) -> Arc<Vec<bool>> {
+        {
+            let mut kept = lock(&self.selections);
+            if let Some(i) = kept.iter().position(|(v, sql, _)| *v == version && *sql == filter.sql) {
+                let entry = kept.remove(i);
+                let flags = Arc::clone(&entry.2);
+                kept.push(entry);
+                return flags;
+            }
+        }
+        let flags = Arc::new(select::select(columns, &filter.condition));
+        let mut kept = lock(&self.selections);
+        kept.retain(|(v, _, _)| *v == version);
+        if kept.len() >= SELECTIONS_KEPT {
+            kept.remove(0);
+        }
+        kept.push((version, filter.sql.clone(), Arc::clone(&flags)));
+        flags
+    }
+
+    /// With the copy at `version`: the first of `ids` that is stored (`Some(None)`: none is).
+    /// `None` when the copy is not at `version` (the caller asks LanceDB).
+    pub fn first_stored<'a>(&self, version: u64, mut ids: impl Iterator<Item = &'a str>) -> Option<Option<String>> {
+        let columns = self.read();
+        (columns.version == Some(version)).then(|| ids.find(|id| columns.contains(id)).map(str::to_owned))
+    }
+
+    /// Brings the copy to the latest version `table`'s handle sees. `max_rows`: give up (`TooLarge`)
+    /// when more rows than that must be read; `wait`: wait for a running catch-up instead of
+    /// returning `Busy`. A failure leaves the copy at its old version (searches use LanceDB) and is
+    /// kept for `stats()`.
+    pub async fn catch_up(&self, table: &lancedb::Table, max_rows: Option<usize>, wait: bool) -> Result<CatchUp> {
+        let _syncing = if wait {
+            self.syncing.lock().await
+        } else {
+            match self.syncing.try_lock() {
+                Ok(guard) => guard,
+                Err(_) => return Ok(CatchUp::Busy),
+            }
+        };
+        let outcome = self.catch_up_locked(table, max_rows).await;
+        *lock(&self.last_error) = outcome.as_ref().err().map(ToString::to_string);
+        outcome
+    }
+
+    async fn catch_up_locked(&self, table: &lancedb::Table, max_rows: Option<usize>) -> Result<CatchUp> {
+        let wrapper =
+            table.dataset().ok_or_else(|| StoreError::Internal("the table is not a local LanceDB table".into()))?;
+        let dataset = wrapper.get().await.map_err(StoreError::lance("reading the table for the resident copy"))?;
+        let version = dataset.version().version;
+        // A restore can take at most one extra round per fragment brought back; three is plenty.
+        for _ in 0..3 {
+            let plan = {
+                let columns = self.read();
+                if columns.version == Some(version) {
+                    return Ok(CatchUp::Done);
+                }
+                sync::plan(&columns, &dataset)
+            };
+            if plan.is_empty() {
+                self.write().version = Some(version);
+                return Ok(CatchUp::Done);
+            }
+            if max_rows.is_some_and(|max| plan.load_rows > max) {
+                return Ok(CatchUp::TooLarge);
+            }
+            if self.would_exceed_budget(plan.load_rows) {
+                self.give_up_over_budget(version);
+                return Ok(CatchUp::Done);
+            }
+            let projection = sync::projection(&self.read());
+            let delta = sync::read(&dataset, plan, &projection).await?;
+            let complete = {
+                let mut columns = self.write();
+                columns.version = None; // until the whole delta is applied
+                let complete = sync::apply(&mut columns, delta)?;
+                if columns.dead_slots() >= REPACK_MIN_DEAD.max(columns.live_rows()) {
+                    columns.repack();
+                }
+                self.bytes.store(columns.bytes(), Ordering::Relaxed);
+                complete
+            };
+            if self.bytes.load(Ordering::Relaxed) > self.budget_bytes {
+                self.give_up_over_budget(version);
+                return Ok(CatchUp::Done);
+            }
+            *lock(&self.over_budget_at) = None;
+            if complete {
+                lock(&self.selections).clear();
+                return Ok(CatchUp::Done);
+            }
+        }
+        Err(StoreError::Internal("the resident copy did not converge on the table's version".into()))
+    }
+
+    /// Whether reading `new_rows` more rows would take the copy past its budget (estimated from the
+    /// vector size and the text held per row so far).
+    fn would_exceed_budget(&self, new_rows: usize) -> bool {
+        let columns = self.read();
+        let held = self.bytes.load(Ordering::Relaxed);
+        let per_row = if columns.slots() > 0 { held / columns.slots() } else { 4 * columns.dimension + 128 };
+        held.saturating_add(new_rows.saturating_mul(per_row.max(4 * columns.dimension))) > self.budget_bytes
+    }
+
+    /// Frees the copy: the table does not fit. Searches use LanceDB until the version changes.
+    fn give_up_over_budget(&self, version: u64) {
+        let mut columns = self.write();
+        *columns = Columns::new(columns.dimension, &self.fields);
+        self.bytes.store(0, Ordering::Relaxed);
+        *lock(&self.over_budget_at) = Some(version);
+        lock(&self.selections).clear();
+    }
+
+    /// Marks a background catch-up as scheduled; `false` if one already is.
+    pub fn schedule(&self) -> bool {
+        !self.scheduled.swap(true, Ordering::AcqRel)
+    }
+
+    /// Marks the scheduled background catch-up as ended.
+    pub fn unschedule(&self) {
+        self.scheduled.store(false, Ordering::Release);
+    }
+
+    /// Where the copy stands relative to the table's `latest` version.
+    pub fn status(&self, latest: u64) -> ResidentStatus {
+        let columns = self.read();
+        let over_budget = lock(&self.over_budget_at).is_some();
+        let state = match (over_budget, columns.version) {
+            (true, _) => ResidentState::OverBudget,
+            (false, Some(version)) if version == latest => ResidentState::Ready,
+            (false, _) => ResidentState::Loading,
+        };
+        ResidentStatus {
+            state,
+            rows: columns.live_rows(),
+            bytes: self.bytes.load(Ordering::Relaxed),
+            version: columns.version,
+            last_error: lock(&self.last_error).clone(),
+            searches: self.searches.load(Ordering::Relaxed),
+        }
+    }
+}

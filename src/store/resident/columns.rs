@@ -1,0 +1,381 @@
+//! The resident columns: one slot per loaded row, holding its vector (all vectors in one contiguous
+//! array), norm, id, metadata text and declared field values, with a live flag, the id → slot map of
+//! live rows, and which LanceDB fragment row each slot came from (so a new table version can be
+//! applied as a difference). Plain data and the mutations `sync.rs` applies; no I/O.
+
+use std::collections::HashMap;
+
+use arrow_array::{
+    Array, BooleanArray, FixedSizeListArray, Float32Array, Float64Array, Int64Array, ListArray, RecordBatch,
+    StringArray, UInt64Array,
+};
+
+use crate::store::error::{Result, StoreError};
+use crate::store::fields::{FieldType, Fields};
+use crate::store::schema;
+
+/// One declared field's values, one per slot (`None`: absent).
+#[derive(Debug)]
+pub enum FieldColumn {
+    /// `string` values.
+    String(Vec<Option<Box<str>>>),
+    /// `int` values.
+    Int(Vec<Option<i64>>),
+    /// `float` values.
+    Float(Vec<Option<f64>>),
+    /// `bool` values.
+    Bool(Vec<Option<bool>>),
+    /// `string[]` values.
+    StringList(Vec<Option<Box<[Box<str>]>>>),
+}
+
+impl FieldColumn {
+    fn new(kind: FieldType) -> Self {
+        match kind {
+            FieldType::String => Self::String(Vec::new()),
+            FieldType::Int => Self::Int(Vec::new()),
+            FieldType::Float => Self::Float(Vec::new()),
+            FieldType::Bool => Self::Bool(Vec::new()),
+            FieldType::StringList => Self::StringList(Vec::new()),
+        }
+    }
+
+    /// Appends `rows` empty slots.
+    fn grow(&mut self, rows: usize) {
+        match self {
+            Self::String(v) => v.resize(v.len() + rows, None),
+            Self::Int(v) => v.resize(v.len() + rows, None),
+            Self::Float(v) => v.resize(v.len() + rows, None),
+            Self::Bool(v) => v.resize(v.len() + rows, None),
+            Self::StringList(v) => v.resize(v.len() + rows, None),
+        }
+    }
+
+    /// Sets `slot` from row `row` of `array` (the field's Arrow column).
+    fn set(&mut self, slot: usize, array: &dyn Array, row: usize) -> Result<()> {
+        let wrong = || StoreError::Internal("a declared field column has an unexpected Arrow type".into());
+        let present = array.is_valid(row);
+        macro_rules! put {
+            ($values:expr, $array:ty, $read:expr) => {{
+                let typed = array.as_any().downcast_ref::<$array>().ok_or_else(wrong)?;
+                if let Some(cell) = $values.get_mut(slot) {
+                    *cell = if present { Some($read(typed)) } else { None };
+                }
+            }};
+        }
+        match self {
+            Self::String(v) => put!(v, StringArray, |a: &StringArray| a.value(row).into()),
+            Self::Int(v) => put!(v, Int64Array, |a: &Int64Array| a.value(row)),
+            Self::Float(v) => put!(v, Float64Array, |a: &Float64Array| a.value(row)),
+            Self::Bool(v) => put!(v, BooleanArray, |a: &BooleanArray| a.value(row)),
+            Self::StringList(v) => {
+                let lists = array.as_any().downcast_ref::<ListArray>().ok_or_else(wrong)?;
+                let cell = if present {
+                    let values = lists.value(row);
+                    let strings = values.as_any().downcast_ref::<StringArray>().ok_or_else(wrong)?;
+                    Some(strings.iter().map(|s| s.unwrap_or_default().into()).collect())
+                } else {
+                    None
+                };
+                if let Some(slot) = v.get_mut(slot) {
+                    *slot = cell;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Keeps only the slots `keep` lists, in that order.
+    fn repack(&mut self, keep: &[usize]) {
+        fn pick<T: Clone>(values: &mut Vec<T>, keep: &[usize]) {
+            *values = keep.iter().filter_map(|&slot| values.get(slot).cloned()).collect();
+        }
+        match self {
+            Self::String(v) => pick(v, keep),
+            Self::Int(v) => pick(v, keep),
+            Self::Float(v) => pick(v, keep),
+            Self::Bool(v) => pick(v, keep),
+            Self::StringList(v) => pick(v, keep),
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        match self {
+            Self::String(v) => v.iter().map(|s| 16 + s.as_ref().map_or(0, |s| s.len())).sum(),
+            Self::Int(v) => v.len() * 16,
+            Self::Float(v) => v.len() * 16,
+            Self::Bool(v) => v.len() * 2,
+            Self::StringList(v) => {
+                v.iter().map(|l| 16 + l.as_ref().map_or(0, |l| l.iter().map(|s| 16 + s.len()).sum())).sum()
+            }
+        }
+    }
+}
+
+/// The slots one LanceDB fragment's rows occupy.
+#[derive(Debug, Clone)]
+pub struct FragmentSlots {
+    /// Slot of each row offset in the fragment (`None`: deleted when the fragment was loaded).
+    pub slots: Vec<Option<u32>>,
+    /// What the fragment's data files and deletion file were when it was last applied.
+    pub identity: FragmentIdentity,
+}
+
+/// What makes a fragment's content change: its data files (a rewrite gives new ones) and its
+/// deletion file (a delete writes a new one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FragmentIdentity {
+    /// Paths of its data files.
+    pub files: Vec<String>,
+    /// `(id, read_version)` of its deletion file, if rows were deleted.
+    pub deletion: Option<(u64, u64)>,
+}
+
+/// The resident rows of one table at one version.
+#[derive(Debug)]
+pub struct Columns {
+    /// Vector length.
+    pub dimension: usize,
+    /// The table version these columns reflect (`None`: nothing loaded yet).
+    pub version: Option<u64>,
+    /// `dimension` floats per slot, slot after slot.
+    pub vectors: Vec<f32>,
+    /// Euclidean length of each slot's vector.
+    pub norms: Vec<f32>,
+    /// Each slot's id (empty for a slot never filled).
+    pub ids: Vec<Box<str>>,
+    /// Each slot's metadata JSON text.
+    pub metadata: Vec<Option<Box<str>>>,
+    /// Whether each slot holds a row of the current version.
+    pub live: Vec<bool>,
+    /// Declared field columns, by name.
+    pub fields: Vec<(String, FieldColumn)>,
+    /// Slot of each live id.
+    slot_of: HashMap<Box<str>, u32>,
+    /// Loaded fragments by id.
+    pub fragments: HashMap<u64, FragmentSlots>,
+    live_rows: usize,
+}
+
+impl Columns {
+    /// Empty columns for `dimension`-long vectors and the declared `fields`.
+    pub fn new(dimension: usize, fields: &Fields) -> Self {
+        Self {
+            dimension,
+            version: None,
+            vectors: Vec::new(),
+            norms: Vec::new(),
+            ids: Vec::new(),
+            metadata: Vec::new(),
+            live: Vec::new(),
+            fields: fields.iter().map(|(name, &kind)| (name.clone(), FieldColumn::new(kind))).collect(),
+            slot_of: HashMap::new(),
+            fragments: HashMap::new(),
+            live_rows: 0,
+        }
+    }
+
+    /// Slots allocated (live or not).
+    pub fn slots(&self) -> usize {
+        self.live.len()
+    }
+
+    /// Rows of the current version.
+    pub fn live_rows(&self) -> usize {
+        self.live_rows
+    }
+
+    /// The vector in `slot`.
+    pub fn vector(&self, slot: usize) -> &[f32] {
+        let start = slot * self.dimension;
+        self.vectors.get(start..start + self.dimension).unwrap_or(&[])
+    }
+
+    /// Whether `id` is a live row.
+    pub fn contains(&self, id: &str) -> bool {
+        self.slot_of.contains_key(id)
+    }
+
+    /// Approximate bytes held.
+    pub fn bytes(&self) -> usize {
+        let per_slot = 4 * self.dimension + 4 + 1 + 16 + 16;
+        let text: usize = self.ids.iter().map(|s| s.len()).sum::<usize>()
+            + self.metadata.iter().map(|m| m.as_ref().map_or(0, |m| m.len())).sum::<usize>();
+        let map = self.slot_of.len() * 48;
+        let fragments: usize = self.fragments.values().map(|f| f.slots.len() * 8).sum();
+        per_slot * self.slots() + text + map + fragments + self.fields.iter().map(|(_, c)| c.bytes()).sum::<usize>()
+    }
+
+    /// Adds the rows of new fragments (`(id, identity, physical rows)`) from `batches`, read with
+    /// their row addresses; a row absent from the batches was deleted and gets no slot.
+    pub fn load_fragments(
+        &mut self,
+        fragments: Vec<(u64, FragmentIdentity, usize)>,
+        batches: &[RecordBatch],
+    ) -> Result<()> {
+        for (id, identity, physical_rows) in fragments {
+            self.drop_fragment(id);
+            self.fragments.insert(id, FragmentSlots { slots: vec![None; physical_rows], identity });
+        }
+        for batch in batches {
+            let addresses = column::<UInt64Array>(batch, lance_core::ROW_ADDR)?;
+            let ids = column::<StringArray>(batch, schema::ID)?;
+            let metadata = column::<StringArray>(batch, schema::METADATA)?;
+            let vectors = column::<FixedSizeListArray>(batch, schema::VECTOR)?;
+            let floats = vectors
+                .values()
+                .as_any()
+                .downcast_ref::<Float32Array>()
+                .ok_or_else(|| StoreError::Internal("`vector` values are not float32".into()))?;
+            let field_arrays = self
+                .fields
+                .iter()
+                .map(|(name, _)| {
+                    batch
+                        .column_by_name(name)
+                        .cloned()
+                        .ok_or_else(|| StoreError::Internal(format!("the resident load lacks field `{name}`")))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            for row in 0..batch.num_rows() {
+                let address = addresses.value(row);
+                let (fragment, offset) = (address >> 32, usize::try_from(address & 0xffff_ffff).unwrap_or(usize::MAX));
+                let start = usize::try_from(vectors.value_offset(row)).unwrap_or(usize::MAX);
+                let vector = floats.values().get(start..start.saturating_add(self.dimension)).ok_or_else(|| {
+                    StoreError::Internal("a stored vector is shorter than the table's dimension".into())
+                })?;
+                let slot = self.push(ids.value(row), vector, (!metadata.is_null(row)).then(|| metadata.value(row)))?;
+                for ((_, field), array) in self.fields.iter_mut().zip(&field_arrays) {
+                    field.set(slot, array.as_ref(), row)?;
+                }
+                let cell =
+                    self.fragments.get_mut(&fragment).and_then(|f| f.slots.get_mut(offset)).ok_or_else(|| {
+                        StoreError::Internal(format!("row address {address} is outside the loaded fragments"))
+                    })?;
+                *cell = Some(u32::try_from(slot).map_err(|_| StoreError::Internal("too many resident rows".into()))?);
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends one live slot; an id already live elsewhere is an inconsistency LanceDB never produces
+    /// (ids are unique), so the older slot is retired rather than shadowed.
+    fn push(&mut self, id: &str, vector: &[f32], metadata: Option<&str>) -> Result<usize> {
+        let slot = self.slots();
+        let slot_number = u32::try_from(slot).map_err(|_| StoreError::Internal("too many resident rows".into()))?;
+        if let Some(previous) = self.slot_of.insert(id.into(), slot_number) {
+            self.retire(previous as usize);
+        }
+        self.vectors.extend_from_slice(vector);
+        let squared: f64 = vector.iter().map(|&x| f64::from(x) * f64::from(x)).sum();
+        self.norms.push(squared.sqrt() as f32);
+        self.ids.push(id.into());
+        self.metadata.push(metadata.map(Into::into));
+        self.live.push(true);
+        for (_, field) in &mut self.fields {
+            field.grow(1);
+        }
+        self.live_rows += 1;
+        Ok(slot)
+    }
+
+    /// Marks `slot` as no longer part of the table.
+    fn retire(&mut self, slot: usize) {
+        if let Some(live) = self.live.get_mut(slot)
+            && *live
+        {
+            *live = false;
+            self.live_rows -= 1;
+            if let Some(id) = self.ids.get(slot)
+                && self.slot_of.get(id).is_some_and(|&s| s as usize == slot)
+            {
+                self.slot_of.remove(id);
+            }
+        }
+    }
+
+    /// Retires every row of fragment `id` (it was removed or rewritten).
+    pub fn drop_fragment(&mut self, id: u64) {
+        if let Some(fragment) = self.fragments.remove(&id) {
+            for slot in fragment.slots.into_iter().flatten() {
+                self.retire(slot as usize);
+            }
+        }
+    }
+
+    /// Applies fragment `id`'s new deletion state: rows at `deleted` offsets are retired. Returns
+    /// `false` (changing nothing) when a row deleted at load time is live again, which only a full
+    /// reload of the fragment can show.
+    pub fn apply_deletions(&mut self, id: u64, identity: FragmentIdentity, deleted: &dyn Fn(u32) -> bool) -> bool {
+        let Some(fragment) = self.fragments.get(&id) else { return false };
+        let revived = fragment
+            .slots
+            .iter()
+            .enumerate()
+            .any(|(offset, slot)| slot.is_none() && !deleted(u32::try_from(offset).unwrap_or(u32::MAX)));
+        if revived {
+            return false;
+        }
+        let retired: Vec<usize> = fragment
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(offset, slot)| {
+                let slot = (*slot)? as usize;
+                deleted(u32::try_from(offset).unwrap_or(u32::MAX)).then_some(slot)
+            })
+            .collect();
+        for slot in retired {
+            self.retire(slot);
+        }
+        if let Some(fragment) = self.fragments.get_mut(&id) {
+            fragment.identity = identity;
+        }
+        true
+    }
+
+    /// Slots that hold no current row.
+    pub fn dead_slots(&self) -> usize {
+        self.slots() - self.live_rows
+    }
+
+    /// Drops the dead slots, renumbering the live ones (in order).
+    pub fn repack(&mut self) {
+        let keep: Vec<usize> = (0..self.slots()).filter(|&s| self.live.get(s).copied().unwrap_or(false)).collect();
+        let mut renumber = vec![None; self.slots()];
+        for (new, &old) in keep.iter().enumerate() {
+            if let Some(cell) = renumber.get_mut(old) {
+                *cell = u32::try_from(new).ok();
+            }
+        }
+        let dimension = self.dimension;
+        let mut vectors = Vec::with_capacity(keep.len() * dimension);
+        for &slot in &keep {
+            vectors.extend_from_slice(self.vector(slot));
+        }
+        self.vectors = vectors;
+        self.norms = keep.iter().filter_map(|&s| self.norms.get(s).copied()).collect();
+        self.ids = keep.iter().filter_map(|&s| self.ids.get(s).cloned()).collect();
+        self.metadata = keep.iter().filter_map(|&s| self.metadata.get(s).cloned()).collect();
+        self.live = vec![true; keep.len()];
+        for (_, field) in &mut self.fields {
+            field.repack(&keep);
+        }
+        for fragment in self.fragments.values_mut() {
+            for slot in &mut fragment.slots {
+                *slot = slot.and_then(|s| renumber.get(s as usize).copied().flatten());
+            }
+        }
+        for slot in self.slot_of.values_mut() {
+            *slot = renumber.get(*slot as usize).copied().flatten().unwrap_or(u32::MAX);
+        }
+        self.vectors.shrink_to_fit();
+    }
+}
+
+fn column<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> Result<&'a T> {
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<T>())
+        .ok_or_else(|| StoreError::Internal(format!("the resident load lacks a readable `{name}` column")))
+}

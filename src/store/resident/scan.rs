@@ -1,0 +1,129 @@
+//! The exact scan over the resident vectors: every live (and, with a filter, selected) slot's
+//! distance to the query with lance-linalg's SIMD kernels (chosen at run time for the CPU:
+//! AVX-512, AVX2+FMA, AVX, NEON, or portable code), a bounded top-k heap per thread, and large
+//! tables split over the cores. Distances are LanceDB's: cosine `1 − cos`, dot `1 − q·v`, l2 squared.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+use lance_linalg::distance::dot::dot_f32;
+use lance_linalg::distance::l2::l2_f32;
+
+use super::columns::Columns;
+use crate::store::metric::Metric;
+
+/// Below this many floats (≈ 16 MB) one thread scans everything: splitting costs more than it saves.
+const PARALLEL_MIN_FLOATS: usize = 4 << 20;
+/// Most threads one scan uses.
+const MAX_THREADS: usize = 8;
+
+/// One scanned row: its slot and distance.
+#[derive(Debug, Clone, Copy)]
+pub struct Candidate {
+    /// LanceDB's distance (smaller is closer).
+    pub distance: f32,
+    /// The slot.
+    pub slot: u32,
+}
+
+impl PartialEq for Candidate {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Candidate {}
+impl PartialOrd for Candidate {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Candidate {
+    /// Closer first; equal distances in slot (insertion) order.
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.distance.total_cmp(&other.distance).then(self.slot.cmp(&other.slot))
+    }
+}
+
+/// What one scan looks for.
+pub struct Scan<'a> {
+    /// The query vector.
+    pub query: &'a [f32],
+    /// The table's metric.
+    pub metric: Metric,
+    /// Most candidates returned.
+    pub limit: usize,
+    /// Candidates scoring below this are skipped.
+    pub threshold: Option<f64>,
+    /// Only these slots are considered (a filter's selection), if given.
+    pub selected: Option<&'a [bool]>,
+}
+
+/// The `limit` live slots nearest to the query, closest first.
+pub fn nearest(columns: &Columns, scan: &Scan<'_>) -> Vec<Candidate> {
+    let slots = columns.slots();
+    let query_norm = {
+        let squared: f64 = scan.query.iter().map(|&x| f64::from(x) * f64::from(x)).sum();
+        squared.sqrt() as f32
+    };
+    let threads = if slots * columns.dimension >= PARALLEL_MIN_FLOATS {
+        std::thread::available_parallelism().map_or(1, usize::from).clamp(1, MAX_THREADS)
+    } else {
+        1
+    };
+    let mut best = if threads <= 1 {
+        scan_range(columns, scan, query_norm, 0..slots)
+    } else {
+        let per_thread = slots.div_ceil(threads);
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|t| {
+                    let range = (t * per_thread).min(slots)..((t + 1) * per_thread).min(slots);
+                    scope.spawn(move || scan_range(columns, scan, query_norm, range))
+                })
+                .collect();
+            let mut merged = Vec::with_capacity(threads * scan.limit);
+            for worker in workers {
+                // A worker only panics on a bug; its part is then missing rather than the process aborting.
+                merged.extend(worker.join().unwrap_or_default());
+            }
+            merged
+        })
+    };
+    best.sort_unstable();
+    best.truncate(scan.limit);
+    best
+}
+
+fn scan_range(columns: &Columns, scan: &Scan<'_>, query_norm: f32, range: std::ops::Range<usize>) -> Vec<Candidate> {
+    let mut heap: BinaryHeap<Candidate> = BinaryHeap::with_capacity(scan.limit + 1);
+    let dimension = columns.dimension;
+    let vectors = columns.vectors.get(range.start * dimension..range.end * dimension).unwrap_or(&[]);
+    for (offset, vector) in vectors.chunks_exact(dimension.max(1)).enumerate() {
+        let slot = range.start + offset;
+        if !columns.live.get(slot).copied().unwrap_or(false)
+            || scan.selected.is_some_and(|selected| !selected.get(slot).copied().unwrap_or(false))
+        {
+            continue;
+        }
+        let distance = match scan.metric {
+            Metric::Cosine => {
+                let norm = columns.norms.get(slot).copied().unwrap_or(0.0);
+                1.0 - dot_f32(scan.query, vector) / (query_norm * norm)
+            }
+            Metric::Dot => 1.0 - dot_f32(scan.query, vector),
+            Metric::L2 => l2_f32(scan.query, vector),
+        };
+        let candidate = Candidate { distance, slot: u32::try_from(slot).unwrap_or(u32::MAX) };
+        if heap.len() == scan.limit && heap.peek().is_some_and(|worst| candidate >= *worst) {
+            continue;
+        }
+        if scan.threshold.is_some_and(|t| scan.metric.score(f64::from(distance)) < t) {
+            continue;
+        }
+        heap.push(candidate);
+        if heap.len() > scan.limit {
+            heap.pop();
+        }
+    }
+    heap.into_vec()
+}

@@ -1,0 +1,145 @@
+//! Bringing the resident columns to a table version, as a difference of LanceDB fragments: a
+//! fragment the version no longer has (deleted whole, or rewritten by compaction) is dropped; a new
+//! one (an append, the new rows of an upsert, compaction's output) is read with its row addresses;
+//! one whose deletion file changed gets its deletion vector applied. So an append or a delete costs
+//! what it changed, and only compaction re-reads what it rewrote. Reading happens outside any lock;
+//! applying the result is a short, synchronous step.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use futures::TryStreamExt;
+use lance::Dataset;
+use lance::dataset::fragment::FileFragment;
+use lance::table::format::Fragment;
+use lance_core::utils::deletion::DeletionVector;
+
+use super::columns::{Columns, FragmentIdentity};
+use crate::store::error::{Result, StoreError};
+use crate::store::schema;
+
+/// What differs between the columns and a table version.
+#[derive(Debug)]
+pub struct Plan {
+    /// The version planned for.
+    pub version: u64,
+    drop: Vec<u64>,
+    load: Vec<Fragment>,
+    deletions: Vec<Fragment>,
+    /// Live rows the new fragments hold (what reading them costs).
+    pub load_rows: usize,
+}
+
+impl Plan {
+    /// Whether the columns already hold the version's rows (only the version number differs, as
+    /// after an index build or a compaction that rewrote nothing).
+    pub fn is_empty(&self) -> bool {
+        self.drop.is_empty() && self.load.is_empty() && self.deletions.is_empty()
+    }
+}
+
+/// What was read for a plan, ready to apply.
+pub struct Delta {
+    version: u64,
+    drop: Vec<u64>,
+    loaded: Vec<(u64, FragmentIdentity, usize)>,
+    batches: Vec<RecordBatch>,
+    deletions: Vec<(u64, FragmentIdentity, Option<Arc<DeletionVector>>)>,
+}
+
+fn identity(fragment: &Fragment) -> FragmentIdentity {
+    FragmentIdentity {
+        files: fragment.files.iter().map(|file| file.path.clone()).collect(),
+        deletion: fragment.deletion_file.as_ref().map(|d| (d.id, d.read_version)),
+    }
+}
+
+/// The difference between `columns` and `dataset`'s version.
+pub fn plan(columns: &Columns, dataset: &Dataset) -> Plan {
+    let fragments = dataset.fragments();
+    let current: HashMap<u64, &Fragment> = fragments.iter().map(|f| (f.id, f)).collect();
+    let drop = columns.fragments.keys().filter(|id| !current.contains_key(id)).copied().collect();
+    let (mut load, mut deletions) = (Vec::new(), Vec::new());
+    for fragment in fragments.iter() {
+        let now = identity(fragment);
+        match columns.fragments.get(&fragment.id) {
+            None => load.push(fragment.clone()),
+            Some(loaded) if loaded.identity.files != now.files => load.push(fragment.clone()),
+            Some(loaded) if loaded.identity.deletion != now.deletion => deletions.push(fragment.clone()),
+            Some(_) => {}
+        }
+    }
+    let load_rows = load
+        .iter()
+        .map(|f| {
+            let deleted = f.deletion_file.as_ref().and_then(|d| d.num_deleted_rows).unwrap_or(0);
+            f.physical_rows.unwrap_or(0).saturating_sub(deleted)
+        })
+        .sum();
+    Plan { version: dataset.version().version, drop, load, deletions, load_rows }
+}
+
+/// Reads what `plan` needs from `dataset`: the new fragments' rows (`columns`: the table's columns
+/// the resident copy keeps) and the changed fragments' deletion vectors.
+pub async fn read(dataset: &Arc<Dataset>, plan: Plan, columns: &[String]) -> Result<Delta> {
+    let failed = |action: &'static str| move |e: lance::Error| StoreError::lance(action)(lancedb::Error::from(e));
+    let mut loaded = Vec::with_capacity(plan.load.len());
+    for fragment in &plan.load {
+        let rows = match fragment.physical_rows {
+            Some(rows) => rows,
+            None => FileFragment::new(Arc::clone(dataset), fragment.clone())
+                .physical_rows()
+                .await
+                .map_err(failed("counting a fragment's rows"))?,
+        };
+        loaded.push((fragment.id, identity(fragment), rows));
+    }
+    let batches = if plan.load.is_empty() {
+        Vec::new()
+    } else {
+        let mut scanner = dataset.scan();
+        scanner.with_fragments(plan.load.clone());
+        scanner.project(columns).map_err(failed("choosing the columns to load"))?;
+        scanner.with_row_address();
+        let stream = scanner.try_into_stream().await.map_err(failed("loading rows into memory"))?;
+        stream.try_collect().await.map_err(failed("loading rows into memory"))?
+    };
+    let mut deletions = Vec::with_capacity(plan.deletions.len());
+    for fragment in plan.deletions {
+        let vector = FileFragment::new(Arc::clone(dataset), fragment.clone())
+            .get_deletion_vector()
+            .await
+            .map_err(failed("reading a deletion file"))?;
+        deletions.push((fragment.id, identity(&fragment), vector));
+    }
+    Ok(Delta { version: plan.version, drop: plan.drop, loaded, batches, deletions })
+}
+
+/// Applies `delta` to `columns`. Returns whether the columns now reflect its version: `false` when a
+/// fragment had rows brought back (a restore), in which case that fragment was dropped and the
+/// next plan reloads it.
+pub fn apply(columns: &mut Columns, delta: Delta) -> Result<bool> {
+    for id in delta.drop {
+        columns.drop_fragment(id);
+    }
+    columns.load_fragments(delta.loaded, &delta.batches)?;
+    let mut complete = true;
+    for (id, identity, vector) in delta.deletions {
+        let deleted = |offset: u32| vector.as_ref().is_some_and(|v| v.contains(offset));
+        if !columns.apply_deletions(id, identity, &deleted) {
+            columns.drop_fragment(id);
+            complete = false;
+        }
+    }
+    // A partly applied version must not be taken for either version.
+    columns.version = complete.then_some(delta.version);
+    Ok(complete)
+}
+
+/// The table columns the resident copy reads: id, vector, metadata and the declared fields.
+pub fn projection(columns: &Columns) -> Vec<String> {
+    let mut names = vec![schema::ID.to_owned(), schema::VECTOR.to_owned(), schema::METADATA.to_owned()];
+    names.extend(columns.fields.iter().map(|(name, _)| name.clone()));
+    names
+}

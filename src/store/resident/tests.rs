@@ -1,0 +1,237 @@
+//! The resident copy against the LanceDB path, on real LanceDB tables: every metric, generated
+//! filters over every field type with absent values, writes through another connection (appends,
+//! deletes, upserts, compaction), and the memory budget. A store opened with `residentMemoryMB: 0`
+//! on the same directory is the reference: it always searches through LanceDB.
+
+use serde_json::{Value, json};
+
+use crate::store::resident::ResidentState;
+use crate::store::testing::{path, vectors};
+use crate::store::{Item, OpenOptions, Result, SearchRequest, Store};
+
+fn open_options(dimension: usize, metric: &str) -> OpenOptions {
+    let fields = [("section", "string"), ("year", "int"), ("score", "float"), ("flag", "bool"), ("tags", "string[]")];
+    OpenOptions {
+        dimension: Some(dimension as f64),
+        metric: Some(metric.to_owned()),
+        fields: Some(fields.map(|(a, b)| (a.to_owned(), b.to_owned())).into()),
+        auto_index: Some(false),
+        cache_size: Some(0.0),
+        ..Default::default()
+    }
+}
+
+fn reference_options() -> OpenOptions {
+    OpenOptions { resident_memory_mb: Some(0.0), cache_size: Some(0.0), ..Default::default() }
+}
+
+/// A small deterministic generator (xorshift), so a failing case can be replayed.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+const SECTIONS: [&str; 5] = ["libs", "utils", "net", "it's", "admin"];
+const TAGS: [&str; 4] = ["a", "b", "c", "d"];
+
+/// Items whose metadata has every field, some absent or null.
+fn items(prefix: &str, n: usize, dimension: usize, seed: u64) -> Vec<Item> {
+    let mut rng = Rng(seed | 1);
+    vectors(n, dimension, seed)
+        .into_iter()
+        .enumerate()
+        .map(|(i, vector)| {
+            let mut metadata = serde_json::Map::new();
+            if rng.below(5) > 0 {
+                metadata.insert("section".into(), json!(SECTIONS[rng.below(SECTIONS.len())]));
+            }
+            match rng.below(6) {
+                0 => {}
+                1 => {
+                    metadata.insert("year".into(), Value::Null);
+                }
+                _ => {
+                    metadata.insert("year".into(), json!(2015 + rng.below(10)));
+                }
+            }
+            if rng.below(4) > 0 {
+                metadata.insert("score".into(), json!(rng.below(100) as f64 / 10.0));
+            }
+            if rng.below(3) > 0 {
+                metadata.insert("flag".into(), json!(rng.below(2) == 0));
+            }
+            if rng.below(4) > 0 {
+                let tags: Vec<&str> = TAGS.iter().copied().filter(|_| rng.below(2) == 0).collect();
+                metadata.insert("tags".into(), json!(tags));
+            }
+            Item { id: format!("{prefix}{i}"), vector, metadata: Some(Value::Object(metadata)) }
+        })
+        .collect()
+}
+
+/// A random filter using every operator, nested at most `depth` deep.
+fn filter(rng: &mut Rng, depth: usize) -> Value {
+    if depth > 0 && rng.below(3) == 0 {
+        let parts: Vec<Value> = (0..1 + rng.below(3)).map(|_| filter(rng, depth - 1)).collect();
+        return match rng.below(3) {
+            0 => json!({ "$and": parts }),
+            1 => json!({ "$or": parts }),
+            _ => json!({ "$not": parts[0] }),
+        };
+    }
+    match rng.below(14) {
+        0 => json!({ "section": SECTIONS[rng.below(5)] }),
+        1 => json!({ "section": { "$ne": SECTIONS[rng.below(5)] } }),
+        2 => json!({ "section": { "$in": [SECTIONS[rng.below(5)], SECTIONS[rng.below(5)]] } }),
+        3 => json!({ "section": { "$nin": [SECTIONS[rng.below(5)]] } }),
+        4 => json!({ "section": { "$gte": SECTIONS[rng.below(5)] } }),
+        5 => json!({ "year": { "$gt": 2015 + rng.below(10), "$lte": 2020 + rng.below(5) } }),
+        6 => json!({ "year": if rng.below(4) == 0 { Value::Null } else { json!(2015 + rng.below(10)) } }),
+        7 => json!({ "year": { "$exists": rng.below(2) == 0 } }),
+        8 => json!({ "score": { "$lt": rng.below(100) as f64 / 10.0 } }),
+        9 => json!({ "score": { "$in": [rng.below(100) as f64 / 10.0, 1.5] } }),
+        10 => json!({ "flag": rng.below(2) == 0 }),
+        11 => json!({ "flag": { "$ne": rng.below(2) == 0 } }),
+        12 => json!({ "tags": TAGS[rng.below(4)] }),
+        _ => {
+            json!({ "tags": { if rng.below(2) == 0 { "$in" } else { "$nin" }: [TAGS[rng.below(4)], TAGS[rng.below(4)]] } })
+        }
+    }
+}
+
+async fn wait_ready(store: &Store) -> Result<()> {
+    for _ in 0..500 {
+        let stats = store.stats().await?;
+        if stats.resident.state == ResidentState::Ready {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("the resident copy never became ready: {:?}", store.stats().await?.resident);
+}
+
+/// Searches both stores and checks the same ids in the same order with scores within 1e-5.
+/// Checks that `resident` answers from memory: same ids in the same order as the reference, with
+/// scores within 1e-5.
+async fn assert_same(resident: &Store, reference: &Store, query: &[f32], request: &SearchRequest) -> Result<usize> {
+    let served = resident.stats().await?.resident.searches;
+    let ours = resident.search(query, request).await?;
+    assert_eq!(resident.stats().await?.resident.searches, served + 1, "answered from memory");
+    let theirs = reference.search(query, request).await?;
+    let ids = |hits: &[crate::store::Hit]| hits.iter().map(|h| h.id.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&ours), ids(&theirs), "filter {:?}", request.filter);
+    for (a, b) in ours.iter().zip(theirs.iter()) {
+        assert!((a.score - b.score).abs() < 1e-5, "{} vs {} for {}", a.score, b.score, a.id);
+        assert_eq!(a.metadata, b.metadata);
+    }
+    Ok(ours.len())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exact_results_equal_lancedbs_for_every_metric() -> Result<()> {
+    for metric in ["cosine", "l2", "dot"] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&path(&dir), open_options(24, metric)).await?;
+        let reference = Store::open(&path(&dir), reference_options()).await?;
+        store.add(items("a", 400, 24, 1)).await?;
+        store.add(items("b", 300, 24, 2)).await?;
+        store.delete(crate::store::DeleteTarget::Ids((0..50).map(|i| format!("a{i}")).collect())).await?;
+        store.upsert(items("b", 20, 24, 3)).await?;
+        wait_ready(&store).await?;
+        assert_eq!(store.stats().await?.resident.rows, 650);
+        for (i, query) in vectors(20, 24, 99).iter().enumerate() {
+            let limit = [1.0, 10.0, 100.0, 1000.0][i % 4];
+            assert_same(&store, &reference, query, &SearchRequest { limit: Some(limit), ..Default::default() }).await?;
+        }
+        let query = &vectors(1, 24, 5)[0];
+        let all = reference.search(query, &SearchRequest { limit: Some(50.0), ..Default::default() }).await?;
+        let threshold = all[20].score;
+        let request = SearchRequest { limit: Some(50.0), threshold: Some(threshold), ..Default::default() };
+        assert!(assert_same(&store, &reference, query, &request).await? >= 21, "{metric}");
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generated_filters_select_what_lancedb_selects() -> Result<()> {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&path(&dir), open_options(8, "cosine")).await?;
+    let reference = Store::open(&path(&dir), reference_options()).await?;
+    store.add(items("r", 600, 8, 11)).await?;
+    wait_ready(&store).await?;
+    let mut rng = Rng(0x5eed);
+    let query = &vectors(1, 8, 3)[0];
+    let mut matched = 0;
+    for _ in 0..300 {
+        let request = SearchRequest { limit: Some(1000.0), filter: Some(filter(&mut rng, 3)), ..Default::default() };
+        matched += assert_same(&store, &reference, query, &request).await?;
+    }
+    assert!(matched > 300 * 50, "the filters select something: {matched}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_through_another_connection_are_seen_by_the_next_search() -> Result<()> {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&path(&dir), open_options(8, "l2")).await?;
+    let reference = Store::open(&path(&dir), reference_options()).await?;
+    // Another connection (its own handle and resident copy), as another process would be.
+    let other = Store::open(
+        &path(&dir),
+        OpenOptions { read_consistency_interval_ms: Some(5.0), resident_memory_mb: Some(0.0), ..Default::default() },
+    )
+    .await?;
+    store.add(items("s", 200, 8, 21)).await?;
+    let query = &vectors(1, 8, 4)[0];
+    let all = SearchRequest { limit: Some(1000.0), ..Default::default() };
+    other.add(items("o", 50, 8, 22)).await?;
+    assert_eq!(assert_same(&store, &reference, query, &all).await?, 250);
+    other.delete(crate::store::DeleteTarget::Ids((0..30).map(|i| format!("s{i}")).collect())).await?;
+    assert_eq!(assert_same(&store, &reference, query, &all).await?, 220);
+    other.upsert(items("o", 10, 8, 23)).await?;
+    assert_eq!(assert_same(&store, &reference, query, &all).await?, 220);
+    other.optimize(Some(0.0)).await?;
+    assert_eq!(assert_same(&store, &reference, query, &all).await?, 220);
+    let stats = store.stats().await?;
+    assert_eq!((stats.resident.state, stats.resident.rows), (ResidentState::Ready, 220));
+    assert_eq!(stats.resident.version, Some(stats.version), "answered from memory at the latest version");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_over_the_budget_is_searched_through_lancedb() -> Result<()> {
+    let dir = tempfile::tempdir().unwrap();
+    let options = OpenOptions { resident_memory_mb: Some(1.0), ..open_options(512, "cosine") };
+    let store = Store::open(&path(&dir), options).await?;
+    let reference = Store::open(&path(&dir), reference_options()).await?;
+    store.add(items("x", 600, 512, 31)).await?; // 1.2 MB of vectors
+    let query = &vectors(1, 512, 6)[0];
+    let ids = |hits: &[crate::store::Hit]| hits.iter().map(|h| h.id.clone()).collect::<Vec<_>>();
+    let request = SearchRequest::default();
+    assert_eq!(ids(&store.search(query, &request).await?), ids(&reference.search(query, &request).await?));
+    let status = store.stats().await?.resident;
+    assert_eq!((status.state, status.rows, status.bytes), (ResidentState::OverBudget, 0, 0));
+    store.delete(crate::store::DeleteTarget::Ids((0..400).map(|i| format!("x{i}")).collect())).await?;
+    assert_same(&store, &reference, query, &SearchRequest::default()).await?;
+    assert_eq!(store.stats().await?.resident.state, ResidentState::Ready, "fits again after the delete");
+    Ok(())
+}
+
+#[tokio::test]
+async fn turned_off_it_reports_off_and_lancedb_answers() -> Result<()> {
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        Store::open(&path(&dir), OpenOptions { resident_memory_mb: Some(0.0), ..open_options(4, "cosine") }).await?;
+    store.add(items("z", 10, 4, 41)).await?;
+    assert_eq!(store.search(&[1.0, 0.0, 0.0, 0.0], &SearchRequest::default()).await?.len(), 10);
+    assert_eq!(store.stats().await?.resident.state, ResidentState::Off);
+    Ok(())
+}
