@@ -293,6 +293,24 @@ export interface PerformanceConfig {
   retainVersionsSeconds?: number
   /** How far behind writes from *other* processes a read may be, in milliseconds (from 0 up to a year). `0` (default): every call sees the latest commit, at ~10 µs per call; a larger value skips that check for up to this long. Writes through stores in this process are always seen at once. */
   readConsistencyIntervalMs?: number
+  /** Memory the resident copy of the table may use, in MiB (an integer from 0 to 1048576). Searches are answered from this in-memory copy (an exact SIMD scan, filters included) while the table fits; a larger table, or `0`, is searched through LanceDB. Default `1024` (≈ 330k × 768 or 650k × 384 vectors with small metadata). */
+  residentMemoryMB?: number
+}
+
+/** The resident in-memory copy in `stats().resident`. */
+export interface ResidentStats {
+  /** `'ready'`: searches are answered from memory; `'loading'`: the copy is being loaded or is catching up with a large change (LanceDB answers meanwhile); `'over_budget'`: the table does not fit `performance.residentMemoryMB`, so LanceDB answers; `'off'`: `residentMemoryMB: 0`. */
+  state: 'ready' | 'loading' | 'over_budget' | 'off'
+  /** Rows held in memory. */
+  rows: number
+  /** Approximate bytes held (vectors, ids, metadata text, field values, maps). */
+  bytes: number
+  /** The table version the copy holds, or `null`. */
+  version: number | null
+  /** The last failed load's or catch-up's message, or `null` since a success. */
+  lastError: string | null
+  /** Searches answered from memory so far, by every store on this table in this process (cache hits not included). */
+  searches: number
 }
 
 /** One search result. */
@@ -345,6 +363,8 @@ export interface StoreStats {
   cache: CacheStats
   /** The vector index and its coverage. */
   index: IndexStats
+  /** The resident in-memory copy that answers searches. */
+  resident: ResidentStats
   /** `search` calls answered by this store object (cached or not). */
   searches: number
   /** `addEmbeddings` calls that committed through this store object. */

@@ -55,6 +55,7 @@ pub struct PerformanceConfig {
     /// How far behind writes from *other* processes a read may be, in milliseconds (from 0 up to a year). `0` (default): every call sees the latest commit, at ~10 µs per call; a larger value skips that check for up to this long. Writes through stores in this process are always seen at once.
     pub read_consistency_interval_ms: Option<f64>,
     /// Memory the resident copy of the table may use, in MiB (an integer from 0 to 1048576). Searches are answered from this in-memory copy (an exact SIMD scan, filters included) while the table fits; a larger table, or `0`, is searched through LanceDB. Default `1024` (≈ 330k × 768 or 650k × 384 vectors with small metadata).
+    #[napi(js_name = "residentMemoryMB")]
     pub resident_memory_mb: Option<f64>,
 }
 
