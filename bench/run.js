@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// `npm run bench [-- --quick]`: every scenario for lancestore and @lancedb/lancedb, one process each,
+// `npm run bench [-- --quick]`: every scenario for lancestore, @lancedb/lancedb and usearch (the
+// in-memory anchor), one process each,
 // same data and queries; prints a table with targets and ratios, writes bench/results/latest.json and
 // latest.svg (quick runs write quick.json / quick.svg so they never overwrite a full run).
 'use strict'
@@ -15,7 +16,7 @@ const from = process.argv.find((a) => a.startsWith('--from='))?.split('=')[1]
 const quick = process.argv.includes('--quick')
 const only = process.argv.find((a) => a.startsWith('--scenario='))?.split('=')[1]
 const specs = (quick ? scenarios.quick : scenarios.full).filter((s) => !only || s.name === only)
-const systems = ['lancestore', 'lancedb']
+const systems = ['lancestore', 'lancedb', 'usearch']
 
 function runOne(system, scenario) {
   const args = [path.join(__dirname, 'scenario.js'), system, scenario, ...(quick ? ['--quick'] : [])]
@@ -36,33 +37,39 @@ function table(results) {
   for (const spec of specs) {
     const ours = results.find((r) => r.scenario === spec.name && r.system === 'lancestore') ?? {}
     const peer = results.find((r) => r.scenario === spec.name && r.system === '@lancedb/lancedb') ?? {}
+    const anchor = results.find((r) => r.scenario === spec.name && r.system === 'usearch') ?? {}
     lines.push(`\n## ${spec.name}${ours.n ? ` (${ours.n.toLocaleString('en-US')} × ${ours.dim}, ${ours.queries} queries)` : ''}`)
     if (ours.skipped || ours.error || peer.error) {
       lines.push(`  skipped/failed: ${ours.skipped ?? ''} ${ours.error ?? ''} ${peer.error ?? ''}`)
       continue
     }
-    lines.push('| metric | lancestore | @lancedb/lancedb | lancestore ÷ lancedb |')
-    lines.push('| --- | ---: | ---: | ---: |')
-    const row = (name, a, b, d) => lines.push(`| ${name} | ${fmt(a, d)} | ${fmt(b, d)} | ${ratio(a, b)} |`)
+    lines.push('| metric | lancestore | @lancedb/lancedb | usearch (in memory) | lancestore ÷ lancedb | lancestore ÷ usearch |')
+    lines.push('| --- | ---: | ---: | ---: | ---: | ---: |')
+    const row = (name, a, b, d, c = null) =>
+      lines.push(`| ${name} | ${fmt(a, d)} | ${fmt(b, d)} | ${fmt(c, d)} | ${ratio(a, b)} | ${ratio(a, c)} |`)
     row('insert, batches of 1,000 (vectors/s)', ours.insertPerSecBatch1k, peer.insertPerSecBatch1k, 0)
     row('insert, batches of 10,000 (vectors/s)', ours.insertPerSecBatch10k, peer.insertPerSecBatch10k, 0)
-    row('exact search p50 (ms)', ours.exact?.p50, peer.exact?.p50)
-    row('exact search p95 (ms)', ours.exact?.p95, peer.exact?.p95)
-    row('exact search p99 (ms)', ours.exact?.p99, peer.exact?.p99)
-    row("filtered search p50 (ms), section = 'libs'", ours.filtered?.p50, peer.filtered?.p50)
+    if (ours.insertPerSecOneCall) row('insert, all rows in one call (vectors/s)', ours.insertPerSecOneCall, peer.insertPerSecOneCall, 0)
+    row('exact search p50 (ms), resident copy (default)', ours.exact?.p50, peer.exact?.p50, 2, anchor.exact?.p50)
+    row('exact search p95 (ms)', ours.exact?.p95, peer.exact?.p95, 2, anchor.exact?.p95)
+    row('exact search p99 (ms)', ours.exact?.p99, peer.exact?.p99, 2, anchor.exact?.p99)
+    row('exact search p50 (ms), LanceDB path (residentMemoryMB: 0)', ours.exactLance?.p50, peer.exact?.p50)
+    row("filtered search p50 (ms), section = 'libs', resident", ours.filtered?.p50, peer.filtered?.p50)
+    row("filtered search p50 (ms), section = 'libs', LanceDB path", ours.filteredLance?.p50, peer.filtered?.p50)
     row('cached repeat p50 (ms)', ours.cached?.p50, null)
     row('cached repeat p99 (ms)', ours.cached?.p99, null)
-    row('recall@10 (exact)', ours.recallAt10, peer.recallAt10, 3)
+    row('recall@10 (exact)', ours.recallAt10, peer.recallAt10, 3, anchor.recallAt10)
     row(`index build (ms; lancestore ${ours.indexKind ?? 'createIndex()'}, peer IVF_PQ defaults)`, ours.indexBuildMs, peer.indexBuildMs, 0)
-    row('indexed search p50 (ms)', ours.indexed?.p50, peer.indexed?.p50)
-    row('indexed search p99 (ms)', ours.indexed?.p99, peer.indexed?.p99)
+    row('indexed search p50 (ms; usearch: its HNSW)', ours.indexed?.p50, peer.indexed?.p50, 2, anchor.indexed?.p50)
+    row('indexed search p99 (ms)', ours.indexed?.p99, peer.indexed?.p99, 2, anchor.indexed?.p99)
     row("indexed filtered search p50 (ms), section = 'libs'", ours.indexedFiltered?.p50, peer.indexedFiltered?.p50)
-    row('recall@10 (indexed, default search options)', ours.indexedRecallAt10, peer.indexedRecallAt10, 3)
+    row('recall@10 (indexed, default search options)', ours.indexedRecallAt10, peer.indexedRecallAt10, 3, anchor.indexedRecallAt10)
     if (ours.indexError || peer.indexError) lines.push(`  index errors: ${ours.indexError ?? '-'} / ${peer.indexError ?? '-'}`)
     row('open (ms)', ours.openMs, peer.openMs)
     row('first search after open (ms)', ours.firstSearchMs, peer.firstSearchMs)
-    row('peak RSS (MB)', ours.peakRssBytes / 2 ** 20, peer.peakRssBytes / 2 ** 20, 0)
-    row('peak RSS ÷ raw vector bytes', ours.peakRssBytes / ours.rawVectorBytes, peer.peakRssBytes / peer.rawVectorBytes)
+    row('peak RSS (MB)', ours.peakRssBytes / 2 ** 20, peer.peakRssBytes / 2 ** 20, 0, anchor.peakRssBytes / 2 ** 20)
+    row('peak RSS ÷ raw vector bytes', ours.peakRssBytes / ours.rawVectorBytes, peer.peakRssBytes / peer.rawVectorBytes, 2, anchor.peakRssBytes / anchor.rawVectorBytes)
+    if (ours.resident) lines.push(`  resident copy: ${ours.resident.state}, ${ours.resident.rows} rows, ${(ours.resident.bytes / 2 ** 20).toFixed(1)} MiB`)
     row('cache hit ratio, Zipf over 200 queries', ours.cacheHitRatioZipf, null, 3)
     if (ours.smallCommits) {
       const a = ours.smallCommits

@@ -114,16 +114,47 @@ async function smallCommits(root, data) {
   return { rows: n, bulkP50, beforeOptimizeP50: beforeP50, afterOptimizeP50: afterP50 }
 }
 
+/** usearch: exact search, then its HNSW index; in memory, so no inserts, reopen or filters. */
+async function usearchScenario(data, result) {
+  const index = system.load(data)
+  result.exact = await latency(index, data)
+  result.recallAt10 = await recallAt10(index, data)
+  const t0 = performance.now()
+  index.buildIndex()
+  result.indexBuildMs = performance.now() - t0
+  result.indexKind = 'hnsw'
+  result.indexed = await latency(index, data)
+  result.indexedRecallAt10 = await recallAt10(index, data)
+  result.peakRssBytes = process.resourceUsage().maxRSS * 1024
+  result.rawVectorBytes = data.n * data.dim * 4
+  console.log(JSON.stringify(result))
+}
+
+/** Waits until the store answers searches from its resident copy (it loads in the background). */
+async function residentReady(store) {
+  for (let i = 0; i < 6000; i++) {
+    const { resident, version } = await store.stats()
+    if (resident.state === 'ready' && resident.version === version) return
+    if (resident.state === 'over_budget' || resident.state === 'off') return
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
+
 async function main() {
   const data = loadScenario(spec)
   if (data.missing) {
     console.log(JSON.stringify({ system: system.name, scenario: spec.name, skipped: data.missing }))
     return
   }
+  if (systemName === 'usearch') {
+    await usearchScenario(data, { system: system.name, scenario: spec.name, n: data.n, dim: data.dim, queries: data.nQueries })
+    return
+  }
   const root = fs.mkdtempSync(path.join(os.tmpdir(), `bench-${systemName}-`))
   const result = { system: system.name, scenario: spec.name, n: data.n, dim: data.dim, queries: data.nQueries }
   try {
     if (!spec.big) result.insertPerSecBatch1k = await insertRate(data, 1_000, path.join(root, 'b1k'))
+    if (spec.oneCall) result.insertPerSecOneCall = await insertRate(data, data.n, path.join(root, 'one'))
     const main = path.join(root, 'b10k')
     result.insertPerSecBatch10k = await insertRate(data, 10_000, main)
 
@@ -135,8 +166,15 @@ async function main() {
     result.firstSearchMs = performance.now() - t0
 
     if (systemName === 'lancestore') {
-      // Exact search with the cache off, so every query does the work.
+      // Exact search with the cache off, so every query does the work: first through LanceDB
+      // (residentMemoryMB: 0), then from the resident copy (the default).
+      const lancePath = await system.open(main, data.dim, { performance: { enableQueryCache: false, residentMemoryMB: 0 } })
+      result.exactLance = await latency(lancePath, data)
+      if (data.sections) result.filteredLance = await latency(lancePath, data, 'libs')
+      await lancePath.close()
       const uncached = await system.open(main, data.dim, { performance: { enableQueryCache: false } })
+      await residentReady(uncached)
+      result.resident = (await uncached.stats()).resident
       result.exact = await latency(uncached, data)
       result.recallAt10 = await recallAt10(uncached, data)
       if (data.sections) result.filtered = await latency(uncached, data, 'libs')

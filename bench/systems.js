@@ -62,4 +62,26 @@ const lancedbSdk = {
   },
 }
 
-module.exports = { lancestore, lancedb: lancedbSdk }
+// usearch (npm): the in-memory anchor. Not durable and without metadata filters; measured for exact
+// search (`exactSearch` over one Float32Array) and for its HNSW index with default parameters.
+const usearch = {
+  name: 'usearch',
+  load(data) {
+    const { Index, exactSearch } = require('usearch')
+    const dataset = data.base.slice(0, data.n * data.dim) // its own copy, as a user's process would hold
+    let index = null
+    const ids = (keys) => Array.from(keys, (k) => `row-${k}`)
+    return {
+      search: async (query, k) =>
+        index ? ids(index.search(query, k).keys) : ids(exactSearch(dataset, query, data.dim, k, 'cos').keys),
+      buildIndex() {
+        index = new Index({ dimensions: data.dim, metric: 'cos', connectivity: 16 })
+        const keys = new BigUint64Array(data.n)
+        for (let i = 0; i < data.n; i++) keys[i] = BigInt(i)
+        index.add(keys, dataset)
+      },
+    }
+  },
+}
+
+module.exports = { lancestore, lancedb: lancedbSdk, usearch }
