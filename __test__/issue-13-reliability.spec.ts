@@ -134,3 +134,35 @@ test('9. a path with a newline or a URL is INVALID_ARGUMENT, and nothing is crea
   expect(existsSync('s3:')).toBe(false)
   expect(existsSync('memory:')).toBe(false)
 })
+
+test('7. two processes adding the same new ids at once: one commits, the other rejects DUPLICATE_ID, never a duplicate row', async () => {
+  const { spawn } = await import('node:child_process')
+  const store = await EmbeddingStore.open(dir.path, { dimension: 4 })
+  const script = (round: number, startAt: number) => `
+    const { EmbeddingStore } = require(${JSON.stringify(join(__dirname, '..', 'index.js'))});
+    (async () => {
+      const s = await EmbeddingStore.open(${JSON.stringify(dir.path)});
+      const items = Array.from({ length: 50 }, (_, i) => ({ id: 'r${round}-' + i, vector: [1, i, 0, 1] }));
+      while (Date.now() < ${startAt}) {}
+      try { await s.addEmbeddings(items); console.log('added') } catch (e) { console.log(e.code) }
+      await s.close();
+    })().catch((e) => { console.error(e); process.exit(1) });`
+  const run = (round: number, startAt: number) =>
+    new Promise<string>((resolve, reject) => {
+      const child = spawn(process.execPath, ['-e', script(round, startAt)], { stdio: ['ignore', 'pipe', 'pipe'] })
+      let out = ''
+      let err = ''
+      child.stdout.on('data', (d) => (out += d))
+      child.stderr.on('data', (d) => (err += d))
+      child.on('exit', (code) => (code === 0 && !err ? resolve(out.trim()) : reject(new Error(`exit ${code}: ${err}`))))
+    })
+  const rounds = 15
+  for (let round = 0; round < rounds; round++) {
+    // Both processes open the store first, then start their add at the same instant.
+    const startAt = Date.now() + 700
+    const outcomes = (await Promise.all([run(round, startAt), run(round, startAt)])).sort()
+    expect(outcomes).toEqual(['DUPLICATE_ID', 'added'])
+    expect(await store.count()).toBe(50 * (round + 1))
+  }
+  await store.close()
+}, 120_000)

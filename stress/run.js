@@ -145,6 +145,12 @@ async function multiWriter(dir, name, n) {
   const store = await EmbeddingStore.open(dir, { dimension: DIM })
   for (let i = 0; i < n; i++) {
     await store.addEmbeddings([{ id: `${name}-${i}`, vector: vector(rand, DIM) }])
+    // Every writer races to add the same id: exactly one may store it, the others get DUPLICATE_ID.
+    try {
+      await store.addEmbeddings([{ id: `shared-${i}`, vector: vector(rand, DIM) }])
+    } catch (err) {
+      if (err.code !== 'DUPLICATE_ID') throw err
+    }
   }
   await store.close()
 }
@@ -159,10 +165,10 @@ async function writersScenario() {
   if (outcomes.some((o) => o.code !== 0)) fail(`a writer process failed: ${JSON.stringify(outcomes)}`)
   const store = await EmbeddingStore.open(dir)
   const count = await store.count()
-  if (count !== writers * each) fail(`${writers} writers × ${each} adds left ${count} rows`)
+  if (count !== writers * each + each) fail(`${writers} writers × ${each} own adds + ${each} raced ids left ${count} rows, expected ${writers * each + each}`)
   await store.close()
   fs.rmSync(dir, { recursive: true, force: true })
-  console.log(`writers: ${writers} processes × ${each} single-row adds, all ${count} rows present, no failure`)
+  console.log(`writers: ${writers} processes × ${each} single-row adds, and ${each} rounds of all ${writers} racing to add one shared id: all ${count} rows present, 0 duplicates`)
 }
 
 // ---------- 1,000 concurrent searches ----------

@@ -47,14 +47,51 @@ impl Shared {
 }
 
 /// The locks of one table, shared by every store on it in this process.
-#[derive(Default)]
 pub struct TableLocks {
-    /// Serialises writes: the check for stored ids and the commit happen under it, so two stores
-    /// cannot both insert the same id.
-    pub write: tokio::sync::Mutex<()>,
+    /// Serialises writes in this process (see `lock_writes`).
+    write: tokio::sync::Mutex<()>,
     /// Serialises maintenance (compaction, vector-index builds) with each other, but not with
     /// writes: an index build takes seconds to minutes, and LanceDB merges it with concurrent appends.
     pub maintenance: tokio::sync::Mutex<()>,
+    /// `.lancestore-<table>.lock` in the store directory: an advisory lock (flock) that serialises
+    /// writers across processes. The kernel releases it when a process dies, so a crash never leaves
+    /// the table locked.
+    writers: std::fs::File,
+}
+
+/// Held while a write checks for stored ids and commits: no other writer of the table, in this
+/// process or another on this machine, does the same meanwhile.
+pub struct WriteLock<'a> {
+    _local: tokio::sync::MutexGuard<'a, ()>,
+    file: &'a std::fs::File,
+}
+
+impl Drop for WriteLock<'_> {
+    fn drop(&mut self) {
+        // Unlocking an open, locked file cannot fail on the platforms we build for; were it to, the
+        // kernel still releases the lock when the process exits.
+        let _ = self.file.unlock();
+    }
+}
+
+/// How often a writer waiting for another process's write lock checks again.
+const WRITE_LOCK_POLL: Duration = Duration::from_millis(2);
+
+impl TableLocks {
+    /// Takes the table's write lock: first among the stores of this process, then against other
+    /// processes (polling `try_lock`, so a caller that stops waiting never leaves a lock behind).
+    pub async fn lock_writes(&self) -> Result<WriteLock<'_>> {
+        let local = self.write.lock().await;
+        loop {
+            match self.writers.try_lock() {
+                Ok(()) => return Ok(WriteLock { _local: local, file: &self.writers }),
+                Err(std::fs::TryLockError::WouldBlock) => tokio::time::sleep(WRITE_LOCK_POLL).await,
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(StoreError::io("locking the table for writing".to_owned(), &e));
+                }
+            }
+        }
+    }
 }
 
 /// The locks of each table by (canonical directory, table name); weak, so the last store drops them.
@@ -69,7 +106,18 @@ pub fn table_locks(dir: &Path, table: &str) -> Result<Arc<TableLocks>> {
     if let Some(lock) = locks.get(&key).and_then(Weak::upgrade) {
         return Ok(lock);
     }
-    let lock = Arc::new(TableLocks::default());
+    let file = dir.join(format!(".lancestore-{table}.lock"));
+    let writers = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&file)
+        .map_err(|e| StoreError::io(format!("opening the write-lock file {file:?}"), &e))?;
+    let lock = Arc::new(TableLocks {
+        write: tokio::sync::Mutex::default(),
+        maintenance: tokio::sync::Mutex::default(),
+        writers,
+    });
     locks.retain(|_, weak| weak.strong_count() > 0);
     locks.insert(key, Arc::downgrade(&lock));
     Ok(lock)

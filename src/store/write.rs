@@ -1,6 +1,7 @@
 //! Writes: `add`, `upsert` and `delete`, each validated in full before one atomic commit, and what
 //! follows a commit through this store (cache invalidation, counters, due maintenance). Writes in
-//! this process are serialised per table, so the stored-id check and the commit cannot interleave.
+//! this process, and across processes on one machine by a file lock, are serialised per table, so the
+//! stored-id check and the commit cannot interleave.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -15,7 +16,7 @@ use super::error::{Result, StoreError};
 use super::latency::elapsed_ms;
 use super::lock::lock;
 use super::model::{AddOutcome, DeleteOutcome, DeleteTarget, Item, UpsertOutcome};
-use super::{Handles, Store, filter, retry, schema};
+use super::{Handles, Store, filter, registry, retry, schema};
 
 impl Store {
     /// Adds `items` in one atomic commit: every item is stored, or (on any error) none is.
@@ -26,7 +27,7 @@ impl Store {
         }
         let started = Instant::now();
         let batches = self.prepare(&handles, &items)?;
-        let writing = handles.locks.write.lock().await;
+        let writing = self.lock_writes(&handles).await?;
         // A failed append wrote nothing visible, so retrying it cannot store a row twice; the stored
         // ids are checked again on every attempt, as the conflicting writer may have stored one.
         let result = retry::on_conflict(|| async {
@@ -49,7 +50,7 @@ impl Store {
         let batches = self.prepare(&handles, &items)?;
         let schema = Arc::clone(&handles.schema);
         let reader = RecordBatchIterator::new(batches.into_iter().map(Ok), schema);
-        let writing = handles.locks.write.lock().await;
+        let writing = self.lock_writes(&handles).await?;
         let mut merge = handles.table.merge_insert(&[schema::ID]);
         merge.when_matched_update_all(None).when_not_matched_insert_all();
         let result = merge.execute(Box::new(reader)).await.map_err(StoreError::lance("upserting embeddings"))?;
@@ -80,7 +81,7 @@ impl Store {
             }
         };
         let started = Instant::now();
-        let writing = handles.locks.write.lock().await;
+        let writing = self.lock_writes(&handles).await?;
         let matching =
             handles.table.count_rows(Some(predicate.clone())).await.map_err(StoreError::lance("counting rows"))?;
         if matching == 0 {
@@ -91,6 +92,20 @@ impl Store {
         self.committed(&handles, Write::Delete, started).await;
         let deleted = usize::try_from(result.num_deleted_rows).unwrap_or(matching);
         Ok(DeleteOutcome { deleted: if deleted == 0 { matching } else { deleted }, version: result.version })
+    }
+
+    /// Takes the table's write lock (this process and, by a file lock, other processes on this
+    /// machine) and makes sure the handle sees the latest commit, so the stored-id check and the
+    /// commit that follows cannot interleave with another writer's.
+    async fn lock_writes<'a>(&self, handles: &'a Handles) -> Result<registry::WriteLock<'a>> {
+        let lock = handles.locks.lock_writes().await?;
+        // With a consistency interval the handle may not have looked for other processes' commits yet.
+        if !self.config.read_consistency.is_zero()
+            && let Some(dataset) = handles.table.dataset()
+        {
+            dataset.reload().await.map_err(StoreError::lance("reading the latest table version"))?;
+        }
+        Ok(lock)
     }
 
     /// Validates a batch and builds its record batches; nothing is written.
