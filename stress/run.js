@@ -270,7 +270,7 @@ async function fuzzRunner(dir, fuzzSeed, calls) {
 
 async function fuzzScenario() {
   const processes = full ? 8 : 2
-  const calls = full ? 2_500 : 5_000 / processes
+  const calls = full ? 2_500 : 10_000 / processes
   let total = 0
   let rejected = 0
   for (let p = 0; p < processes; p++) {

@@ -258,16 +258,7 @@ impl Resident {
             }
             let projection = sync::projection(&self.read());
             let delta = sync::read(&dataset, plan, &projection).await?;
-            let complete = {
-                let mut columns = self.write();
-                columns.version = None; // until the whole delta is applied
-                let complete = sync::apply(&mut columns, delta)?;
-                if columns.dead_slots() >= REPACK_MIN_DEAD.max(columns.live_rows()) {
-                    columns.repack();
-                }
-                self.bytes.store(columns.bytes(), Ordering::Relaxed);
-                complete
-            };
+            let complete = self.apply(delta)?;
             if self.bytes.load(Ordering::Relaxed) > self.budget_bytes {
                 self.give_up_over_budget(version);
                 return Ok(CatchUp::Done);
@@ -279,6 +270,57 @@ impl Resident {
             }
         }
         Err(StoreError::Internal("the resident copy did not converge on the table's version".into()))
+    }
+
+    /// Applies this process's own append, committed as `version`, from the rows it wrote (`batches`),
+    /// reading back only the new rows' addresses. Returns `false`, changing nothing, when the copy was
+    /// not at the version before or another commit came in between: then `catch_up` reads it all.
+    pub async fn apply_own_append(
+        &self,
+        table: &lancedb::Table,
+        version: u64,
+        batches: &[arrow_array::RecordBatch],
+    ) -> Result<bool> {
+        let _syncing = self.syncing.lock().await;
+        if self.read().version != version.checked_sub(1) || lock(&self.over_budget_at).is_some() {
+            return Ok(false);
+        }
+        let wrapper =
+            table.dataset().ok_or_else(|| StoreError::Internal("the table is not a local LanceDB table".into()))?;
+        let dataset = wrapper.get().await.map_err(StoreError::lance("reading the table for the resident copy"))?;
+        if dataset.version().version != version {
+            return Ok(false);
+        }
+        let plan = sync::plan(&self.read(), &dataset);
+        if self.would_exceed_budget(plan.load_rows) {
+            return Ok(false);
+        }
+        let Some(delta) = sync::read_own_append(&dataset, plan, batches).await? else { return Ok(false) };
+        let complete = self.apply(delta)?;
+        lock(&self.selections).clear();
+        Ok(complete)
+    }
+
+    /// Applies a read delta (repacking when dead slots pile up). A delta that fails half-way (only an
+    /// internal inconsistency can) empties the copy, so the next catch-up reloads it whole rather than
+    /// trusting half-applied fragments.
+    fn apply(&self, delta: sync::Delta) -> Result<bool> {
+        let mut columns = self.write();
+        columns.version = None; // until the whole delta is applied
+        match sync::apply(&mut columns, delta) {
+            Ok(complete) => {
+                if columns.dead_slots() >= REPACK_MIN_DEAD.max(columns.live_rows()) {
+                    columns.repack();
+                }
+                self.bytes.store(columns.bytes(), Ordering::Relaxed);
+                Ok(complete)
+            }
+            Err(err) => {
+                *columns = Columns::new(columns.dimension, &self.fields);
+                self.bytes.store(0, Ordering::Relaxed);
+                Err(err)
+            }
+        }
     }
 
     /// Whether reading `new_rows` more rows would take the copy past its budget (estimated from the

@@ -36,6 +36,12 @@ impl Store {
         })
         .await?;
         drop(writing);
+        // The resident copy takes the rows from `batches` instead of reading them back. When it cannot
+        // (another commit came in between) or fails, `committed` below catches it up by reading the
+        // table, and records any error for `stats()`.
+        if let Some(resident) = &self.resident {
+            let _ = resident.apply_own_append(&handles.table, result.version, &batches).await;
+        }
         self.committed(&handles, Write::Add(items.len()), started).await;
         Ok(AddOutcome { added: items.len(), version: result.version })
     }

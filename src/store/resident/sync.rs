@@ -8,7 +8,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow_array::RecordBatch;
+use arrow_array::{Array, RecordBatch, UInt64Array};
+use arrow_schema::{DataType, Field, Schema};
 use futures::TryStreamExt;
 use lance::Dataset;
 use lance::dataset::fragment::FileFragment;
@@ -114,6 +115,58 @@ pub async fn read(dataset: &Arc<Dataset>, plan: Plan, columns: &[String]) -> Res
         deletions.push((fragment.id, identity(&fragment), vector));
     }
     Ok(Delta { version: plan.version, drop: plan.drop, loaded, batches, deletions })
+}
+
+/// What `plan` needs when its only change is an append whose rows the caller still holds (`batches`,
+/// as written): only the new fragments' `id` column is read, to learn each row's address, and the
+/// vectors, metadata and fields come from `batches`. `None` when the plan is anything else (another
+/// writer committed meanwhile) or the ids do not match; the caller then reads the plan in full.
+pub async fn read_own_append(dataset: &Arc<Dataset>, plan: Plan, batches: &[RecordBatch]) -> Result<Option<Delta>> {
+    let written: usize = batches.iter().map(RecordBatch::num_rows).sum();
+    if !plan.drop.is_empty() || !plan.deletions.is_empty() || plan.load_rows != written {
+        return Ok(None);
+    }
+    let failed = |action: &'static str| move |e: lance::Error| StoreError::lance(action)(lancedb::Error::from(e));
+    let mut scanner = dataset.scan();
+    scanner.with_fragments(plan.load.clone());
+    scanner.project(&[schema::ID]).map_err(failed("choosing the columns to load"))?;
+    scanner.with_row_address();
+    let stream = scanner.try_into_stream().await.map_err(failed("reading the new rows' addresses"))?;
+    let located: Vec<RecordBatch> = stream.try_collect().await.map_err(failed("reading the new rows' addresses"))?;
+    let mut address_of: HashMap<String, u64> = HashMap::with_capacity(written);
+    for batch in &located {
+        let addresses = batch
+            .column_by_name(lance_core::ROW_ADDR)
+            .and_then(|c| c.as_any().downcast_ref::<UInt64Array>())
+            .ok_or_else(|| StoreError::Internal("the address scan lacks `_rowaddr`".into()))?;
+        for (id, address) in schema::read_ids(batch)?.into_iter().zip(addresses.values().iter()) {
+            address_of.insert(id, *address);
+        }
+    }
+    let mut addressed = Vec::with_capacity(batches.len());
+    for batch in batches {
+        let mut addresses = Vec::with_capacity(batch.num_rows());
+        for id in schema::read_ids(batch)? {
+            match address_of.get(&id) {
+                Some(&address) => addresses.push(address),
+                None => return Ok(None),
+            }
+        }
+        let mut fields: Vec<Arc<Field>> = batch.schema().fields().iter().cloned().collect();
+        fields.push(Arc::new(Field::new(lance_core::ROW_ADDR, DataType::UInt64, false)));
+        let mut columns = batch.columns().to_vec();
+        columns.push(Arc::new(UInt64Array::from(addresses)));
+        addressed.push(
+            RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+                .map_err(|e| StoreError::Internal(format!("addressing the written rows: {e}")))?,
+        );
+    }
+    let mut loaded = Vec::with_capacity(plan.load.len());
+    for fragment in &plan.load {
+        let Some(rows) = fragment.physical_rows else { return Ok(None) };
+        loaded.push((fragment.id, identity(fragment), rows));
+    }
+    Ok(Some(Delta { version: plan.version, drop: Vec::new(), loaded, batches: addressed, deletions: Vec::new() }))
 }
 
 /// Applies `delta` to `columns`. Returns whether the columns now reflect its version: `false` when a
