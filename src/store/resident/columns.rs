@@ -279,6 +279,12 @@ impl Columns {
         Ok(slot)
     }
 
+    /// Appends a live row with no metadata or fields (tests of the scan).
+    #[cfg(test)]
+    pub fn push_for_test(&mut self, id: &str, vector: &[f32]) {
+        let _ = self.push(id, vector, None);
+    }
+
     /// Marks `slot` as no longer part of the table.
     fn retire(&mut self, slot: usize) {
         if let Some(live) = self.live.get_mut(slot)

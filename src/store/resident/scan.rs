@@ -60,15 +60,20 @@ pub struct Scan<'a> {
 
 /// The `limit` live slots nearest to the query, closest first.
 pub fn nearest(columns: &Columns, scan: &Scan<'_>) -> Vec<Candidate> {
+    let threads = if columns.slots() * columns.dimension >= PARALLEL_MIN_FLOATS {
+        std::thread::available_parallelism().map_or(1, usize::from).clamp(1, MAX_THREADS)
+    } else {
+        1
+    };
+    nearest_on(columns, scan, threads)
+}
+
+/// `nearest` split over `threads` threads.
+fn nearest_on(columns: &Columns, scan: &Scan<'_>, threads: usize) -> Vec<Candidate> {
     let slots = columns.slots();
     let query_norm = {
         let squared: f64 = scan.query.iter().map(|&x| f64::from(x) * f64::from(x)).sum();
         squared.sqrt() as f32
-    };
-    let threads = if slots * columns.dimension >= PARALLEL_MIN_FLOATS {
-        std::thread::available_parallelism().map_or(1, usize::from).clamp(1, MAX_THREADS)
-    } else {
-        1
     };
     let mut best = if threads <= 1 {
         scan_range(columns, scan, query_norm, 0..slots)
@@ -126,4 +131,68 @@ fn scan_range(columns: &Columns, scan: &Scan<'_>, query_norm: f32, range: std::o
         }
     }
     heap.into_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::fields::Fields;
+    use crate::store::resident::columns::Columns;
+    use crate::store::testing::vectors;
+
+    fn columns(rows: usize, dimension: usize) -> Columns {
+        let mut columns = Columns::new(dimension, &Fields::new());
+        for (i, vector) in vectors(rows, dimension, 3).iter().enumerate() {
+            columns.push_for_test(&i.to_string(), vector);
+        }
+        columns
+    }
+
+    #[test]
+    fn top_k_is_the_exact_order_under_every_metric_and_threads_agree() {
+        let data = columns(3_000, 1_500); // 4.5M floats: scanned by several threads
+        let query = &vectors(1, 1_500, 9)[0];
+        for metric in [Metric::Cosine, Metric::Dot, Metric::L2] {
+            let scan = Scan { query, metric, limit: 7, threshold: None, selected: None };
+            let got: Vec<u32> = nearest(&data, &scan).iter().map(|c| c.slot).collect();
+            let mut all: Vec<(f64, u32)> = (0..3_000)
+                .map(|slot| {
+                    let v = data.vector(slot);
+                    let dot: f64 = v.iter().zip(query).map(|(a, b)| f64::from(*a) * f64::from(*b)).sum();
+                    let norm = |x: &[f32]| x.iter().map(|a| f64::from(*a).powi(2)).sum::<f64>().sqrt();
+                    let l2: f64 = v.iter().zip(query).map(|(a, b)| (f64::from(*a) - f64::from(*b)).powi(2)).sum();
+                    let d = match metric {
+                        Metric::Cosine => 1.0 - dot / (norm(v) * norm(query)),
+                        Metric::Dot => 1.0 - dot,
+                        Metric::L2 => l2,
+                    };
+                    (d, slot as u32)
+                })
+                .collect();
+            all.sort_by(|a, b| a.0.total_cmp(&b.0));
+            assert_eq!(got, all.iter().take(7).map(|x| x.1).collect::<Vec<_>>(), "{metric:?}");
+        }
+    }
+
+    /// `cargo test --release -- --ignored --nocapture scan_speed`: the scan alone, median of 50.
+    #[test]
+    #[ignore = "a measurement, not a test"]
+    fn scan_speed() {
+        for (rows, dimension) in [(10_000, 768), (20_000, 384), (100_000, 768)] {
+            let data = columns(rows, dimension);
+            let query = &vectors(1, dimension, 9)[0];
+            let scan = Scan { query, metric: Metric::Cosine, limit: 10, threshold: None, selected: None };
+            for threads in [1, 2] {
+                let mut times: Vec<f64> = (0..50)
+                    .map(|_| {
+                        let started = std::time::Instant::now();
+                        std::hint::black_box(nearest_on(&data, &scan, threads));
+                        started.elapsed().as_secs_f64() * 1e3
+                    })
+                    .collect();
+                times.sort_by(f64::total_cmp);
+                println!("{rows} × {dimension}, {threads} thread(s): median {:.3} ms", times[25]);
+            }
+        }
+    }
 }
