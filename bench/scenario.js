@@ -158,6 +158,8 @@ async function main() {
     const main = path.join(root, 'b10k')
     result.insertPerSecBatch10k = await insertRate(data, 10_000, main)
 
+    const peakMiB = () => Math.round(process.resourceUsage().maxRSS / 1024)
+    result.peakRssMiBByPhase = { inserted: peakMiB() }
     let t0 = performance.now()
     const store = await system.open(main, data.dim)
     result.openMs = performance.now() - t0
@@ -175,6 +177,7 @@ async function main() {
       const uncached = await system.open(main, data.dim, { performance: { enableQueryCache: false } })
       await residentReady(uncached)
       result.resident = (await uncached.stats()).resident
+      result.peakRssMiBByPhase.residentLoaded = peakMiB()
       result.exact = await latency(uncached, data)
       result.recallAt10 = await recallAt10(uncached, data)
       if (data.sections) result.filtered = await latency(uncached, data, 'libs')
@@ -190,8 +193,10 @@ async function main() {
     try {
       const t0 = performance.now()
       // --quick tables are below lancestore's crossover, where "auto" keeps exact search: name the kind.
+      result.peakRssMiBByPhase.beforeIndexBuild = peakMiB()
       const report = await store.createIndex(quick ? 'ivf_hnsw_sq' : 'auto')
       result.indexBuildMs = performance.now() - t0
+      result.peakRssMiBByPhase.indexBuilt = peakMiB()
       if (report) result.indexKind = report.kind
       // lancestore measured with its query cache off, like the exact rows: every query does the work.
       const indexed = systemName === 'lancestore' ? await system.open(main, data.dim, { performance: { enableQueryCache: false } }) : store

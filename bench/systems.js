@@ -73,7 +73,8 @@ const usearch = {
     const ids = (keys) => Array.from(keys, (k) => `row-${k}`)
     return {
       search: async (query, k) =>
-        index ? ids(index.search(query, k).keys) : ids(exactSearch(dataset, query, data.dim, k, 'cos').keys),
+        // exactSearch reads a subarray's buffer from its start (it ignores byteOffset): pass a copy.
+        index ? ids(index.search(query, k).keys) : ids(exactSearch(dataset, query.slice(), data.dim, k, 'cos').keys),
       buildIndex() {
         index = new Index({ dimensions: data.dim, metric: 'cos', connectivity: 16 })
         const keys = new BigUint64Array(data.n)

@@ -15,6 +15,8 @@ mod tests;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
+use futures::TryStreamExt;
+
 use super::config::Search;
 use super::error::{Result, StoreError};
 use super::fields::Fields;
@@ -258,7 +260,7 @@ impl Resident {
             }
             let projection = sync::projection(&self.read());
             let delta = sync::read(&dataset, plan, &projection).await?;
-            let complete = self.apply(delta)?;
+            let complete = self.apply(delta).await?;
             if self.bytes.load(Ordering::Relaxed) > self.budget_bytes {
                 self.give_up_over_budget(version);
                 return Ok(CatchUp::Done);
@@ -281,7 +283,9 @@ impl Resident {
         version: u64,
         batches: &[arrow_array::RecordBatch],
     ) -> Result<bool> {
-        let _syncing = self.syncing.lock().await;
+        // A running catch-up (e.g. the first load of a large table) is not waited for: the write
+        // resolves, and the next search catches the copy up.
+        let Ok(_syncing) = self.syncing.try_lock() else { return Ok(false) };
         if self.read().version != version.checked_sub(1) || lock(&self.over_budget_at).is_some() {
             return Ok(false);
         }
@@ -296,18 +300,19 @@ impl Resident {
             return Ok(false);
         }
         let Some(delta) = sync::read_own_append(&dataset, plan, batches).await? else { return Ok(false) };
-        let complete = self.apply(delta)?;
+        let complete = self.apply(delta).await?;
         lock(&self.selections).clear();
         Ok(complete)
     }
 
-    /// Applies a read delta (repacking when dead slots pile up). A delta that fails half-way (only an
-    /// internal inconsistency can) empties the copy, so the next catch-up reloads it whole rather than
-    /// trusting half-applied fragments.
-    fn apply(&self, delta: sync::Delta) -> Result<bool> {
+    /// Applies a read delta, copying new rows in batch by batch (the write lock is taken per batch;
+    /// meanwhile the copy is tagged with no version, so searches use LanceDB), and repacks when dead
+    /// slots pile up. A delta that fails half-way empties the copy, so the next catch-up reloads it
+    /// whole rather than trusting half-applied fragments.
+    async fn apply(&self, delta: sync::Delta) -> Result<bool> {
+        let outcome = self.apply_steps(delta).await;
         let mut columns = self.write();
-        columns.version = None; // until the whole delta is applied
-        match sync::apply(&mut columns, delta) {
+        match outcome {
             Ok(complete) => {
                 if columns.dead_slots() >= REPACK_MIN_DEAD.max(columns.live_rows()) {
                     columns.repack();
@@ -321,6 +326,31 @@ impl Resident {
                 Err(err)
             }
         }
+    }
+
+    async fn apply_steps(&self, mut delta: sync::Delta) -> Result<bool> {
+        let rows = {
+            let mut columns = self.write();
+            columns.version = None; // until the whole delta is applied
+            sync::begin(&mut columns, &mut delta)
+        };
+        match rows {
+            sync::Rows::Held(batches) => {
+                for batch in batches {
+                    self.write().load_batch(&batch)?;
+                }
+            }
+            sync::Rows::Streamed(mut stream) => {
+                while let Some(batch) = stream
+                    .try_next()
+                    .await
+                    .map_err(|e| StoreError::lance("loading rows into memory")(lancedb::Error::from(e)))?
+                {
+                    self.write().load_batch(&batch)?;
+                }
+            }
+        }
+        Ok(sync::finish(&mut self.write(), delta))
     }
 
     /// Whether reading `new_rows` more rows would take the copy past its budget (estimated from the

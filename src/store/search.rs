@@ -142,12 +142,13 @@ impl Store {
     }
 
     /// Brings the resident copy to the table's latest version now (after a write through this
-    /// process). Never fails the caller: a failure is kept for `stats()`, and searches use LanceDB
-    /// until a later catch-up succeeds.
+    /// process), unless another catch-up is running (a write never waits for a large load; the next
+    /// search catches up). Never fails the caller: a failure is kept for `stats()`, and searches use
+    /// LanceDB until a later catch-up succeeds.
     pub(super) async fn catch_up_resident(&self, handles: &Arc<Handles>) {
         if let Some(resident) = &self.resident
             && matches!(
-                resident.catch_up(&handles.table, Some(INLINE_CATCH_UP_ROWS_AFTER_WRITE), true).await,
+                resident.catch_up(&handles.table, Some(INLINE_CATCH_UP_ROWS_AFTER_WRITE), false).await,
                 Ok(CatchUp::TooLarge)
             )
         {

@@ -206,18 +206,28 @@ impl Columns {
         per_slot * self.slots() + text + map + fragments + self.fields.iter().map(|(_, c)| c.bytes()).sum::<usize>()
     }
 
-    /// Adds the rows of new fragments (`(id, identity, physical rows)`) from `batches`, read with
-    /// their row addresses; a row absent from the batches was deleted and gets no slot.
-    pub fn load_fragments(
-        &mut self,
-        fragments: Vec<(u64, FragmentIdentity, usize)>,
-        batches: &[RecordBatch],
-    ) -> Result<()> {
+    /// Registers new fragments (`(id, identity, physical rows)`) whose rows `load_batch` then fills,
+    /// making room for `incoming` rows: a load that is large next to what is held gets exactly its
+    /// room (a first load of 300 MB of vectors must not double to 512 MB); small appends grow the
+    /// usual amortised way.
+    pub fn add_fragments(&mut self, fragments: Vec<(u64, FragmentIdentity, usize)>, incoming: usize) {
         for (id, identity, physical_rows) in fragments {
             self.drop_fragment(id);
             self.fragments.insert(id, FragmentSlots { slots: vec![None; physical_rows], identity });
         }
-        for batch in batches {
+        if incoming >= self.slots() / 4 {
+            self.vectors.reserve_exact(incoming * self.dimension);
+            self.norms.reserve_exact(incoming);
+            self.ids.reserve_exact(incoming);
+            self.metadata.reserve_exact(incoming);
+            self.live.reserve_exact(incoming);
+        }
+    }
+
+    /// Copies the rows of `batch` (read with their row addresses) into slots of the fragments
+    /// registered by `add_fragments`; a row never seen was deleted and gets no slot.
+    pub fn load_batch(&mut self, batch: &RecordBatch) -> Result<()> {
+        {
             let addresses = column::<UInt64Array>(batch, lance_core::ROW_ADDR)?;
             let ids = column::<StringArray>(batch, schema::ID)?;
             let metadata = column::<StringArray>(batch, schema::METADATA)?;

@@ -13,12 +13,16 @@ use arrow_schema::{DataType, Field, Schema};
 use futures::TryStreamExt;
 use lance::Dataset;
 use lance::dataset::fragment::FileFragment;
+use lance::dataset::scanner::DatasetRecordBatchStream;
 use lance::table::format::Fragment;
 use lance_core::utils::deletion::DeletionVector;
 
 use super::columns::{Columns, FragmentIdentity};
 use crate::store::error::{Result, StoreError};
 use crate::store::schema;
+
+/// Bytes LanceDB may read ahead while the copy loads.
+const READ_AHEAD_BYTES: u64 = 64 << 20;
 
 /// What differs between the columns and a table version.
 #[derive(Debug)]
@@ -45,8 +49,18 @@ pub struct Delta {
     version: u64,
     drop: Vec<u64>,
     loaded: Vec<(u64, FragmentIdentity, usize)>,
-    batches: Vec<RecordBatch>,
+    load_rows: usize,
+    rows: Rows,
     deletions: Vec<(u64, FragmentIdentity, Option<Arc<DeletionVector>>)>,
+}
+
+/// The new fragments' rows: already in memory (this process's own append), or still to be read from
+/// LanceDB batch by batch, so a large load never holds the table twice.
+pub enum Rows {
+    /// Batches in hand.
+    Held(Vec<RecordBatch>),
+    /// A scan yet to be read.
+    Streamed(DatasetRecordBatchStream),
 }
 
 fn identity(fragment: &Fragment) -> FragmentIdentity {
@@ -96,15 +110,16 @@ pub async fn read(dataset: &Arc<Dataset>, plan: Plan, columns: &[String]) -> Res
         };
         loaded.push((fragment.id, identity(fragment), rows));
     }
-    let batches = if plan.load.is_empty() {
-        Vec::new()
+    let rows = if plan.load.is_empty() {
+        Rows::Held(Vec::new())
     } else {
         let mut scanner = dataset.scan();
         scanner.with_fragments(plan.load.clone());
         scanner.project(columns).map_err(failed("choosing the columns to load"))?;
         scanner.with_row_address();
-        let stream = scanner.try_into_stream().await.map_err(failed("loading rows into memory"))?;
-        stream.try_collect().await.map_err(failed("loading rows into memory"))?
+        // LanceDB reads up to 2 GiB ahead by default; the copy consumes batches as they come.
+        scanner.io_buffer_size(READ_AHEAD_BYTES);
+        Rows::Streamed(scanner.try_into_stream().await.map_err(failed("loading rows into memory"))?)
     };
     let mut deletions = Vec::with_capacity(plan.deletions.len());
     for fragment in plan.deletions {
@@ -114,7 +129,7 @@ pub async fn read(dataset: &Arc<Dataset>, plan: Plan, columns: &[String]) -> Res
             .map_err(failed("reading a deletion file"))?;
         deletions.push((fragment.id, identity(&fragment), vector));
     }
-    Ok(Delta { version: plan.version, drop: plan.drop, loaded, batches, deletions })
+    Ok(Delta { version: plan.version, drop: plan.drop, loaded, load_rows: plan.load_rows, rows, deletions })
 }
 
 /// What `plan` needs when its only change is an append whose rows the caller still holds (`batches`,
@@ -166,17 +181,30 @@ pub async fn read_own_append(dataset: &Arc<Dataset>, plan: Plan, batches: &[Reco
         let Some(rows) = fragment.physical_rows else { return Ok(None) };
         loaded.push((fragment.id, identity(fragment), rows));
     }
-    Ok(Some(Delta { version: plan.version, drop: Vec::new(), loaded, batches: addressed, deletions: Vec::new() }))
+    Ok(Some(Delta {
+        version: plan.version,
+        drop: Vec::new(),
+        loaded,
+        load_rows: written,
+        rows: Rows::Held(addressed),
+        deletions: Vec::new(),
+    }))
 }
 
-/// Applies `delta` to `columns`. Returns whether the columns now reflect its version: `false` when a
-/// fragment had rows brought back (a restore), in which case that fragment was dropped and the
-/// next plan reloads it.
-pub fn apply(columns: &mut Columns, delta: Delta) -> Result<bool> {
-    for id in delta.drop {
+/// The first step of applying `delta`: drops the fragments the version no longer has and registers
+/// the new ones. Returns their rows, which the caller copies in with `Columns::load_batch`.
+pub fn begin(columns: &mut Columns, delta: &mut Delta) -> Rows {
+    for id in std::mem::take(&mut delta.drop) {
         columns.drop_fragment(id);
     }
-    columns.load_fragments(delta.loaded, &delta.batches)?;
+    columns.add_fragments(std::mem::take(&mut delta.loaded), delta.load_rows);
+    std::mem::replace(&mut delta.rows, Rows::Held(Vec::new()))
+}
+
+/// The last step: applies the changed deletion files and tags the columns with the version. Returns
+/// whether they now reflect it: `false` when a fragment had rows brought back (a restore), in which
+/// case that fragment was dropped and the next plan reloads it.
+pub fn finish(columns: &mut Columns, delta: Delta) -> bool {
     let mut complete = true;
     for (id, identity, vector) in delta.deletions {
         let deleted = |offset: u32| vector.as_ref().is_some_and(|v| v.contains(offset));
@@ -187,7 +215,7 @@ pub fn apply(columns: &mut Columns, delta: Delta) -> Result<bool> {
     }
     // A partly applied version must not be taken for either version.
     columns.version = complete.then_some(delta.version);
-    Ok(complete)
+    complete
 }
 
 /// The table columns the resident copy reads: id, vector, metadata and the declared fields.
