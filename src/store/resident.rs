@@ -25,6 +25,13 @@ use super::metric::Metric;
 use super::model::Hit;
 use columns::Columns;
 
+/// The LanceDB dataset behind `table` at the latest version its handle sees.
+async fn latest_dataset(table: &lancedb::Table) -> Result<Arc<lance::Dataset>> {
+    let wrapper =
+        table.dataset().ok_or_else(|| StoreError::Internal("the table is not a local LanceDB table".into()))?;
+    wrapper.get().await.map_err(StoreError::lance("reading the table for the resident copy"))
+}
+
 /// Filter selections kept per copy (each is one byte per slot).
 const SELECTIONS_KEPT: usize = 32;
 /// Dead slots tolerated before the columns are repacked: this many, and at least as many as live rows.
@@ -234,9 +241,7 @@ impl Resident {
     }
 
     async fn catch_up_locked(&self, table: &lancedb::Table, max_rows: Option<usize>) -> Result<CatchUp> {
-        let wrapper =
-            table.dataset().ok_or_else(|| StoreError::Internal("the table is not a local LanceDB table".into()))?;
-        let dataset = wrapper.get().await.map_err(StoreError::lance("reading the table for the resident copy"))?;
+        let dataset = latest_dataset(table).await?;
         let version = dataset.version().version;
         // A restore can take at most one extra round per fragment brought back; three is plenty.
         for _ in 0..3 {
@@ -289,9 +294,7 @@ impl Resident {
         if self.read().version != version.checked_sub(1) || lock(&self.over_budget_at).is_some() {
             return Ok(false);
         }
-        let wrapper =
-            table.dataset().ok_or_else(|| StoreError::Internal("the table is not a local LanceDB table".into()))?;
-        let dataset = wrapper.get().await.map_err(StoreError::lance("reading the table for the resident copy"))?;
+        let dataset = latest_dataset(table).await?;
         if dataset.version().version != version {
             return Ok(false);
         }

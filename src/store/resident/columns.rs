@@ -227,43 +227,41 @@ impl Columns {
     /// Copies the rows of `batch` (read with their row addresses) into slots of the fragments
     /// registered by `add_fragments`; a row never seen was deleted and gets no slot.
     pub fn load_batch(&mut self, batch: &RecordBatch) -> Result<()> {
-        {
-            let addresses = column::<UInt64Array>(batch, lance_core::ROW_ADDR)?;
-            let ids = column::<StringArray>(batch, schema::ID)?;
-            let metadata = column::<StringArray>(batch, schema::METADATA)?;
-            let vectors = column::<FixedSizeListArray>(batch, schema::VECTOR)?;
-            let floats = vectors
+        let addresses = column::<UInt64Array>(batch, lance_core::ROW_ADDR)?;
+        let ids = column::<StringArray>(batch, schema::ID)?;
+        let metadata = column::<StringArray>(batch, schema::METADATA)?;
+        let vectors = column::<FixedSizeListArray>(batch, schema::VECTOR)?;
+        let floats = vectors
+            .values()
+            .as_any()
+            .downcast_ref::<Float32Array>()
+            .ok_or_else(|| StoreError::Internal("`vector` values are not float32".into()))?;
+        let field_arrays = self
+            .fields
+            .iter()
+            .map(|(name, _)| {
+                batch
+                    .column_by_name(name)
+                    .cloned()
+                    .ok_or_else(|| StoreError::Internal(format!("the resident load lacks field `{name}`")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        for row in 0..batch.num_rows() {
+            let address = addresses.value(row);
+            let (fragment, offset) = (address >> 32, usize::try_from(address & 0xffff_ffff).unwrap_or(usize::MAX));
+            let start = usize::try_from(vectors.value_offset(row)).unwrap_or(usize::MAX);
+            let vector = floats
                 .values()
-                .as_any()
-                .downcast_ref::<Float32Array>()
-                .ok_or_else(|| StoreError::Internal("`vector` values are not float32".into()))?;
-            let field_arrays = self
-                .fields
-                .iter()
-                .map(|(name, _)| {
-                    batch
-                        .column_by_name(name)
-                        .cloned()
-                        .ok_or_else(|| StoreError::Internal(format!("the resident load lacks field `{name}`")))
-                })
-                .collect::<Result<Vec<_>>>()?;
-            for row in 0..batch.num_rows() {
-                let address = addresses.value(row);
-                let (fragment, offset) = (address >> 32, usize::try_from(address & 0xffff_ffff).unwrap_or(usize::MAX));
-                let start = usize::try_from(vectors.value_offset(row)).unwrap_or(usize::MAX);
-                let vector = floats.values().get(start..start.saturating_add(self.dimension)).ok_or_else(|| {
-                    StoreError::Internal("a stored vector is shorter than the table's dimension".into())
-                })?;
-                let slot = self.push(ids.value(row), vector, (!metadata.is_null(row)).then(|| metadata.value(row)))?;
-                for ((_, field), array) in self.fields.iter_mut().zip(&field_arrays) {
-                    field.set(slot, array.as_ref(), row)?;
-                }
-                let cell =
-                    self.fragments.get_mut(&fragment).and_then(|f| f.slots.get_mut(offset)).ok_or_else(|| {
-                        StoreError::Internal(format!("row address {address} is outside the loaded fragments"))
-                    })?;
-                *cell = Some(u32::try_from(slot).map_err(|_| StoreError::Internal("too many resident rows".into()))?);
+                .get(start..start.saturating_add(self.dimension))
+                .ok_or_else(|| StoreError::Internal("a stored vector is shorter than the table's dimension".into()))?;
+            let slot = self.push(ids.value(row), vector, (!metadata.is_null(row)).then(|| metadata.value(row)))?;
+            for ((_, field), array) in self.fields.iter_mut().zip(&field_arrays) {
+                field.set(slot, array.as_ref(), row)?;
             }
+            let cell = self.fragments.get_mut(&fragment).and_then(|f| f.slots.get_mut(offset)).ok_or_else(|| {
+                StoreError::Internal(format!("row address {address} is outside the loaded fragments"))
+            })?;
+            *cell = Some(u32::try_from(slot).map_err(|_| StoreError::Internal("too many resident rows".into()))?);
         }
         Ok(())
     }

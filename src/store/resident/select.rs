@@ -6,7 +6,7 @@
 use std::cmp::Ordering;
 
 use super::columns::{Columns, FieldColumn};
-use crate::store::filter::{Condition, Order, Scalar, Test};
+use crate::store::filter::{Condition, Scalar, Test};
 
 /// One flag per slot: whether the slot's row satisfies `condition` (dead slots included; the scan
 /// skips them anyway).
@@ -77,7 +77,7 @@ fn each<T>(values: &[Option<T>], test: &Test, compare: impl Fn(&T, &Scalar) -> O
             (Test::Compare { .. }, None) => false,
             (Test::Equals { value: scalar, negate }, Some(v)) => equal(v, scalar) != *negate,
             (Test::In { values, negate }, Some(v)) => values.iter().any(|s| equal(v, s)) != *negate,
-            (Test::Compare { op, value: scalar }, Some(v)) => compare(v, scalar).is_some_and(|o| op_holds(*op, o)),
+            (Test::Compare { op, value: scalar }, Some(v)) => compare(v, scalar).is_some_and(|o| op.holds(o)),
         })
         .collect()
 }
@@ -102,8 +102,4 @@ fn lists(values: &[Option<Box<[Box<str>]>>], test: &Test, slots: usize) -> Vec<b
         .collect();
     debug_assert_eq!(flags.len(), slots);
     flags
-}
-
-fn op_holds(op: Order, ordering: Ordering) -> bool {
-    op.holds(ordering)
 }
