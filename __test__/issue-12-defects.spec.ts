@@ -37,7 +37,9 @@ function snapshot(root: string): Record<string, string> {
 
 test('1. the automatic index is built once and then kept, not rebuilt after every write', async () => {
   const dim = 16
-  const store = await EmbeddingStore.open(dir.path, { dimension: dim })
+  // LanceDB's index (the resident copy, whose graph is tested in issue-15-graph.spec.ts, is off).
+  const performance = { residentMemoryMB: 0 }
+  const store = await EmbeddingStore.open(dir.path, { dimension: dim, performance })
   const vectors = randomVectors(5_010, dim, 3)
   await store.addEmbeddings(vectors.slice(0, 5_000).map((vector, i) => ({ id: `${i}`, vector })))
   const built = await settledIndex(store)
@@ -49,7 +51,7 @@ test('1. the automatic index is built once and then kept, not rebuilt after ever
   }
   // A reopened store does not rebuild it either.
   await store.close()
-  const again = await EmbeddingStore.open(dir.path)
+  const again = await EmbeddingStore.open(dir.path, { performance })
   expect((await settledIndex(again)).index).toMatchObject({ builds: 0, indexedRows: 5_000 })
   await again.close()
 })

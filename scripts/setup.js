@@ -76,6 +76,18 @@ function ensureRust() {
   }
 }
 
+/** The HNSW graph (the `usearch` crate) is C++17: the build needs a C++ compiler (CXX, c++ or g++). */
+function ensureCxx() {
+  const named = process.env.CXX
+  if (named ? has(named, ['--version']) : has('c++', ['--version']) || has('g++', ['--version'])) return
+  fail(
+    'a C++17 compiler is needed to build the HNSW graph (usearch) and was not found.\n' +
+      '  Debian/Ubuntu: sudo apt-get install g++\n' +
+      '  macOS:         xcode-select --install\n' +
+      '  or set CXX=/path/to/compiler',
+  )
+}
+
 /**
  * The host's target triple. `napi build` always passes `--target <triple>`, which puts artifacts under
  * target/<triple>/; `cargo test` gets the same flag so both share one compiled dependency tree.
@@ -101,6 +113,7 @@ function bootstrap() {
   ensureNpmPackages()
   ensureProtoc()
   ensureRust()
+  ensureCxx()
   buildAddon()
 }
 

@@ -111,10 +111,16 @@ impl Store {
         let cache = Mutex::new(QueryCache::new(config.cache_capacity, config.cache_ttl));
         let resident = (config.resident_budget_bytes > 0).then(|| {
             let budget = config.resident_budget_bytes;
+            let sidecar = resident::sidecar::path(&dir, &config.table);
             shared.resident(&config.table, || {
-                resident::Resident::new(layout.dimension, layout.metric, &layout.fields, budget)
+                resident::Resident::new(layout.dimension, layout.metric, &layout.fields, budget, Some(sidecar))
             })
         });
+        if config.auto_index
+            && let Some(resident) = &resident
+        {
+            resident.allow_auto_graph();
+        }
         let handles = Arc::new(Handles { shared, locks, table, schema });
         let store = Self {
             dir,
@@ -201,9 +207,14 @@ impl Store {
         self.search_slots.close();
         let jobs = std::mem::take(&mut *lock(&self.jobs));
         let stopped = maintenance::Job::stop_all(jobs).await;
+        // Rows added to the graph since its last save are written now, so a reopen loads them.
+        let saved = match &self.resident {
+            Some(resident) => resident.save_graph().await,
+            None => Ok(()),
+        };
         lock(&self.cache).clear();
         drop(handles);
-        stopped
+        stopped.and(saved)
     }
 }
 

@@ -25,7 +25,7 @@ pub struct OpenOptions {
     /// Typed metadata fields stored as real columns so `filter` can use them, e.g. `{ section: 'string', year: 'int', tags: 'string[]' }`. Names: a letter or `_`, then letters, digits, `_`. Fixed when the table is created; the values are read from each item's `metadata`. Default: none.
     #[napi(ts_type = "Record<string, 'string' | 'int' | 'float' | 'bool' | 'string[]'>")]
     pub fields: Option<BTreeMap<String, String>>,
-    /// Keep a vector index built and fresh in the background: once the table reaches 5,000 rows an `"auto"` index is built; later writes fold new rows into it, and it is rebuilt with a new plan when the table has grown about 4×. Searches stay correct meanwhile (rows not yet indexed are searched exactly). `createIndex({ kind: 'none' })` pauses it for this store object. Default `true`.
+    /// Keep a vector index built and fresh in the background: once the table reaches 5,000 rows an `"auto"` index is built (the in-memory `hnsw` graph for tables held in memory, else LanceDB's `ivf_hnsw_sq`); later writes add new rows to it, and it is rebuilt when removed rows pile up (graph) or the table has grown about 4× (LanceDB). Searches stay correct meanwhile (rows not yet indexed are searched exactly). `createIndex({ kind: 'none' })` pauses it for this store object. Default `true`.
     pub auto_index: Option<bool>,
     /// Tuning knobs; see `PerformanceConfig`.
     #[napi(ts_type = "PerformanceConfig | null")]
@@ -153,7 +153,7 @@ pub struct SearchOptions {
     pub nprobes: Option<f64>,
     /// With an `ivf_pq` index: `limit × refineFactor` candidates are re-ranked on the full vectors, so scores are exact. An integer from 1 to 1000. Default `10` for `ivf_pq`; for `ivf_hnsw_sq` `1` when `threshold` is set (so the cut is on exact scores), else none.
     pub refine_factor: Option<f64>,
-    /// With an `ivf_hnsw_sq` index: candidates kept while walking each graph. An integer from `limit` to 100000. Default `max(10 × limit, 100)`.
+    /// With the `hnsw` graph: candidates kept while walking it, each re-ranked on the exact vectors. An integer from `limit` to 100000. Default `max(64, limit)`. With an `ivf_hnsw_sq` index (tables not held in memory): the same for each partition's graph, default `max(10 × limit, 100)`.
     pub ef: Option<f64>,
     /// `true` skips the vector index: an exact search over every row. Default `false`.
     pub exact: Option<bool>,
@@ -184,8 +184,8 @@ impl TryFrom<SearchOptions> for store::SearchRequest {
 #[napi(object, object_to_js = false)]
 #[derive(Default)]
 pub struct CreateIndexOptions {
-    /// `"auto"` (default): exact search below 5,000 rows, else `"ivf_hnsw_sq"`, the kind measured best (see README). `"ivf_pq"`, `"ivf_hnsw_sq"`, `"ivf_flat"`: that kind. `"none"`: drop the vector index and search exactly.
-    #[napi(ts_type = "'auto' | 'ivf_pq' | 'ivf_hnsw_sq' | 'ivf_flat' | 'none'")]
+    /// `"auto"` (default): for a table held in memory (see `residentMemoryMB`), exact search below 5,000 rows, else `"hnsw"`; for a table over the memory budget, exact search below 5,000 rows, else `"ivf_hnsw_sq"`. `"hnsw"`: the in-memory graph over the resident vectors, saved beside the table (needs the resident copy). `"ivf_pq"`, `"ivf_hnsw_sq"`, `"ivf_flat"`: that LanceDB index. `"none"`: drop the vector index and search exactly.
+    #[napi(ts_type = "'auto' | 'hnsw' | 'ivf_pq' | 'ivf_hnsw_sq' | 'ivf_flat' | 'none'")]
     pub kind: Option<String>,
     /// IVF partitions, from 1 to the row count. Default: √rows rounded to a power of two within [8, 1024], lowered until each partition has 40 rows to train on.
     pub num_partitions: Option<f64>,
@@ -197,9 +197,9 @@ pub struct CreateIndexOptions {
     pub max_iterations: Option<f64>,
     /// Training rows drawn per partition, from 2 to 65536. Default `256`.
     pub sample_rate: Option<f64>,
-    /// `ivf_hnsw_sq` only: graph neighbours per vector, from 2 to 512. Default `20`.
+    /// `hnsw` and `ivf_hnsw_sq` only: graph neighbours per vector, from 2 to 512. Default `16` for `hnsw`, `20` for `ivf_hnsw_sq`.
     pub num_edges: Option<f64>,
-    /// `ivf_hnsw_sq` only: candidates while building the graph, from 10 to 10000. Default `150`.
+    /// `hnsw` and `ivf_hnsw_sq` only: candidates while building the graph, from 10 to 10000. Default `128` for `hnsw`, `150` for `ivf_hnsw_sq`.
     pub ef_construction: Option<f64>,
 }
 

@@ -11,7 +11,7 @@ use crate::store;
 #[napi(object, object_from_js = false)]
 pub struct IndexReport {
     /// The kind built, or `"none"` when the store searches exactly.
-    #[napi(ts_type = "'ivf_pq' | 'ivf_hnsw_sq' | 'ivf_flat' | 'none'")]
+    #[napi(ts_type = "'hnsw' | 'ivf_pq' | 'ivf_hnsw_sq' | 'ivf_flat' | 'none'")]
     pub kind: &'static str,
     /// Rows in the table when the build started.
     pub rows: f64,
@@ -29,9 +29,9 @@ pub struct IndexReport {
     pub max_iterations: Option<f64>,
     /// Training rows per partition used.
     pub sample_rate: Option<f64>,
-    /// HNSW neighbours per vector used (`ivf_hnsw_sq`).
+    /// HNSW neighbours per vector used (`hnsw`, `ivf_hnsw_sq`).
     pub num_edges: Option<f64>,
-    /// HNSW build candidates used (`ivf_hnsw_sq`).
+    /// HNSW build candidates used (`hnsw`, `ivf_hnsw_sq`).
     pub ef_construction: Option<f64>,
     /// Wall time of the call, in milliseconds.
     pub build_ms: f64,
@@ -43,8 +43,13 @@ impl From<store::IndexReport> for IndexReport {
     fn from(r: store::IndexReport) -> Self {
         let plan = r.plan;
         let num = |f: fn(&store::index::plan::IndexPlan) -> Option<u32>| plan.as_ref().and_then(f).map(f64::from);
+        let graph = r.graph;
         Self {
-            kind: r.kind.map_or("none", store::index::IndexKind::as_str),
+            kind: match (r.kind, graph) {
+                (Some(kind), _) => kind.as_str(),
+                (None, Some(_)) => "hnsw",
+                (None, None) => "none",
+            },
             rows: r.rows as f64,
             reason: r.reason,
             name: r.name,
@@ -53,8 +58,8 @@ impl From<store::IndexReport> for IndexReport {
             num_bits: num(|p| p.num_bits),
             max_iterations: num(|p| Some(p.max_iterations)),
             sample_rate: num(|p| Some(p.sample_rate)),
-            num_edges: num(|p| p.num_edges),
-            ef_construction: num(|p| p.ef_construction),
+            num_edges: graph.map(|g| f64::from(g.num_edges)).or(num(|p| p.num_edges)),
+            ef_construction: graph.map(|g| f64::from(g.ef_construction)).or(num(|p| p.ef_construction)),
             build_ms: r.build_ms,
             version: r.version as f64,
         }
@@ -64,7 +69,7 @@ impl From<store::IndexReport> for IndexReport {
 /// The vector index in `stats().index`.
 #[napi(object, object_from_js = false)]
 pub struct IndexStats {
-    /// The index kind (`"ivf_pq"`, `"ivf_hnsw_sq"`, `"ivf_flat"`, or another LanceDB kind built elsewhere), or `null`: exact search.
+    /// The index kind: `"hnsw"` (the in-memory graph), `"ivf_pq"`, `"ivf_hnsw_sq"`, `"ivf_flat"` (or another LanceDB kind built elsewhere), or `null`: exact search.
     #[napi(ts_type = "string | null")]
     pub kind: Either<String, Null>,
     /// Its name in the table, or `null`.
@@ -86,6 +91,28 @@ pub struct IndexStats {
     pub last_error: Either<String, Null>,
     /// Whether `autoIndex` keeps the index built and fresh.
     pub auto: bool,
+    /// The in-memory graph's details when `kind` is `"hnsw"`, else `null`.
+    #[napi(ts_type = "GraphStats | null")]
+    pub graph: Either<GraphStats, Null>,
+}
+
+/// The HNSW graph in `stats().index.graph`.
+#[napi(object, object_from_js = false)]
+pub struct GraphStats {
+    /// Neighbours per node.
+    pub num_edges: f64,
+    /// Candidates kept while inserting.
+    pub ef_construction: f64,
+    /// Nodes of rows deleted or replaced since the graph was built: skipped by searches, and the graph is rebuilt in the background once they reach 20 % of it (and 1,000).
+    pub removed_rows: f64,
+    /// Approximate bytes the graph holds (f16 vectors and links), on top of `stats().resident.bytes`.
+    pub bytes: f64,
+    /// `'built'` in this process, or `'loaded'` from the graph file beside the table; `null` before the first graph.
+    #[napi(ts_type = "'built' | 'loaded' | null")]
+    pub source: Either<&'static str, Null>,
+    /// Why the saved graph file was not used (missing rows, checksum, another table's graph, …), or `null`.
+    #[napi(ts_type = "string | null")]
+    pub ignored_file: Either<String, Null>,
 }
 
 /// The resident in-memory copy in `stats().resident`.
@@ -137,6 +164,14 @@ impl From<store::IndexStatus> for IndexStats {
             builds: s.builds as f64,
             last_error: or_null(s.last_error),
             auto: s.auto,
+            graph: or_null(s.graph.map(|g| GraphStats {
+                num_edges: f64::from(g.settings.num_edges),
+                ef_construction: f64::from(g.settings.ef_construction),
+                removed_rows: g.removed_rows as f64,
+                bytes: g.bytes as f64,
+                source: or_null(g.source),
+                ignored_file: or_null(g.ignored_sidecar),
+            })),
         }
     }
 }

@@ -499,7 +499,7 @@ pub fn parse_fields(declared: &BTreeMap<String, String>) -> Result<Fields> {
 /// What `createIndex` was asked for, as the user gave it (numbers unchecked).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct IndexRequest {
-    /// `"auto" | "ivf_pq" | "ivf_hnsw_sq" | "ivf_flat" | "none"`; default `"auto"`.
+    /// `"auto" | "hnsw" | "ivf_pq" | "ivf_hnsw_sq" | "ivf_flat" | "none"`; default `"auto"`.
     pub kind: Option<String>,
     /// IVF partitions.
     pub num_partitions: Option<f64>,
@@ -529,16 +529,34 @@ impl IndexRequest {
                 }
                 return Ok(IndexOptions { requested: Requested::Exact, ..Default::default() });
             }
+            "hnsw" => {
+                let ivf = [
+                    ("numPartitions", self.num_partitions),
+                    ("numSubVectors", self.num_sub_vectors),
+                    ("numBits", self.num_bits),
+                    ("maxIterations", self.max_iterations),
+                    ("sampleRate", self.sample_rate),
+                ];
+                if let Some((option, _)) = ivf.into_iter().find(|(_, given)| given.is_some()) {
+                    return Err(StoreError::invalid(option, "only applies to the IVF kinds, not 'hnsw'"));
+                }
+                return Ok(IndexOptions {
+                    requested: Requested::Graph,
+                    num_edges: opt_u32("numEdges", self.num_edges, 2, 512)?,
+                    ef_construction: opt_u32("efConstruction", self.ef_construction, 10, 10_000)?,
+                    ..Default::default()
+                });
+            }
             other => Requested::Kind(IndexKind::parse(other).ok_or_else(|| {
                 StoreError::invalid(
                     "kind",
-                    format!("got {other:?}, expected 'auto', 'ivf_pq', 'ivf_hnsw_sq', 'ivf_flat' or 'none'"),
+                    format!("got {other:?}, expected 'auto', 'hnsw', 'ivf_pq', 'ivf_hnsw_sq', 'ivf_flat' or 'none'"),
                 )
             })?),
         };
         let kind = match requested {
             Requested::Kind(kind) => kind,
-            Requested::Auto | Requested::Exact => AUTO_KIND,
+            Requested::Auto | Requested::Exact | Requested::Graph => AUTO_KIND,
         };
         let num_partitions = opt_u32("numPartitions", self.num_partitions, 1, MAX_ASKED_PARTITIONS)?;
         let (mut num_sub_vectors, mut num_bits) = (None, None);
@@ -805,7 +823,10 @@ mod tests {
             IndexRequest { max_iterations: Some(1.5), ..kind("ivf_flat") },
             IndexRequest { max_iterations: Some(0.0), ..kind("auto") },
             IndexRequest { num_partitions: Some(4.0), ..kind("none") },
-            kind("hnsw"),
+            kind("hnsw_x"),
+            IndexRequest { num_partitions: Some(4.0), ..kind("hnsw") },
+            IndexRequest { num_edges: Some(1.0), ..kind("hnsw") },
+            IndexRequest { ef_construction: Some(5.0), ..kind("hnsw") },
         ];
         for request in bad {
             assert!(matches!(request.validate(384), Err(StoreError::InvalidArgument { .. })), "{request:?}");
@@ -823,6 +844,9 @@ mod tests {
         );
         assert_eq!(IndexRequest::default().validate(8).unwrap().requested, Requested::Auto);
         assert_eq!(kind("none").validate(8).unwrap().requested, Requested::Exact);
+        let graph = IndexRequest { num_edges: Some(32.0), ef_construction: Some(200.0), ..kind("hnsw") };
+        let graph = graph.validate(8).unwrap();
+        assert_eq!((graph.requested, graph.num_edges, graph.ef_construction), (Requested::Graph, Some(32), Some(200)));
     }
 
     #[test]

@@ -17,6 +17,7 @@ use super::latency::elapsed_ms;
 use super::lock::lock;
 use super::metric::Metric;
 use super::model::OptimizeOutcome;
+use super::resident::{AUTO_GRAPH_MIN_ROWS, Choice, DEFAULT_EF_CONSTRUCTION, DEFAULT_NUM_EDGES, GraphSettings};
 use super::{Handles, Store, retry};
 
 /// What a background job does, which decides how `close()` ends it.
@@ -70,6 +71,8 @@ pub struct IndexReport {
     pub plan: Option<IndexPlan>,
     /// The index name in the table.
     pub name: Option<String>,
+    /// The HNSW graph's settings when `createIndex` built one (`kind` is then `None`: not a LanceDB index).
+    pub graph: Option<GraphSettings>,
     /// Why no index was built, for exact search.
     pub reason: Option<String>,
     /// Wall time of the build (or drop), in milliseconds.
@@ -124,7 +127,11 @@ impl Store {
         let _maintaining = handles.locks.maintenance.lock().await;
         lock(&self.activity).start_index_job();
         let started = Instant::now();
-        let outcome = build_planned(&handles, self.layout.dimension, self.layout.metric, &options).await;
+        let outcome = match self.create_graph(&handles, &options).await {
+            Ok(Some(report)) => Ok(report),
+            Ok(None) => build_planned(&handles, self.layout.dimension, self.layout.metric, &options).await,
+            Err(err) => Err(err),
+        };
         {
             let mut activity = lock(&self.activity);
             activity.finish_index_job(outcome.as_ref().map(|_| true).map_err(ToString::to_string));
@@ -138,9 +145,75 @@ impl Store {
         Ok(report)
     }
 
+    /// The graph part of `createIndex`: `"hnsw"` (and `"auto"` on a table held in memory) builds
+    /// the graph over the resident copy and drops any LanceDB vector index; the other kinds drop the
+    /// graph and return `None`, as does `"auto"` on a table over the memory budget, for LanceDB to plan.
+    async fn create_graph(&self, handles: &Handles, options: &IndexOptions) -> Result<Option<IndexReport>> {
+        let Some(resident) = &self.resident else {
+            return match options.requested {
+                Requested::Graph => Err(StoreError::invalid(
+                    "kind",
+                    "'hnsw' is a graph over the in-memory copy, which `performance.residentMemoryMB: 0` turns off",
+                )),
+                _ => Ok(None),
+            };
+        };
+        if matches!(options.requested, Requested::Exact | Requested::Kind(_)) {
+            resident.rebuild_graph(Choice::Off).await?;
+            return Ok(None);
+        }
+        let table = &handles.table;
+        resident.catch_up(table, None, true).await?;
+        let version = handles.version().await?;
+        if resident.is_over_budget() {
+            return match options.requested {
+                Requested::Graph => Err(StoreError::index_failed(format!(
+                    "the table does not fit `performance.residentMemoryMB` ({} bytes), so it has no in-memory graph; raise it or build an IVF kind",
+                    self.config.resident_budget_bytes
+                ))),
+                _ => Ok(None),
+            };
+        }
+        let rows = resident.status(version).rows;
+        let report = |graph, reason, version| IndexReport {
+            kind: None,
+            rows,
+            plan: None,
+            name: None,
+            graph,
+            reason,
+            build_ms: 0.0,
+            version,
+        };
+        if options.requested == Requested::Auto && rows < AUTO_GRAPH_MIN_ROWS {
+            resident.rebuild_graph(Choice::Auto).await?;
+            lance::drop(table).await?;
+            let reason = format!(
+                "{rows} rows is below {AUTO_GRAPH_MIN_ROWS}, where scanning every row in memory is as fast as a graph; exact search keeps recall at 1"
+            );
+            return Ok(Some(report(None, Some(reason), handles.version().await?)));
+        }
+        if rows == 0 {
+            return Err(StoreError::index_failed("the table is empty; add embeddings before building an index"));
+        }
+        let settings = GraphSettings {
+            num_edges: options.num_edges.unwrap_or(DEFAULT_NUM_EDGES),
+            ef_construction: options.ef_construction.unwrap_or(DEFAULT_EF_CONSTRUCTION),
+        };
+        resident.rebuild_graph(Choice::Graph(settings)).await?;
+        // The graph replaces LanceDB's vector index (searches asking for IVF knobs then scan exactly).
+        lance::drop(table).await?;
+        Ok(Some(report(Some(settings), None, handles.version().await?)))
+    }
+
     /// Starts background index upkeep (build at the crossover, fold new rows, rebuild after growth)
-    /// unless `autoIndex` is off, the user chose exact search, or a job is already running.
+    /// unless `autoIndex` is off, the user chose exact search, or a job is already running. Tables
+    /// held in memory get the graph instead (kept by `spawn_graph_upkeep`); only tables over the
+    /// memory budget (or with the copy off) get a LanceDB index automatically.
     pub(super) fn maybe_spawn_upkeep(&self, handles: &Arc<Handles>) {
+        if self.resident.as_ref().is_some_and(|r| !r.is_over_budget()) {
+            return;
+        }
         if !self.config.auto_index || !lock(&self.activity).start_upkeep() {
             return;
         }
@@ -226,8 +299,16 @@ async fn build_planned(
 ) -> Result<IndexReport> {
     let table = &handles.table;
     let rows = table.count_rows(None).await.map_err(StoreError::lance("counting rows"))?;
-    let report =
-        |kind, plan, name, reason, version| IndexReport { kind, rows, plan, name, reason, build_ms: 0.0, version };
+    let report = |kind, plan, name, reason, version| IndexReport {
+        kind,
+        rows,
+        plan,
+        name,
+        graph: None,
+        reason,
+        build_ms: 0.0,
+        version,
+    };
     match plan::plan(rows, dimension, options)? {
         Decision::Build(plan) => {
             let name = lance::build(table, &plan, metric).await?;

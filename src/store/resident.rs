@@ -6,12 +6,18 @@
 //! catches the copy up (small changes) or uses the LanceDB path meanwhile (large ones).
 
 mod columns;
+mod graph;
+mod hnsw;
 mod scan;
 mod select;
+pub mod sidecar;
 mod sync;
+#[cfg(test)]
+mod graph_tests;
 #[cfg(test)]
 mod tests;
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
@@ -24,6 +30,8 @@ use super::lock::lock;
 use super::metric::Metric;
 use super::model::Hit;
 use columns::Columns;
+pub use graph::{DEFAULT_EF_CONSTRUCTION, DEFAULT_NUM_EDGES, GraphSettings};
+pub use hnsw::{AUTO_GRAPH_MIN_ROWS, Choice, GraphStatus};
 
 /// The LanceDB dataset behind `table` at the latest version its handle sees.
 async fn latest_dataset(table: &lancedb::Table) -> Result<Arc<lance::Dataset>> {
@@ -37,8 +45,8 @@ const SELECTIONS_KEPT: usize = 32;
 /// Dead slots tolerated before the columns are repacked: this many, and at least as many as live rows.
 const REPACK_MIN_DEAD: usize = 4_096;
 
-/// A filter's selection at one version: (version, filter SQL, one flag per slot).
-type Selection = (u64, String, Arc<Vec<bool>>);
+/// A filter's selection at one version: (version, filter SQL, one flag per slot, slots selected).
+type Selection = (u64, String, Arc<Vec<bool>>, usize);
 
 /// Where the copy stands, as `stats().resident.state` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,12 +126,33 @@ pub struct Resident {
     selections: Mutex<Vec<Selection>>,
     /// Searches answered from memory.
     searches: AtomicU64,
+    /// The HNSW graph and its bookkeeping (`hnsw.rs`).
+    graph: Mutex<hnsw::GraphState>,
+    /// One graph upkeep job at a time.
+    graph_job: tokio::sync::Mutex<()>,
+    /// The copy or the choice changed since the last graph upkeep.
+    graph_stale: AtomicBool,
+    /// A graph upkeep job is scheduled or running.
+    graph_scheduled: AtomicBool,
+    /// Where the graph is saved (`None`: not saved).
+    sidecar: Option<PathBuf>,
+    /// Measurements only: filters always walk the graph (to time both sides of the switch).
+    #[cfg(test)]
+    force_graph_filters: AtomicBool,
 }
 
 impl Resident {
     /// An empty copy for a table of `dimension`-long vectors, `metric` and the declared `fields`,
-    /// allowed `budget_bytes` of memory.
-    pub fn new(dimension: usize, metric: Metric, fields: &Fields, budget_bytes: usize) -> Self {
+    /// allowed `budget_bytes` of memory, saving its graph at `sidecar` (a sidecar found there
+    /// means the table has a graph).
+    pub fn new(
+        dimension: usize,
+        metric: Metric,
+        fields: &Fields,
+        budget_bytes: usize,
+        sidecar: Option<PathBuf>,
+    ) -> Self {
+        let saved = sidecar.as_ref().is_some_and(|path| path.exists());
         Self {
             metric,
             fields: fields.clone(),
@@ -136,6 +165,13 @@ impl Resident {
             scheduled: AtomicBool::new(false),
             selections: Mutex::default(),
             searches: AtomicU64::new(0),
+            graph: Mutex::new(hnsw::GraphState::new(saved)),
+            graph_job: tokio::sync::Mutex::default(),
+            graph_stale: AtomicBool::new(true),
+            graph_scheduled: AtomicBool::new(false),
+            sidecar,
+            #[cfg(test)]
+            force_graph_filters: AtomicBool::new(false),
         }
     }
 
@@ -157,10 +193,11 @@ impl Resident {
         *lock(&self.over_budget_at) == Some(version)
     }
 
-    /// Scans needing more floats than this are worth moving off the async workers.
+    /// Whether an exact scan would read enough floats to be worth moving off the async workers (a
+    /// graph search reads few: it stays on them).
     pub fn is_large(&self) -> bool {
         let columns = self.read();
-        columns.slots() * columns.dimension >= 1 << 20
+        columns.slots() * columns.dimension >= 1 << 20 && !self.has_graph()
     }
 
     /// The search's hits from memory, or `None` when the copy is not at `version`.
@@ -175,9 +212,19 @@ impl Resident {
             metric: self.metric,
             limit: search.limit,
             threshold: search.threshold,
-            selected: selected.as_deref().map(Vec::as_slice),
+            selected: selected.as_ref().map(|(flags, _)| flags.as_slice()),
         };
-        let hits = scan::nearest(&columns, &scan)
+        let candidates = if search.knobs.exact {
+            None
+        } else {
+            let selected = selected.as_ref().map(|(flags, count)| (flags.as_slice(), *count));
+            self.graph_candidates(&columns, query, search, selected)
+        };
+        let found = match candidates {
+            Some(mut slots) => scan::rerank(&columns, &scan, &mut slots),
+            None => scan::nearest(&columns, &scan),
+        };
+        let hits = found
             .into_iter()
             .map(|candidate| {
                 let slot = candidate.slot as usize;
@@ -194,25 +241,27 @@ impl Resident {
         Some(hits)
     }
 
-    /// The slots `filter` selects at `version`, computed once per filter and version.
-    fn selection(&self, columns: &Columns, version: u64, filter: &super::filter::Filter) -> Arc<Vec<bool>> {
+    /// The slots `filter` selects at `version` and how many live ones, computed once per filter and version.
+    fn selection(&self, columns: &Columns, version: u64, filter: &super::filter::Filter) -> (Arc<Vec<bool>>, usize) {
         {
             let mut kept = lock(&self.selections);
-            if let Some(i) = kept.iter().position(|(v, sql, _)| *v == version && *sql == filter.sql) {
+            if let Some(i) = kept.iter().position(|(v, sql, _, _)| *v == version && *sql == filter.sql) {
                 let entry = kept.remove(i);
-                let flags = Arc::clone(&entry.2);
+                let found = (Arc::clone(&entry.2), entry.3);
                 kept.push(entry);
-                return flags;
+                return found;
             }
         }
-        let flags = Arc::new(select::select(columns, &filter.condition));
+        let flags = select::select(columns, &filter.condition);
+        let count = flags.iter().zip(&columns.live).filter(|(selected, live)| **selected && **live).count();
+        let flags = Arc::new(flags);
         let mut kept = lock(&self.selections);
-        kept.retain(|(v, _, _)| *v == version);
+        kept.retain(|(v, _, _, _)| *v == version);
         if kept.len() >= SELECTIONS_KEPT {
             kept.remove(0);
         }
-        kept.push((version, filter.sql.clone(), Arc::clone(&flags)));
-        flags
+        kept.push((version, filter.sql.clone(), Arc::clone(&flags), count));
+        (flags, count)
     }
 
     /// With the copy at `version`: the first of `ids` that is stored (`Some(None)`: none is).
@@ -321,6 +370,7 @@ impl Resident {
                     columns.repack();
                 }
                 self.bytes.store(columns.bytes(), Ordering::Relaxed);
+                self.graph_stale.store(true, Ordering::Release);
                 Ok(complete)
             }
             Err(err) => {
@@ -372,6 +422,12 @@ impl Resident {
         self.bytes.store(0, Ordering::Relaxed);
         *lock(&self.over_budget_at) = Some(version);
         lock(&self.selections).clear();
+        self.graph_stale.store(true, Ordering::Release);
+    }
+
+    /// Whether the table was found over budget at some version (and not re-checked since).
+    pub fn is_over_budget(&self) -> bool {
+        lock(&self.over_budget_at).is_some()
     }
 
     /// Marks a background catch-up as scheduled; `false` if one already is.

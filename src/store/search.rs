@@ -115,9 +115,12 @@ impl Store {
         version: u64,
     ) -> Result<Vec<Hit>> {
         let _slot = self.search_slots.acquire().await.map_err(|_| super::StoreError::Closed)?;
-        // Index knobs ask for LanceDB's vector index; everything else is an exact search in memory.
+        // IVF knobs ask for LanceDB's vector index, and `ef` does when there is no graph; everything
+        // else is answered in memory (by the graph when there is one, else by the exact scan).
         let knobs = search.knobs;
-        let wants_lance_index = knobs.nprobes.is_some() || knobs.refine_factor.is_some() || knobs.ef.is_some();
+        let has_graph = self.resident.as_ref().is_some_and(|r| r.has_graph());
+        let wants_lance_index =
+            knobs.nprobes.is_some() || knobs.refine_factor.is_some() || (knobs.ef.is_some() && !has_graph);
         if let Some(resident) = self.resident.as_ref().filter(|_| !wants_lance_index) {
             if let Some(hits) = search_resident(resident, query, &search, version).await? {
                 return Ok(hits);
@@ -125,6 +128,7 @@ impl Store {
             if !resident.is_over_budget_at(version) {
                 match resident.catch_up(&handles.table, Some(INLINE_CATCH_UP_ROWS), false).await {
                     Ok(CatchUp::Done) => {
+                        self.spawn_graph_upkeep();
                         if let Some(hits) = search_resident(resident, query, &search, version).await? {
                             return Ok(hits);
                         }
@@ -146,14 +150,24 @@ impl Store {
     /// search catches up). Never fails the caller: a failure is kept for `stats()`, and searches use
     /// LanceDB until a later catch-up succeeds.
     pub(super) async fn catch_up_resident(&self, handles: &Arc<Handles>) {
-        if let Some(resident) = &self.resident
-            && matches!(
-                resident.catch_up(&handles.table, Some(INLINE_CATCH_UP_ROWS_AFTER_WRITE), false).await,
-                Ok(CatchUp::TooLarge)
-            )
-        {
-            self.spawn_resident_catch_up(handles);
+        if let Some(resident) = &self.resident {
+            match resident.catch_up(&handles.table, Some(INLINE_CATCH_UP_ROWS_AFTER_WRITE), false).await {
+                Ok(CatchUp::TooLarge) => self.spawn_resident_catch_up(handles),
+                Ok(CatchUp::Done) => self.spawn_graph_upkeep(),
+                _ => {}
+            }
         }
+    }
+
+    /// Starts the graph's upkeep in the background when the copy or the table's choice changed
+    /// (one job per table at a time; its outcome lands in `stats().index`).
+    pub(super) fn spawn_graph_upkeep(&self) {
+        let Some(ticket) = self.resident.as_ref().and_then(Resident::schedule_graph) else { return };
+        let handle = tokio::spawn(async move {
+            // The outcome is kept in `stats().index.lastError`; searches scan exactly meanwhile.
+            let _ = ticket.resident().upkeep_graph().await;
+        });
+        self.track(JobKind::Index, handle);
     }
 
     /// Loads or catches up the resident copy in the background (one such job per table at a time).
@@ -167,6 +181,10 @@ impl Store {
             // The outcome is kept in the copy's status; a failed load is retried by the next search.
             let _ = resident.catch_up(&handles.table, None, true).await;
             resident.unschedule();
+            // Then the graph: loaded from its sidecar or built, in the same job (so `close()` ends it).
+            if let Some(ticket) = Resident::schedule_graph(&resident) {
+                let _ = ticket.resident().upkeep_graph().await;
+            }
         });
         self.track(JobKind::Resident, handle);
     }

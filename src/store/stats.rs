@@ -6,7 +6,7 @@ use super::error::Result;
 use super::index::lance;
 use super::latency::LatencySummary;
 use super::lock::lock;
-use super::resident::ResidentStatus;
+use super::resident::{GraphStatus, ResidentStatus};
 use super::{Store, StoreError};
 
 /// The vector index as `stats().index` reports it.
@@ -30,6 +30,8 @@ pub struct IndexStatus {
     pub last_error: Option<String>,
     /// Whether writes keep the index built and fresh in the background.
     pub auto: bool,
+    /// The HNSW graph's details when the index is the in-memory graph (`kind` is `"hnsw"`).
+    pub graph: Option<GraphStatus>,
 }
 
 /// What `stats()` reports.
@@ -81,6 +83,34 @@ impl Store {
             None => (None, None, None, 0, rows),
         };
         let activity = lock(&self.activity).summary();
+        let auto = self.config.auto_index && !activity.index_declined;
+        let graph = self.resident.as_ref().and_then(|r| r.graph_status());
+        let index = match graph {
+            Some(g) => IndexStatus {
+                kind: Some("hnsw".into()),
+                name: None,
+                num_partitions: None,
+                indexed_rows: g.indexed_rows,
+                unindexed_rows: g.unindexed_rows,
+                building: g.building || activity.index_building,
+                builds: g.builds,
+                last_error: g.last_error.clone(),
+                auto,
+                graph: Some(g),
+            },
+            None => IndexStatus {
+                kind,
+                name,
+                num_partitions,
+                indexed_rows,
+                unindexed_rows,
+                building: activity.index_building,
+                builds: activity.index_builds,
+                last_error: activity.index_error,
+                auto,
+                graph: None,
+            },
+        };
         Ok(StoreStats {
             rows,
             version,
@@ -96,17 +126,7 @@ impl Store {
             commits_since_optimize: activity.commits_since_optimize,
             optimize_runs: activity.optimize_runs,
             last_optimize_error: activity.last_optimize_error,
-            index: IndexStatus {
-                kind,
-                name,
-                num_partitions,
-                indexed_rows,
-                unindexed_rows,
-                building: activity.index_building,
-                builds: activity.index_builds,
-                last_error: activity.index_error,
-                auto: self.config.auto_index && !activity.index_declined,
-            },
+            index,
             resident: match &self.resident {
                 Some(resident) => resident.status(version),
                 None => ResidentStatus::off(),

@@ -51,6 +51,8 @@ pub enum Requested {
     Exact,
     /// One kind, whatever the table's size.
     Kind(IndexKind),
+    /// `"hnsw"`: the in-memory graph over the resident copy (built by `store/resident`, not planned here).
+    Graph,
 }
 
 /// `createIndex` options after `config.rs` checked them (ranges, and that each applies to the kind).
@@ -134,6 +136,9 @@ pub fn plan(rows: usize, dimension: usize, options: &IndexOptions) -> Result<Dec
         }
         Requested::Auto => AUTO_KIND,
         Requested::Kind(kind) => kind,
+        Requested::Graph => {
+            return Err(StoreError::Internal("the HNSW graph is built by the resident copy, not planned".into()));
+        }
     };
     if rows == 0 {
         return Err(StoreError::IndexFailed {

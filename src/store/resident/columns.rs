@@ -148,6 +148,10 @@ pub struct Columns {
     pub metadata: Vec<Option<Box<str>>>,
     /// Whether each slot holds a row of the current version.
     pub live: Vec<bool>,
+    /// Each slot's LanceDB row address (fragment id << 32 | offset): the graph's key.
+    pub addresses: Vec<u64>,
+    /// Whether each slot's row is in the current HNSW graph (`hnsw.rs` keeps this).
+    pub graphed: Vec<bool>,
     /// Declared field columns, by name.
     pub fields: Vec<(String, FieldColumn)>,
     /// Slot of each live id.
@@ -155,6 +159,8 @@ pub struct Columns {
     /// Loaded fragments by id.
     pub fragments: HashMap<u64, FragmentSlots>,
     live_rows: usize,
+    /// Live slots whose row is in the graph.
+    graphed_live: usize,
 }
 
 impl Columns {
@@ -168,10 +174,13 @@ impl Columns {
             ids: Vec::new(),
             metadata: Vec::new(),
             live: Vec::new(),
+            addresses: Vec::new(),
+            graphed: Vec::new(),
             fields: fields.iter().map(|(name, &kind)| (name.clone(), FieldColumn::new(kind))).collect(),
             slot_of: HashMap::new(),
             fragments: HashMap::new(),
             live_rows: 0,
+            graphed_live: 0,
         }
     }
 
@@ -191,6 +200,13 @@ impl Columns {
         self.vectors.get(start..start + self.dimension).unwrap_or(&[])
     }
 
+    /// The live slot holding the row at LanceDB row `address`, if any.
+    pub fn slot_at(&self, address: u64) -> Option<usize> {
+        let offset = usize::try_from(address & 0xffff_ffff).ok()?;
+        let slot = (*self.fragments.get(&(address >> 32))?.slots.get(offset)?)? as usize;
+        self.live.get(slot).copied().unwrap_or(false).then_some(slot)
+    }
+
     /// Whether `id` is a live row.
     pub fn contains(&self, id: &str) -> bool {
         self.slot_of.contains_key(id)
@@ -198,7 +214,7 @@ impl Columns {
 
     /// Approximate bytes held.
     pub fn bytes(&self) -> usize {
-        let per_slot = 4 * self.dimension + 4 + 1 + 16 + 16;
+        let per_slot = 4 * self.dimension + 4 + 1 + 8 + 1 + 16 + 16;
         let text: usize = self.ids.iter().map(|s| s.len()).sum::<usize>()
             + self.metadata.iter().map(|m| m.as_ref().map_or(0, |m| m.len())).sum::<usize>();
         let map = self.slot_of.len() * 48;
@@ -221,6 +237,8 @@ impl Columns {
             self.ids.reserve_exact(incoming);
             self.metadata.reserve_exact(incoming);
             self.live.reserve_exact(incoming);
+            self.addresses.reserve_exact(incoming);
+            self.graphed.reserve_exact(incoming);
         }
     }
 
@@ -254,7 +272,8 @@ impl Columns {
                 .values()
                 .get(start..start.saturating_add(self.dimension))
                 .ok_or_else(|| StoreError::Internal("a stored vector is shorter than the table's dimension".into()))?;
-            let slot = self.push(ids.value(row), vector, (!metadata.is_null(row)).then(|| metadata.value(row)))?;
+            let slot =
+                self.push(ids.value(row), address, vector, (!metadata.is_null(row)).then(|| metadata.value(row)))?;
             for ((_, field), array) in self.fields.iter_mut().zip(&field_arrays) {
                 field.set(slot, array.as_ref(), row)?;
             }
@@ -268,7 +287,7 @@ impl Columns {
 
     /// Appends one live slot; an id already live elsewhere is an inconsistency LanceDB never produces
     /// (ids are unique), so the older slot is retired rather than shadowed.
-    fn push(&mut self, id: &str, vector: &[f32], metadata: Option<&str>) -> Result<usize> {
+    fn push(&mut self, id: &str, address: u64, vector: &[f32], metadata: Option<&str>) -> Result<usize> {
         let slot = self.slots();
         let slot_number = u32::try_from(slot).map_err(|_| StoreError::Internal("too many resident rows".into()))?;
         if let Some(previous) = self.slot_of.insert(id.into(), slot_number) {
@@ -280,6 +299,8 @@ impl Columns {
         self.ids.push(id.into());
         self.metadata.push(metadata.map(Into::into));
         self.live.push(true);
+        self.addresses.push(address);
+        self.graphed.push(false);
         for (_, field) in &mut self.fields {
             field.grow(1);
         }
@@ -287,10 +308,15 @@ impl Columns {
         Ok(slot)
     }
 
-    /// Appends a live row with no metadata or fields (tests of the scan).
+    /// Appends a live row with no metadata or fields, as row `slot` of fragment 0 (tests).
     #[cfg(test)]
     pub fn push_for_test(&mut self, id: &str, vector: &[f32]) {
-        let _ = self.push(id, vector, None);
+        let address = self.slots() as u64;
+        if let Ok(slot) = self.push(id, address, vector, None) {
+            let identity = FragmentIdentity { files: Vec::new(), deletion: None };
+            let fragment = self.fragments.entry(0).or_insert(FragmentSlots { slots: Vec::new(), identity });
+            fragment.slots.push(u32::try_from(slot).ok());
+        }
     }
 
     /// Marks `slot` as no longer part of the table.
@@ -300,6 +326,9 @@ impl Columns {
         {
             *live = false;
             self.live_rows -= 1;
+            if self.graphed.get(slot).copied().unwrap_or(false) {
+                self.graphed_live -= 1;
+            }
             if let Some(id) = self.ids.get(slot)
                 && self.slot_of.get(id).is_some_and(|&s| s as usize == slot)
             {
@@ -348,6 +377,67 @@ impl Columns {
         true
     }
 
+    /// Live rows that are in the graph.
+    pub fn graphed_live(&self) -> usize {
+        self.graphed_live
+    }
+
+    /// Live slots whose row is not in the graph yet.
+    pub fn ungraphed_slots(&self) -> impl Iterator<Item = usize> + '_ {
+        self.live.iter().zip(&self.graphed).enumerate().filter(|(_, (live, graphed))| **live && !**graphed).map(|(s, _)| s)
+    }
+
+    /// Marks each live slot as in the graph or not, by whether `holds` its row address.
+    pub fn mark_graphed(&mut self, holds: impl Fn(u64) -> bool) {
+        let mut count = 0;
+        for ((graphed, live), &address) in self.graphed.iter_mut().zip(&self.live).zip(&self.addresses) {
+            *graphed = *live && holds(address);
+            count += usize::from(*graphed);
+        }
+        self.graphed_live = count;
+    }
+
+    /// Marks the live rows at `addresses` as added to the graph.
+    pub fn mark_added(&mut self, addresses: &[u64]) {
+        for &address in addresses {
+            if let Some(slot) = self.slot_at(address)
+                && let Some(graphed) = self.graphed.get_mut(slot)
+                && !*graphed
+            {
+                *graphed = true;
+                self.graphed_live += 1;
+            }
+        }
+    }
+
+    /// Up to `max` live rows from slot `from` on (only those not in the graph when `ungraphed_only`),
+    /// as (row address, vector) copies, and the slot after the last one looked at.
+    pub fn batch_for_graph(&self, from: usize, max: usize, ungraphed_only: bool) -> (Vec<(u64, Vec<f32>)>, usize) {
+        let mut rows = Vec::with_capacity(max.min(self.slots().saturating_sub(from)));
+        let mut slot = from;
+        while slot < self.slots() && rows.len() < max {
+            let live = self.live.get(slot).copied().unwrap_or(false);
+            let graphed = self.graphed.get(slot).copied().unwrap_or(false);
+            if live && !(ungraphed_only && graphed) {
+                rows.push((self.addresses.get(slot).copied().unwrap_or_default(), self.vector(slot).to_vec()));
+            }
+            slot += 1;
+        }
+        (rows, slot)
+    }
+
+    /// Up to `n` live rows, spread over the slots, whose address `holds` accepts: (address, slot).
+    pub fn sample_addresses(&self, n: usize, holds: impl Fn(u64) -> bool) -> Vec<(u64, usize)> {
+        let step = (self.slots() / n.max(1)).max(1);
+        (0..self.slots())
+            .step_by(step)
+            .filter(|&slot| self.live.get(slot).copied().unwrap_or(false))
+            .filter_map(|slot| Some((*self.addresses.get(slot)?, slot)))
+            .filter(|&(address, _)| holds(address))
+            .take(n)
+            .collect()
+    }
+
     /// Slots that hold no current row.
     pub fn dead_slots(&self) -> usize {
         self.slots() - self.live_rows
@@ -372,6 +462,8 @@ impl Columns {
         self.ids = keep.iter().filter_map(|&s| self.ids.get(s).cloned()).collect();
         self.metadata = keep.iter().filter_map(|&s| self.metadata.get(s).cloned()).collect();
         self.live = vec![true; keep.len()];
+        self.addresses = keep.iter().filter_map(|&s| self.addresses.get(s).copied()).collect();
+        self.graphed = keep.iter().filter_map(|&s| self.graphed.get(s).copied()).collect();
         for (_, field) in &mut self.fields {
             field.repack(&keep);
         }

@@ -71,10 +71,7 @@ pub fn nearest(columns: &Columns, scan: &Scan<'_>) -> Vec<Candidate> {
 /// `nearest` split over `threads` threads.
 fn nearest_on(columns: &Columns, scan: &Scan<'_>, threads: usize) -> Vec<Candidate> {
     let slots = columns.slots();
-    let query_norm = {
-        let squared: f64 = scan.query.iter().map(|&x| f64::from(x) * f64::from(x)).sum();
-        squared.sqrt() as f32
-    };
+    let query_norm = norm(scan.query);
     let mut best = if threads <= 1 {
         scan_range(columns, scan, query_norm, 0..slots)
     } else {
@@ -99,8 +96,69 @@ fn nearest_on(columns: &Columns, scan: &Scan<'_>, threads: usize) -> Vec<Candida
     best
 }
 
+/// The exact order of the given `slots` (graph candidates and rows not yet in the graph): the
+/// `limit` nearest, closest first. Slots that are dead or unselected are skipped, duplicates counted once.
+pub fn rerank(columns: &Columns, scan: &Scan<'_>, slots: &mut Vec<u32>) -> Vec<Candidate> {
+    slots.sort_unstable();
+    slots.dedup();
+    let query_norm = norm(scan.query);
+    let mut heap = Top::new(scan);
+    for &slot in slots.iter() {
+        let slot = slot as usize;
+        if columns.live.get(slot).copied().unwrap_or(false)
+            && scan.selected.is_none_or(|selected| selected.get(slot).copied().unwrap_or(false))
+        {
+            heap.offer(slot, distance(columns, scan, query_norm, slot, columns.vector(slot)));
+        }
+    }
+    let mut best = heap.0.into_vec();
+    best.sort_unstable();
+    best
+}
+
+fn norm(vector: &[f32]) -> f32 {
+    let squared: f64 = vector.iter().map(|&x| f64::from(x) * f64::from(x)).sum();
+    squared.sqrt() as f32
+}
+
+/// LanceDB's distance from the query to `vector` (the vector in `slot`).
+fn distance(columns: &Columns, scan: &Scan<'_>, query_norm: f32, slot: usize, vector: &[f32]) -> f32 {
+    match scan.metric {
+        Metric::Cosine => {
+            let norm = columns.norms.get(slot).copied().unwrap_or(0.0);
+            1.0 - dot_f32(scan.query, vector) / (query_norm * norm)
+        }
+        Metric::Dot => 1.0 - dot_f32(scan.query, vector),
+        Metric::L2 => l2_f32(scan.query, vector),
+    }
+}
+
+/// A bounded heap of the best candidates under the scan's limit and threshold.
+struct Top<'s, 'q>(BinaryHeap<Candidate>, &'s Scan<'q>);
+
+impl<'s, 'q> Top<'s, 'q> {
+    fn new(scan: &'s Scan<'q>) -> Self {
+        Self(BinaryHeap::with_capacity(scan.limit + 1), scan)
+    }
+
+    fn offer(&mut self, slot: usize, distance: f32) {
+        let candidate = Candidate { distance, slot: u32::try_from(slot).unwrap_or(u32::MAX) };
+        let Self(heap, scan) = self;
+        if heap.len() == scan.limit && heap.peek().is_some_and(|worst| candidate >= *worst) {
+            return;
+        }
+        if scan.threshold.is_some_and(|t| scan.metric.score(f64::from(distance)) < t) {
+            return;
+        }
+        heap.push(candidate);
+        if heap.len() > scan.limit {
+            heap.pop();
+        }
+    }
+}
+
 fn scan_range(columns: &Columns, scan: &Scan<'_>, query_norm: f32, range: std::ops::Range<usize>) -> Vec<Candidate> {
-    let mut heap: BinaryHeap<Candidate> = BinaryHeap::with_capacity(scan.limit + 1);
+    let mut heap = Top::new(scan);
     let dimension = columns.dimension;
     let vectors = columns.vectors.get(range.start * dimension..range.end * dimension).unwrap_or(&[]);
     for (offset, vector) in vectors.chunks_exact(dimension.max(1)).enumerate() {
@@ -110,27 +168,9 @@ fn scan_range(columns: &Columns, scan: &Scan<'_>, query_norm: f32, range: std::o
         {
             continue;
         }
-        let distance = match scan.metric {
-            Metric::Cosine => {
-                let norm = columns.norms.get(slot).copied().unwrap_or(0.0);
-                1.0 - dot_f32(scan.query, vector) / (query_norm * norm)
-            }
-            Metric::Dot => 1.0 - dot_f32(scan.query, vector),
-            Metric::L2 => l2_f32(scan.query, vector),
-        };
-        let candidate = Candidate { distance, slot: u32::try_from(slot).unwrap_or(u32::MAX) };
-        if heap.len() == scan.limit && heap.peek().is_some_and(|worst| candidate >= *worst) {
-            continue;
-        }
-        if scan.threshold.is_some_and(|t| scan.metric.score(f64::from(distance)) < t) {
-            continue;
-        }
-        heap.push(candidate);
-        if heap.len() > scan.limit {
-            heap.pop();
-        }
+        heap.offer(slot, distance(columns, scan, query_norm, slot, vector));
     }
-    heap.into_vec()
+    heap.0.into_vec()
 }
 
 #[cfg(test)]

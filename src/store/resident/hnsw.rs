@@ -1,0 +1,510 @@
+//! The resident copy's HNSW graph (`graph.rs`): which graph the table wants (`Choice`), searching
+//! it (graph candidates plus the rows not in it yet, re-ranked exactly on the f32 vectors), and its
+//! upkeep: load the sidecar (`sidecar.rs`) or build, add new rows, rebuild once removed rows pile
+//! up, save. One upkeep job at a time; it works on blocking threads over every core, taking the
+//! columns' lock only to copy a batch of vectors or to mark rows as added, so searches and writes
+//! go on meanwhile.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::Resident;
+use super::columns::Columns;
+use super::graph::{DEFAULT_EF_SEARCH, Graph, GraphSettings};
+use super::sidecar;
+use crate::store::config::Search;
+use crate::store::error::{Result, StoreError};
+use crate::store::lock::lock;
+
+/// Rows from which `"auto"` searches a graph instead of scanning every row (see the README's
+/// "Vector index" section for the measurement behind it).
+pub const AUTO_GRAPH_MIN_ROWS: usize = 5_000;
+/// A filter selecting at most this many rows is answered by an exact scan of those rows: the graph
+/// would walk through many rejected nodes to find them (measured: README "Vector index").
+pub const FILTER_EXACT_MAX_ROWS: usize = 2_000;
+/// …or at most this share of the rows.
+pub const FILTER_EXACT_MAX_FRACTION: f64 = 0.05;
+/// Removed rows still in the graph after which it is rebuilt: this many, and this share of its nodes.
+pub const REBUILD_MIN_REMOVED: usize = 1_000;
+/// See `REBUILD_MIN_REMOVED`.
+pub const REBUILD_REMOVED_FRACTION: f64 = 0.2;
+/// Rows copied out and added per step of a build.
+const BATCH_ROWS: usize = 4_096;
+/// Rows added since the last save after which the sidecar is written again: this many, and this
+/// share of the graph (a reopened store adds the rest itself).
+const SAVE_MIN_CHANGED: usize = 1_000;
+const SAVE_CHANGED_FRACTION: f64 = 0.05;
+/// Rows whose vectors are compared with the sidecar's before it is trusted.
+const SIDECAR_CHECKED_ROWS: usize = 32;
+
+/// Which graph the table wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Choice {
+    /// `"auto"`: a graph once the table has `AUTO_GRAPH_MIN_ROWS` rows (if `autoIndex` is on).
+    Auto,
+    /// A sidecar was found at open: a graph, with the settings the sidecar records.
+    Saved,
+    /// `createIndex({ kind: 'hnsw' })`: a graph with these settings, whatever the table's size.
+    Graph(GraphSettings),
+    /// No graph (`createIndex` chose exact search or a LanceDB index).
+    Off,
+}
+
+/// How the current graph came to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// Built in this process.
+    Built,
+    /// Loaded from the sidecar.
+    Loaded,
+}
+
+/// The graph and its bookkeeping.
+pub struct GraphState {
+    choice: Choice,
+    /// Some store on the table has `autoIndex` on.
+    auto: bool,
+    graph: Option<Arc<Graph>>,
+    source: Option<Source>,
+    building: bool,
+    builds: u64,
+    last_error: Option<String>,
+    /// Why the sidecar was last ignored.
+    ignored_sidecar: Option<String>,
+    /// The sidecar was tried since the graph was last dropped.
+    sidecar_tried: bool,
+    /// Rows added since the last save.
+    unsaved: usize,
+}
+
+impl GraphState {
+    /// The state of a table whose sidecar exists (`saved`) or not.
+    pub fn new(saved: bool) -> Self {
+        Self {
+            choice: if saved { Choice::Saved } else { Choice::Auto },
+            auto: false,
+            graph: None,
+            source: None,
+            building: false,
+            builds: 0,
+            last_error: None,
+            ignored_sidecar: None,
+            sidecar_tried: false,
+            unsaved: 0,
+        }
+    }
+}
+
+/// `stats().index` for a graph.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GraphStatus {
+    /// How it is built.
+    pub settings: GraphSettings,
+    /// Rows in the graph.
+    pub indexed_rows: usize,
+    /// Rows not in it yet (searched exactly beside it).
+    pub unindexed_rows: usize,
+    /// Nodes of rows deleted or replaced since (skipped by searches until a rebuild).
+    pub removed_rows: usize,
+    /// Approximate bytes the graph holds.
+    pub bytes: usize,
+    /// An upkeep job is building or extending it now.
+    pub building: bool,
+    /// Graphs built (or loaded) by this process.
+    pub builds: u64,
+    /// `"built"` or `"loaded"` (from the sidecar).
+    pub source: Option<&'static str>,
+    /// Why the sidecar was ignored, if it was.
+    pub ignored_sidecar: Option<String>,
+    /// The last failed upkeep's error, until one succeeds.
+    pub last_error: Option<String>,
+}
+
+/// One upkeep round: a round cancelled half-way (by `close()`) leaves the graph stale, so the next
+/// job does it again.
+struct Round<'a> {
+    stale: &'a AtomicBool,
+    finished: bool,
+}
+
+impl Drop for Round<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.stale.store(true, Ordering::Release);
+        }
+    }
+}
+
+/// A scheduled graph upkeep job (see `Resident::schedule_graph`).
+pub struct GraphTicket(Arc<Resident>);
+
+impl GraphTicket {
+    /// The copy whose graph the job keeps.
+    pub fn resident(&self) -> &Resident {
+        &self.0
+    }
+}
+
+impl Drop for GraphTicket {
+    fn drop(&mut self) {
+        lock(&self.0.graph).building = false;
+        self.0.graph_scheduled.store(false, Ordering::Release);
+    }
+}
+
+impl Resident {
+    /// Says that a store with `autoIndex` on uses the table (`"auto"` then builds graphs).
+    pub fn allow_auto_graph(&self) {
+        let mut state = lock(&self.graph);
+        if !state.auto {
+            state.auto = true;
+            self.graph_stale.store(true, Ordering::Release);
+        }
+    }
+
+    /// Sets which graph the table wants; the next upkeep builds or drops it. `Off` also deletes the sidecar.
+    pub fn choose_graph(&self, choice: Choice) -> Result<()> {
+        lock(&self.graph).choice = choice;
+        self.graph_stale.store(true, Ordering::Release);
+        if choice == Choice::Off
+            && let Some(path) = &self.sidecar
+        {
+            match std::fs::remove_file(path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(StoreError::io(format!("removing the graph file {}", path.display()), &e));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaces the graph as `createIndex` asks: drops the current one and its sidecar, sets
+    /// `choice`, and runs the upkeep that builds the new one (if the choice wants one), waiting for it.
+    pub async fn rebuild_graph(&self, choice: Choice) -> Result<()> {
+        {
+            let _job = self.graph_job.lock().await;
+            self.choose_graph(Choice::Off)?; // deletes the sidecar
+            self.install(None, None);
+            lock(&self.graph).choice = choice;
+        }
+        self.upkeep_graph().await
+    }
+
+    /// Whether searches can use a graph now.
+    pub fn has_graph(&self) -> bool {
+        lock(&self.graph).graph.is_some()
+    }
+
+    /// Whether the graph needs an upkeep job (rows to add, a build, a drop).
+    pub fn graph_is_stale(&self) -> bool {
+        self.graph_stale.load(Ordering::Acquire)
+    }
+
+    /// A ticket for one graph upkeep job when the graph is stale and no job is scheduled; the
+    /// job ends (even when cancelled by `close()`) when the ticket is dropped.
+    pub fn schedule_graph(resident: &Arc<Self>) -> Option<GraphTicket> {
+        (resident.graph_is_stale() && !resident.graph_scheduled.swap(true, Ordering::AcqRel))
+            .then(|| GraphTicket(Arc::clone(resident)))
+    }
+
+    /// The candidate slots for `search` from the graph (plus the live rows not in it yet), or `None`
+    /// when the exact scan should answer: no graph, a filter selective enough that scanning its
+    /// rows is cheaper, or the graph failed (counted in `stats()`).
+    pub(super) fn graph_candidates(
+        &self,
+        columns: &Columns,
+        query: &[f32],
+        search: &Search,
+        selected: Option<(&[bool], usize)>,
+    ) -> Option<Vec<u32>> {
+        let graph = lock(&self.graph).graph.clone()?;
+        #[cfg(test)]
+        let forced = self.force_graph_filters.load(Ordering::Relaxed);
+        #[cfg(not(test))]
+        let forced = false;
+        if let Some((_, count)) = selected
+            && !forced
+            && (count <= FILTER_EXACT_MAX_ROWS
+                || (count as f64) <= FILTER_EXACT_MAX_FRACTION * columns.live_rows() as f64)
+        {
+            return None;
+        }
+        let count = search.knobs.ef.unwrap_or(DEFAULT_EF_SEARCH).max(search.limit);
+        let flags = selected.map(|(flags, _)| flags);
+        let accept = |key: u64| {
+            columns.slot_at(key).is_some_and(|slot| flags.is_none_or(|f| f.get(slot).copied().unwrap_or(false)))
+        };
+        // Dead nodes (deleted rows) or a filter: the graph is walked with a predicate.
+        let walk_all = flags.is_none() && graph.len() == columns.graphed_live();
+        let keys = match graph.search(query, count, if walk_all { None } else { Some(&accept) }) {
+            Ok(keys) => keys,
+            Err(err) => {
+                lock(&self.graph).last_error = Some(err.to_string());
+                return None;
+            }
+        };
+        let mut slots: Vec<u32> =
+            keys.into_iter().filter_map(|key| columns.slot_at(key)).filter_map(|s| u32::try_from(s).ok()).collect();
+        if columns.graphed_live() < columns.live_rows() {
+            slots.extend(columns.ungraphed_slots().filter_map(|s| u32::try_from(s).ok()));
+        }
+        Some(slots)
+    }
+
+    /// Brings the graph in line with the copy and the table's choice, until nothing is stale.
+    /// A failure is kept for `stats()` (searches scan exactly meanwhile) and returned.
+    pub async fn upkeep_graph(&self) -> Result<()> {
+        let _job = self.graph_job.lock().await;
+        while self.graph_stale.swap(false, Ordering::AcqRel) {
+            lock(&self.graph).building = true;
+            let mut round = Round { stale: &self.graph_stale, finished: false };
+            let outcome = self.upkeep_graph_once().await;
+            round.finished = true;
+            let mut state = lock(&self.graph);
+            state.building = false;
+            state.last_error = outcome.as_ref().err().map(ToString::to_string);
+            outcome?;
+        }
+        Ok(())
+    }
+
+    async fn upkeep_graph_once(&self) -> Result<()> {
+        let (version, live_rows) = {
+            let columns = self.read();
+            (columns.version, columns.live_rows())
+        };
+        if version.is_none() || lock(&self.over_budget_at).is_some() {
+            // Loading (the load marks the graph stale again when done), or over budget (no graph).
+            if lock(&self.over_budget_at).is_some() {
+                self.install(None, None);
+            }
+            return Ok(());
+        }
+        let (choice, auto, current) = {
+            let state = lock(&self.graph);
+            (state.choice, state.auto, state.graph.clone())
+        };
+        let settings = match choice {
+            Choice::Off => return Ok(self.install(None, None)),
+            Choice::Auto if !auto => return Ok(self.install(None, None)),
+            Choice::Auto if current.is_none() && live_rows < AUTO_GRAPH_MIN_ROWS => return Ok(()),
+            Choice::Auto | Choice::Saved => current.as_ref().map(|g| g.settings),
+            Choice::Graph(settings) => Some(settings),
+        };
+        let mut graph = current.filter(|g| settings.is_none_or(|s| g.settings == s));
+        if graph.is_none() && matches!(choice, Choice::Auto | Choice::Saved) {
+            graph = self.load_sidecar().await;
+        }
+        if let Some(current) = &graph {
+            let removed = current.len().saturating_sub(self.read().graphed_live());
+            if removed >= REBUILD_MIN_REMOVED && removed as f64 >= REBUILD_REMOVED_FRACTION * current.len() as f64 {
+                graph = None; // rebuilt beside the old one, which serves searches meanwhile
+            }
+        }
+        let graph = match graph {
+            Some(graph) => graph,
+            None => {
+                let settings = settings.unwrap_or_default();
+                let built = Arc::new(Graph::new(self.read().dimension, self.metric, settings)?);
+                self.fill(&built, false).await?;
+                self.install(Some(Arc::clone(&built)), Some(Source::Built));
+                lock(&self.graph).unsaved = usize::MAX; // a new graph is saved at once
+                built
+            }
+        };
+        while self.pending_rows() > 0 {
+            if self.fill(&graph, true).await? == 0 {
+                break;
+            }
+        }
+        self.save_if_due(&graph, version).await
+    }
+
+    /// Live rows not in the graph yet.
+    fn pending_rows(&self) -> usize {
+        let columns = self.read();
+        columns.live_rows() - columns.graphed_live()
+    }
+
+    /// Makes `graph` the one searches use (or none), marking which slots it holds.
+    fn install(&self, graph: Option<Arc<Graph>>, source: Option<Source>) {
+        let mut columns = self.write();
+        let mut state = lock(&self.graph);
+        if let (Some(new), Some(old)) = (&graph, &state.graph)
+            && Arc::ptr_eq(new, old)
+        {
+            return;
+        }
+        columns.mark_graphed(|key| graph.as_ref().is_some_and(|g| g.contains(key)));
+        if graph.is_some() {
+            state.builds += 1;
+        } else {
+            state.sidecar_tried = false;
+        }
+        state.graph = graph;
+        state.source = source;
+        state.unsaved = 0;
+    }
+
+    /// Adds live rows to `graph` in batches (only those not in it yet when `installed`, then marking
+    /// them); returns how many were added.
+    async fn fill(&self, graph: &Arc<Graph>, installed: bool) -> Result<usize> {
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        let (mut next, mut added) = (0, 0);
+        loop {
+            let (rows, end) = {
+                let columns = self.read();
+                columns.batch_for_graph(next, BATCH_ROWS, installed)
+            };
+            if rows.is_empty() {
+                break;
+            }
+            next = end;
+            let keys: Vec<u64> = rows.iter().map(|(key, _)| *key).collect();
+            let graph_ref = Arc::clone(graph);
+            tokio::task::spawn_blocking(move || {
+                let borrowed: Vec<(u64, &[f32])> = rows.iter().map(|(k, v)| (*k, v.as_slice())).collect();
+                graph_ref.add(&borrowed, threads)
+            })
+            .await
+            .map_err(|e| StoreError::Internal(format!("a graph build stopped: {e}")))??;
+            added += keys.len();
+            if installed {
+                self.write().mark_added(&keys);
+                let mut state = lock(&self.graph);
+                state.unsaved = state.unsaved.saturating_add(keys.len());
+            }
+        }
+        Ok(added)
+    }
+
+    /// The graph in the sidecar, if it is there, fits the table and holds the same vectors as the
+    /// copy for a sample of its rows; otherwise `None`, with the reason kept for `stats()`.
+    async fn load_sidecar(&self) -> Option<Arc<Graph>> {
+        let path = self.sidecar.clone()?;
+        if std::mem::replace(&mut lock(&self.graph).sidecar_tried, true) || !path.exists() {
+            return None;
+        }
+        let (dimension, metric) = (self.read().dimension, self.metric);
+        let read = tokio::task::spawn_blocking(move || {
+            let (header, payload) = sidecar::read(&path)?;
+            if header.dimension != dimension || header.metric != metric {
+                return Err("it was built for another dimension or metric".to_string());
+            }
+            Graph::from_bytes(&payload, dimension, metric, header.settings).map_err(|e| e.to_string())
+        })
+        .await
+        .unwrap_or_else(|e| Err(format!("reading it stopped: {e}")));
+        let checked = read.and_then(|graph| {
+            let columns = self.read();
+            let sample = columns.sample_addresses(SIDECAR_CHECKED_ROWS, |key| graph.contains(key));
+            if sample.is_empty() && columns.live_rows() > 0 {
+                return Err("it holds none of the table's rows".to_string());
+            }
+            for (key, slot) in sample {
+                let held = graph.vector(key).unwrap_or_default();
+                let close = held.len() == columns.dimension
+                    && held.iter().zip(columns.vector(slot)).all(|(a, b)| (a - b).abs() <= 1e-2 * b.abs().max(1e-3));
+                if !close {
+                    return Err("its vectors differ from the table's (another table's graph?)".to_string());
+                }
+            }
+            Ok(graph)
+        });
+        match checked {
+            Ok(graph) => {
+                let graph = Arc::new(graph);
+                self.install(Some(Arc::clone(&graph)), Some(Source::Loaded));
+                lock(&self.graph).ignored_sidecar = None;
+                Some(graph)
+            }
+            Err(why) => {
+                lock(&self.graph).ignored_sidecar = Some(format!("the saved graph was ignored and rebuilt: {why}"));
+                None
+            }
+        }
+    }
+
+    /// Saves the graph when enough changed since the last save (or it is new).
+    async fn save_if_due(&self, graph: &Arc<Graph>, version: Option<u64>) -> Result<()> {
+        let unsaved = lock(&self.graph).unsaved;
+        let due = unsaved >= SAVE_MIN_CHANGED.max((SAVE_CHANGED_FRACTION * graph.len() as f64) as usize);
+        if due { self.save(graph, version).await } else { Ok(()) }
+    }
+
+    /// Writes any rows added since the last save to the sidecar (at `close()`). Skipped while another
+    /// store's upkeep job runs: that job saves when it is done.
+    pub async fn save_graph(&self) -> Result<()> {
+        let Ok(_job) = self.graph_job.try_lock() else { return Ok(()) };
+        let graph = lock(&self.graph).graph.clone();
+        let unsaved = lock(&self.graph).unsaved;
+        match graph {
+            Some(graph) if unsaved > 0 => {
+                let version = self.read().version;
+                self.save(&graph, version).await
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Writes the sidecar. Synchronous on purpose (off the async workers when the runtime allows):
+    /// a job cancelled by `close()` stops only at an await, so a save either happened entirely
+    /// before `close()` returns or not at all, and nothing writes the file after it.
+    async fn save(&self, graph: &Arc<Graph>, version: Option<u64>) -> Result<()> {
+        let Some(path) = self.sidecar.clone() else { return Ok(()) };
+        let header = sidecar::Header {
+            dimension: graph.dimension,
+            metric: graph.metric,
+            settings: graph.settings,
+            table_version: version.unwrap_or_default(),
+            rows: graph.len(),
+        };
+        let write = || {
+            let payload = graph.to_bytes()?;
+            sidecar::write(&path, &header, &payload)
+                .map_err(|e| StoreError::io(format!("writing the graph file {}", path.display()), &e))
+        };
+        let multi_thread =
+            tokio::runtime::Handle::current().runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread;
+        if multi_thread { tokio::task::block_in_place(write) } else { write() }?;
+        lock(&self.graph).unsaved = 0;
+        Ok(())
+    }
+
+    /// The graph's status for `stats().index`, when the table has or wants one.
+    pub fn graph_status(&self) -> Option<GraphStatus> {
+        let (live, graphed) = {
+            let columns = self.read();
+            (columns.live_rows(), columns.graphed_live())
+        };
+        let state = lock(&self.graph);
+        let wanted = match state.choice {
+            Choice::Off => false,
+            Choice::Auto => state.auto && (state.graph.is_some() || live >= AUTO_GRAPH_MIN_ROWS),
+            Choice::Saved | Choice::Graph(_) => true,
+        };
+        if !wanted && state.graph.is_none() {
+            return None;
+        }
+        let graph = state.graph.as_ref();
+        Some(GraphStatus {
+            settings: graph.map(|g| g.settings).unwrap_or(match state.choice {
+                Choice::Graph(settings) => settings,
+                _ => GraphSettings::default(),
+            }),
+            indexed_rows: graphed,
+            unindexed_rows: live - graphed,
+            removed_rows: graph.map_or(0, |g| g.len().saturating_sub(graphed)),
+            bytes: graph.map_or(0, |g| g.bytes()),
+            building: state.building,
+            builds: state.builds,
+            source: state.source.map(|s| match s {
+                Source::Built => "built",
+                Source::Loaded => "loaded",
+            }),
+            ignored_sidecar: state.ignored_sidecar.clone(),
+            last_error: state.last_error.clone(),
+        })
+    }
+}
