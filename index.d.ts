@@ -118,8 +118,8 @@ export interface CountOptions {
 
 /** Options for `EmbeddingStore.createIndex`. Every field is optional: the parameters left out are tuned from the data. */
 export interface CreateIndexOptions {
-  /** `"auto"` (default): exact search below 5,000 rows, else `"ivf_hnsw_sq"`, the kind measured best (see README). `"ivf_pq"`, `"ivf_hnsw_sq"`, `"ivf_flat"`: that kind. `"none"`: drop the vector index and search exactly. */
-  kind?: 'auto' | 'ivf_pq' | 'ivf_hnsw_sq' | 'ivf_flat' | 'none'
+  /** `"auto"` (default): for a table held in memory (see `residentMemoryMB`), exact search below 5,000 rows, else `"hnsw"`; for a table over the memory budget, exact search below 5,000 rows, else `"ivf_hnsw_sq"`. `"hnsw"`: the in-memory graph over the resident vectors, saved beside the table (needs the resident copy). `"ivf_pq"`, `"ivf_hnsw_sq"`, `"ivf_flat"`: that LanceDB index. `"none"`: drop the vector index and search exactly. */
+  kind?: 'auto' | 'hnsw' | 'ivf_pq' | 'ivf_hnsw_sq' | 'ivf_flat' | 'none'
   /** IVF partitions, from 1 to the row count. Default: √rows rounded to a power of two within [8, 1024], lowered until each partition has 40 rows to train on. */
   numPartitions?: number
   /** `ivf_pq` only: sub-vectors per vector; must divide the dimension. Default: dimension / 8 (measured; see README). */
@@ -130,9 +130,9 @@ export interface CreateIndexOptions {
   maxIterations?: number
   /** Training rows drawn per partition, from 2 to 65536. Default `256`. */
   sampleRate?: number
-  /** `ivf_hnsw_sq` only: graph neighbours per vector, from 2 to 512. Default `20`. */
+  /** `hnsw` and `ivf_hnsw_sq` only: graph neighbours per vector, from 2 to 512. Default `16` for `hnsw`, `20` for `ivf_hnsw_sq`. */
   numEdges?: number
-  /** `ivf_hnsw_sq` only: candidates while building the graph, from 10 to 10000. Default `150`. */
+  /** `hnsw` and `ivf_hnsw_sq` only: candidates while building the graph, from 10 to 10000. Default `128` for `hnsw`, `150` for `ivf_hnsw_sq`. */
   efConstruction?: number
 }
 
@@ -163,10 +163,26 @@ export interface EmbeddingItem {
 /** The stable `code` of every error lancestore rejects with. */
 export type ErrorCode = 'INVALID_ARGUMENT' | 'DIMENSION_MISMATCH' | 'INVALID_VECTOR' | 'DUPLICATE_ID' | 'INVALID_FILTER' | 'INDEX_FAILED' | 'CONFLICT' | 'STORE_CLOSED' | 'IO' | 'INTERNAL'
 
+/** The HNSW graph in `stats().index.graph`. */
+export interface GraphStats {
+  /** Neighbours per node. */
+  numEdges: number
+  /** Candidates kept while inserting. */
+  efConstruction: number
+  /** Nodes of rows deleted or replaced since the graph was built: skipped by searches, and the graph is rebuilt in the background once they reach 20 % of it (and 1,000). */
+  removedRows: number
+  /** Approximate bytes the graph holds (f16 vectors and links), on top of `stats().resident.bytes`. */
+  bytes: number
+  /** `'built'` in this process, or `'loaded'` from the graph file beside the table; `null` before the first graph. */
+  source: 'built' | 'loaded' | null
+  /** Why the saved graph file was not used (missing rows, checksum, another table's graph, …), or `null`. */
+  ignoredFile: string | null
+}
+
 /** What `createIndex` did. */
 export interface IndexReport {
   /** The kind built, or `"none"` when the store searches exactly. */
-  kind: 'ivf_pq' | 'ivf_hnsw_sq' | 'ivf_flat' | 'none'
+  kind: 'hnsw' | 'ivf_pq' | 'ivf_hnsw_sq' | 'ivf_flat' | 'none'
   /** Rows in the table when the build started. */
   rows: number
   /** Why no index was built (`kind: 'none'`). */
@@ -183,9 +199,9 @@ export interface IndexReport {
   maxIterations?: number
   /** Training rows per partition used. */
   sampleRate?: number
-  /** HNSW neighbours per vector used (`ivf_hnsw_sq`). */
+  /** HNSW neighbours per vector used (`hnsw`, `ivf_hnsw_sq`). */
   numEdges?: number
-  /** HNSW build candidates used (`ivf_hnsw_sq`). */
+  /** HNSW build candidates used (`hnsw`, `ivf_hnsw_sq`). */
   efConstruction?: number
   /** Wall time of the call, in milliseconds. */
   buildMs: number
@@ -195,7 +211,7 @@ export interface IndexReport {
 
 /** The vector index in `stats().index`. */
 export interface IndexStats {
-  /** The index kind (`"ivf_pq"`, `"ivf_hnsw_sq"`, `"ivf_flat"`, or another LanceDB kind built elsewhere), or `null`: exact search. */
+  /** The index kind: `"hnsw"` (the in-memory graph), `"ivf_pq"`, `"ivf_hnsw_sq"`, `"ivf_flat"` (or another LanceDB kind built elsewhere), or `null`: exact search. */
   kind: string | null
   /** Its name in the table, or `null`. */
   name: string | null
@@ -213,6 +229,8 @@ export interface IndexStats {
   lastError: string | null
   /** Whether `autoIndex` keeps the index built and fresh. */
   auto: boolean
+  /** The in-memory graph's details when `kind` is `"hnsw"`, else `null`. */
+  graph: GraphStats | null
 }
 
 /** Latency of one kind of call, in milliseconds. */
@@ -239,7 +257,7 @@ export interface OpenOptions {
   maxConcurrentSearches?: number
   /** Typed metadata fields stored as real columns so `filter` can use them, e.g. `{ section: 'string', year: 'int', tags: 'string[]' }`. Names: a letter or `_`, then letters, digits, `_`. Fixed when the table is created; the values are read from each item's `metadata`. Default: none. */
   fields?: Record<string, 'string' | 'int' | 'float' | 'bool' | 'string[]'>
-  /** Keep a vector index built and fresh in the background: once the table reaches 5,000 rows an `"auto"` index is built; later writes fold new rows into it, and it is rebuilt with a new plan when the table has grown about 4×. Searches stay correct meanwhile (rows not yet indexed are searched exactly). `createIndex({ kind: 'none' })` pauses it for this store object. Default `true`. */
+  /** Keep a vector index built and fresh in the background: once the table reaches 5,000 rows an `"auto"` index is built (the in-memory `hnsw` graph for tables held in memory, else LanceDB's `ivf_hnsw_sq`); later writes add new rows to it, and it is rebuilt when removed rows pile up (graph) or the table has grown about 4× (LanceDB). Searches stay correct meanwhile (rows not yet indexed are searched exactly). `createIndex({ kind: 'none' })` pauses it for this store object. Default `true`. */
   autoIndex?: boolean
   /** Tuning knobs; see `PerformanceConfig`. */
   performance?: PerformanceConfig | null
@@ -337,7 +355,7 @@ export interface SearchOptions {
   nprobes?: number
   /** With an `ivf_pq` index: `limit × refineFactor` candidates are re-ranked on the full vectors, so scores are exact. An integer from 1 to 1000. Default `10` for `ivf_pq`; for `ivf_hnsw_sq` `1` when `threshold` is set (so the cut is on exact scores), else none. */
   refineFactor?: number
-  /** With an `ivf_hnsw_sq` index: candidates kept while walking each graph. An integer from `limit` to 100000. Default `max(10 × limit, 100)`. */
+  /** With the `hnsw` graph: candidates kept while walking it, each re-ranked on the exact vectors. An integer from `limit` to 100000. Default `max(64, limit)`. With an `ivf_hnsw_sq` index (tables not held in memory): the same for each partition's graph, default `max(10 × limit, 100)`. */
   ef?: number
   /** `true` skips the vector index: an exact search over every row. Default `false`. */
   exact?: boolean

@@ -358,7 +358,7 @@ mod tests {
     use std::time::Duration;
 
     use crate::store::index::IndexKind;
-    use crate::store::testing::{item, options, path, store_with, vectors};
+    use crate::store::testing::{item, lance_store_with, options, path, store_with, vectors};
     use crate::store::{IndexRequest, Item, OpenOptions, Result, SearchRequest, Store, StoreError};
 
     #[tokio::test]
@@ -510,7 +510,8 @@ mod tests {
     #[tokio::test]
     async fn auto_index_builds_in_the_background_once_the_table_is_large_enough() -> Result<()> {
         let dir = tempfile::tempdir().unwrap();
-        let store = store_with(&dir, plan::AUTO_INDEX_MIN_ROWS - 1, true).await?;
+        // LanceDB's automatic index (a table held in memory gets the graph: resident/graph_tests.rs).
+        let store = lance_store_with(&dir, plan::AUTO_INDEX_MIN_ROWS - 1, true).await?;
         // The upkeep started by the write decides before it ends; once no job runs, none was built.
         while store.stats().await?.index.building {
             tokio::task::yield_now().await;
@@ -569,7 +570,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn close_cancels_a_running_index_build() -> Result<()> {
         let dir = tempfile::tempdir().unwrap();
-        let store = store_with(&dir, plan::AUTO_INDEX_MIN_ROWS + 500, true).await?;
+        let store = lance_store_with(&dir, plan::AUTO_INDEX_MIN_ROWS + 500, true).await?;
         assert!(store.stats().await?.index.building, "the automatic build started with the write");
         store.close().await?;
         assert!(lock(&store.jobs).is_empty());

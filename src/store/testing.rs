@@ -34,7 +34,15 @@ pub fn vectors(n: usize, dimension: usize, seed: u64) -> Vec<Vec<f32>> {
 
 /// A 16-dimensional store holding `rows` seeded vectors with ids `"0"`, `"1"`, …
 pub async fn store_with(dir: &tempfile::TempDir, rows: usize, auto_index: bool) -> Result<Store> {
-    let options = OpenOptions { auto_index: Some(auto_index), ..options(16) };
+    fill(dir, rows, OpenOptions { auto_index: Some(auto_index), ..options(16) }).await
+}
+
+/// `store_with` with the resident copy off, so searches and automatic indexes are LanceDB's.
+pub async fn lance_store_with(dir: &tempfile::TempDir, rows: usize, auto_index: bool) -> Result<Store> {
+    fill(dir, rows, OpenOptions { auto_index: Some(auto_index), resident_memory_mb: Some(0.0), ..options(16) }).await
+}
+
+async fn fill(dir: &tempfile::TempDir, rows: usize, options: OpenOptions) -> Result<Store> {
     let store = Store::open(&path(dir), options).await?;
     let items = vectors(rows, 16, 7).into_iter().enumerate().map(|(i, vector)| Item {
         id: i.to_string(),

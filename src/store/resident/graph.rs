@@ -17,6 +17,9 @@ pub const DEFAULT_NUM_EDGES: u32 = 16;
 pub const DEFAULT_EF_CONSTRUCTION: u32 = 128;
 /// Candidates kept while searching, unless the search sets `ef` (each is re-ranked exactly).
 pub const DEFAULT_EF_SEARCH: usize = 64;
+/// usearch's own search-time candidate list: the least possible, so the count each search asks
+/// for (`ef`, at least `limit`) is exactly the list it keeps.
+const EXPANSION_SEARCH: usize = 1;
 /// Search contexts usearch keeps: concurrent searches beyond this fall back to the exact scan.
 const CONTEXTS: usize = 64;
 
@@ -61,7 +64,7 @@ fn options(dimension: usize, metric: Metric, settings: GraphSettings) -> IndexOp
         quantization: ScalarKind::F16,
         connectivity: settings.num_edges as usize,
         expansion_add: settings.ef_construction as usize,
-        expansion_search: DEFAULT_EF_SEARCH,
+        expansion_search: EXPANSION_SEARCH,
         multi: false,
     }
 }
@@ -82,7 +85,7 @@ impl Graph {
             return Err(StoreError::Internal("HNSW graph: the saved graph has another shape".into()));
         }
         index.change_expansion_add(settings.ef_construction as usize);
-        index.change_expansion_search(DEFAULT_EF_SEARCH);
+        index.change_expansion_search(EXPANSION_SEARCH);
         index.reserve_capacity_and_threads(index.size(), CONTEXTS).map_err(failed("reserving"))?;
         Ok(Self { index: RwLock::new(index), settings, dimension, metric })
     }
