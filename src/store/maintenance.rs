@@ -124,6 +124,12 @@ impl Store {
         let handles = self.handles()?;
         // Bad parameters are refused before waiting for any running job.
         let options = request.validate(self.layout.dimension)?;
+        if options.requested == Requested::Graph && self.resident.is_none() {
+            return Err(StoreError::invalid(
+                "kind",
+                "'hnsw' is a graph over the in-memory copy, which `performance.residentMemoryMB: 0` turns off",
+            ));
+        }
         let _maintaining = handles.locks.maintenance.lock().await;
         lock(&self.activity).start_index_job();
         let started = Instant::now();
@@ -149,15 +155,7 @@ impl Store {
     /// the graph over the resident copy and drops any LanceDB vector index; the other kinds drop the
     /// graph and return `None`, as does `"auto"` on a table over the memory budget, for LanceDB to plan.
     async fn create_graph(&self, handles: &Handles, options: &IndexOptions) -> Result<Option<IndexReport>> {
-        let Some(resident) = &self.resident else {
-            return match options.requested {
-                Requested::Graph => Err(StoreError::invalid(
-                    "kind",
-                    "'hnsw' is a graph over the in-memory copy, which `performance.residentMemoryMB: 0` turns off",
-                )),
-                _ => Ok(None),
-            };
-        };
+        let Some(resident) = &self.resident else { return Ok(None) }; // `hnsw` was refused before
         if matches!(options.requested, Requested::Exact | Requested::Kind(_)) {
             resident.rebuild_graph(Choice::Off).await?;
             return Ok(None);
