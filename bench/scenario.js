@@ -212,7 +212,9 @@ async function main() {
       // lancestore measured with its query cache off, like the exact rows: every query does the work.
       let indexed = store
       if (systemName === 'lancestore') {
-        // A second store on the table: its graph comes from the file beside the table, not a rebuild.
+        // The store that built the index closes, and a new one opens the table: its graph comes from the
+        // file beside the table (as in a restarted process), not from a rebuild.
+        await store.close()
         const opened = performance.now()
         indexed = await system.open(main, data.dim, { performance: { enableQueryCache: false } })
         await residentReady(indexed)
@@ -229,7 +231,7 @@ async function main() {
     } catch (err) {
       result.indexError = String(err.message ?? err)
     }
-    await store.close()
+    await store.close() // a second close is harmless
     if (spec.name === 'real-minilm-384') result.smallCommits = await smallCommits(root, data)
   } finally {
     fs.rmSync(root, { recursive: true, force: true })

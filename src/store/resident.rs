@@ -7,13 +7,13 @@
 
 mod columns;
 mod graph;
+#[cfg(test)]
+mod graph_tests;
 mod hnsw;
 mod scan;
 mod select;
 pub mod sidecar;
 mod sync;
-#[cfg(test)]
-mod graph_tests;
 #[cfg(test)]
 mod tests;
 

@@ -384,7 +384,12 @@ impl Columns {
 
     /// Live slots whose row is not in the graph yet.
     pub fn ungraphed_slots(&self) -> impl Iterator<Item = usize> + '_ {
-        self.live.iter().zip(&self.graphed).enumerate().filter(|(_, (live, graphed))| **live && !**graphed).map(|(s, _)| s)
+        self.live
+            .iter()
+            .zip(&self.graphed)
+            .enumerate()
+            .filter(|(_, (live, graphed))| **live && !**graphed)
+            .map(|(s, _)| s)
     }
 
     /// Marks each live slot as in the graph or not, by whether `holds` its row address.

@@ -32,7 +32,7 @@ fn items(from: usize, n: usize, seed: u64) -> Vec<Item> {
         .enumerate()
         .map(|(i, vector)| {
             let id = from + i;
-            let section = if id % 200 == 0 { "rare" } else { "common" };
+            let section = if id.is_multiple_of(200) { "rare" } else { "common" };
             Item { id: format!("r{id}"), vector, metadata: Some(json!({ "section": section })) }
         })
         .collect()
@@ -262,24 +262,36 @@ async fn graph_measurements() -> Result<()> {
         std::fs::read(path).unwrap().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
     };
     let sections: Vec<String> = match std::fs::read_to_string(shared.join("minilm-384/base.jsonl")) {
-        Ok(text) => text.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["section"].as_str().unwrap().to_owned()).collect(),
-        Err(_) => return Ok(println!("../shared/data is absent: nothing measured")),
+        Ok(text) => text
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["section"].as_str().unwrap().to_owned())
+            .collect(),
+        Err(_) => {
+            println!("../shared/data is absent: nothing measured");
+            return Ok(());
+        }
     };
     for (set, dimension) in [("minilm-384", 384usize), ("mpnet-768", 768)] {
         let base = floats(shared.join(set).join("base.f32"));
         let queries = floats(shared.join(set).join("queries.f32"));
-        let truth: Vec<i32> = std::fs::read(shared.join(set).join("gt.i32")).unwrap().chunks_exact(4).map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        let truth: Vec<i32> = std::fs::read(shared.join(set).join("gt.i32"))
+            .unwrap()
+            .chunks_exact(4)
+            .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
         let rows = base.len() / dimension;
         let query = |q: usize| &queries[q * dimension..(q + 1) * dimension];
         let n_queries = 200;
-        let open = |dir: &tempfile::TempDir| OpenOptions {
-            dimension: Some(dimension as f64),
-            fields: Some([("section".to_owned(), "string".to_owned())].into()),
-            auto_index: Some(false),
-            cache_size: Some(0.0),
-            ..Default::default()
-        }
-        .with_path(path(dir));
+        let open = |dir: &tempfile::TempDir| {
+            OpenOptions {
+                dimension: Some(dimension as f64),
+                fields: Some([("section".to_owned(), "string".to_owned())].into()),
+                auto_index: Some(false),
+                cache_size: Some(0.0),
+                ..Default::default()
+            }
+            .with_path(path(dir))
+        };
         let items = |n: usize| -> Vec<Item> {
             (0..n)
                 .map(|i| Item {
@@ -314,7 +326,9 @@ async fn graph_measurements() -> Result<()> {
             let hit: usize = found
                 .iter()
                 .enumerate()
-                .map(|(q, ids)| ids.iter().filter(|id| truth[q * 100..q * 100 + 10].iter().any(|t| t.to_string() == **id)).count())
+                .map(|(q, ids)| {
+                    ids.iter().filter(|id| truth[q * 100..q * 100 + 10].iter().any(|t| t.to_string() == **id)).count()
+                })
                 .sum();
             hit as f64 / (found.len() * 10) as f64
         };
@@ -363,11 +377,13 @@ async fn graph_measurements() -> Result<()> {
         for section in ["libs", "python", "devel", "science", "admin", "games", "sound", "x11", "fonts"] {
             let count = sections[..rows].iter().filter(|s| *s == section).count();
             let filter = SearchRequest { filter: Some(json!({ "section": section })), ..Default::default() };
-            let (scan, truth_ids) = p50(&store, &qs[..50], &SearchRequest { exact: Some(true), ..filter.clone() }).await?;
+            let (scan, truth_ids) =
+                p50(&store, &qs[..50], &SearchRequest { exact: Some(true), ..filter.clone() }).await?;
             resident.force_graph_filters.store(true, Ordering::Relaxed);
             let (walk, found) = p50(&store, &qs[..50], &filter).await?;
             resident.force_graph_filters.store(false, Ordering::Relaxed);
-            let agree: usize = found.iter().zip(&truth_ids).map(|(a, b)| a.iter().filter(|id| b.contains(id)).count()).sum();
+            let agree: usize =
+                found.iter().zip(&truth_ids).map(|(a, b)| a.iter().filter(|id| b.contains(id)).count()).sum();
             println!(
                 "{set} filter section={section} ({count} rows, {:.1} %): exact {scan:.3} ms, graph {walk:.3} ms, graph recall {:.3}",
                 100.0 * count as f64 / rows as f64,

@@ -191,7 +191,14 @@ impl Resident {
             self.install(None, None);
             lock(&self.graph).choice = choice;
         }
-        self.upkeep_graph().await
+        self.upkeep_graph().await?;
+        // Another store's job may have run the build meanwhile: its outcome is this call's.
+        let state = lock(&self.graph);
+        match (choice, &state.graph, &state.last_error) {
+            (Choice::Graph(_), None, Some(error)) => Err(StoreError::index_failed(error.clone())),
+            (Choice::Graph(_), None, None) => Err(StoreError::index_failed("the graph was not built")),
+            _ => Ok(()),
+        }
     }
 
     /// Whether searches can use a graph now.
@@ -287,9 +294,12 @@ impl Resident {
             let state = lock(&self.graph);
             (state.choice, state.auto, state.graph.clone())
         };
+        if choice == Choice::Off || (choice == Choice::Auto && !auto) {
+            self.install(None, None);
+            return Ok(());
+        }
         let settings = match choice {
-            Choice::Off => return Ok(self.install(None, None)),
-            Choice::Auto if !auto => return Ok(self.install(None, None)),
+            Choice::Off => None,
             Choice::Auto if current.is_none() && live_rows < AUTO_GRAPH_MIN_ROWS => return Ok(()),
             Choice::Auto | Choice::Saved => current.as_ref().map(|g| g.settings),
             Choice::Graph(settings) => Some(settings),

@@ -43,11 +43,8 @@ pub fn path(dir: &Path, table: &str) -> PathBuf {
 /// Writes `payload` with `header` to `path` atomically (temporary file, fsync, rename, directory fsync).
 pub fn write(path: &Path, header: &Header, payload: &[u8]) -> std::io::Result<()> {
     static WRITES: AtomicU64 = AtomicU64::new(0);
-    let temporary = path.with_extension(format!(
-        "hnsw.{}-{}.tmp",
-        std::process::id(),
-        WRITES.fetch_add(1, Ordering::Relaxed)
-    ));
+    let temporary =
+        path.with_extension(format!("hnsw.{}-{}.tmp", std::process::id(), WRITES.fetch_add(1, Ordering::Relaxed)));
     let head = json!({
         "format": FORMAT,
         "dimension": header.dimension,
