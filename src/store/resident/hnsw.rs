@@ -283,12 +283,12 @@ impl Resident {
             let columns = self.read();
             (columns.version, columns.live_rows())
         };
-        if version.is_none() || lock(&self.over_budget_at).is_some() {
-            // Loading (the load marks the graph stale again when done), or over budget (no graph).
-            if lock(&self.over_budget_at).is_some() {
-                self.install(None, None);
-            }
+        if lock(&self.over_budget_at).is_some() {
+            self.install(None, None); // a table over budget has no graph
             return Ok(());
+        }
+        if version.is_none() {
+            return Ok(()); // loading: the load marks the graph stale again when it is done
         }
         let (choice, auto, current) = {
             let state = lock(&self.graph);
