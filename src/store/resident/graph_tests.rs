@@ -63,6 +63,14 @@ fn hnsw() -> IndexRequest {
     IndexRequest { kind: Some("hnsw".into()), ..Default::default() }
 }
 
+/// A store in `dir` holding `ROWS` rows (vectors of `seed`) with a graph built by `createIndex('hnsw')`.
+async fn graphed(dir: &tempfile::TempDir, seed: u64) -> Result<Store> {
+    let store = Store::open(&path(dir), options(false)).await?;
+    store.add(items(0, ROWS, seed)).await?;
+    store.create_index(hnsw()).await?;
+    Ok(store)
+}
+
 /// Recall@10 of the default search against `exact: true` over `queries`, checking on the way that
 /// every hit's score is the exact one and that every hit passes `filter`.
 async fn recall(store: &Store, queries: &[Vec<f32>], filter: Option<serde_json::Value>) -> Result<f64> {
@@ -113,9 +121,7 @@ async fn a_built_graph_answers_with_exact_scores_is_saved_and_is_loaded_by_the_n
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rows_written_after_the_build_are_found_at_once_and_deleted_ones_never() -> Result<()> {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&path(&dir), options(false)).await?;
-    store.add(items(0, ROWS, 2)).await?;
-    store.create_index(hnsw()).await?;
+    let store = graphed(&dir, 2).await?;
     let new = items(ROWS, 300, 3);
     store.add(new.clone()).await?;
     // Searched exactly until the background upkeep adds them: each finds itself first.
@@ -145,9 +151,7 @@ async fn rows_written_after_the_build_are_found_at_once_and_deleted_ones_never()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn filters_are_answered_exactly_when_selective_and_through_the_graph_otherwise() -> Result<()> {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&path(&dir), options(false)).await?;
-    store.add(items(0, ROWS, 4)).await?;
-    store.create_index(hnsw()).await?;
+    let store = graphed(&dir, 4).await?;
     let queries = vectors(20, DIMENSION, 6);
     // 30 rare rows: below the switch (√(2,300 × 6,000) ≈ 3,700 rows), so the exact scan answers (recall 1).
     assert_eq!(recall(&store, &queries, Some(json!({ "section": "rare" }))).await?, 1.0);
@@ -202,9 +206,7 @@ async fn every_faulty_sidecar_is_ignored_and_the_graph_rebuilt() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sidecar_from_an_older_version_is_caught_up_with_the_rows_written_since() -> Result<()> {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&path(&dir), options(false)).await?;
-    store.add(items(0, ROWS, 10)).await?;
-    store.create_index(hnsw()).await?;
+    let store = graphed(&dir, 10).await?;
     store.close().await?;
     // Another store writes without a resident copy (so without touching the graph file).
     let writer = Store::open(&path(&dir), OpenOptions { resident_memory_mb: Some(0.0), ..options(false) }).await?;
