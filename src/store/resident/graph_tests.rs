@@ -15,14 +15,19 @@ use crate::store::{DeleteTarget, IndexStatus, Item, OpenOptions, Result, SearchR
 const DIMENSION: usize = 32;
 const ROWS: usize = 6_000;
 
-fn options(auto_index: bool) -> OpenOptions {
+/// A `dimension`-long store declaring `section`, with the query cache off.
+fn options_of(dimension: usize, auto_index: bool) -> OpenOptions {
     OpenOptions {
-        dimension: Some(DIMENSION as f64),
+        dimension: Some(dimension as f64),
         fields: Some([("section".to_owned(), "string".to_owned())].into()),
         auto_index: Some(auto_index),
         cache_size: Some(0.0),
         ..Default::default()
     }
+}
+
+fn options(auto_index: bool) -> OpenOptions {
+    options_of(DIMENSION, auto_index)
 }
 
 /// Rows `from..from + n`; `section` is `"rare"` for every 200th row, else `"common"`.
@@ -242,15 +247,6 @@ async fn none_drops_the_graph_and_its_file_and_auto_is_exact_on_small_tables() -
     Ok(())
 }
 
-trait WithPath {
-    fn with_path(self, path: String) -> (String, OpenOptions);
-}
-impl WithPath for OpenOptions {
-    fn with_path(self, path: String) -> (String, OpenOptions) {
-        (path, self)
-    }
-}
-
 /// Measurements behind the graph's defaults, on `../shared/data` (skipped when absent):
 /// `cargo test --release -- --ignored --nocapture graph_measurements`. Prints, per data set, the
 /// crossover (exact scan vs graph by table size), recall and latency per setting and `ef`, and both
@@ -284,16 +280,6 @@ async fn graph_measurements() -> Result<()> {
         let rows = base.len() / dimension;
         let query = |q: usize| &queries[q * dimension..(q + 1) * dimension];
         let n_queries = 200;
-        let open = |dir: &tempfile::TempDir| {
-            OpenOptions {
-                dimension: Some(dimension as f64),
-                fields: Some([("section".to_owned(), "string".to_owned())].into()),
-                auto_index: Some(false),
-                cache_size: Some(0.0),
-                ..Default::default()
-            }
-            .with_path(path(dir))
-        };
         let items = |n: usize| -> Vec<Item> {
             (0..n)
                 .map(|i| Item {
@@ -338,8 +324,7 @@ async fn graph_measurements() -> Result<()> {
         // Crossover by table size.
         for n in [1_000, 2_000, 5_000, 10_000, rows] {
             let dir = tempfile::tempdir().unwrap();
-            let (where_, options) = open(&dir);
-            let store = Store::open(&where_, options).await?;
+            let store = Store::open(&path(&dir), options_of(dimension, false)).await?;
             fill(&store, items(n)).await?;
             let (scan, _) = p50(&store, &qs, &exact).await?;
             let started = Instant::now();
@@ -350,8 +335,7 @@ async fn graph_measurements() -> Result<()> {
         }
         // Settings and ef on the whole set.
         let dir = tempfile::tempdir().unwrap();
-        let (where_, options) = open(&dir);
-        let store = Store::open(&where_, options).await?;
+        let store = Store::open(&path(&dir), options_of(dimension, false)).await?;
         fill(&store, items(rows)).await?;
         for (edges, construction) in [(16, 128), (12, 100), (32, 200)] {
             let request = IndexRequest {
