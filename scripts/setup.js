@@ -104,19 +104,24 @@ function buildAddon() {
   log(`building the native addon (release; CARGO_TARGET_DIR=${buildEnv().CARGO_TARGET_DIR})`)
   log('the first build compiles LanceDB (~530 crates) and can take 30 minutes or more')
   run(path.join(root, 'node_modules', '.bin', 'napi'), [
-    'build', '--platform', '--release', '--js', 'index.js', '--dts', 'index.d.ts',
+    'build', '--platform', '--release', '--js', 'binding.js', '--dts', 'index.d.ts',
   ])
 }
 
-function bootstrap() {
+/** Everything a build needs, checked (or installed) with a clear message for each missing piece. */
+function prerequisites() {
   checkNode()
   ensureNpmPackages()
   ensureProtoc()
   ensureRust()
   ensureCxx()
+}
+
+function bootstrap() {
+  prerequisites()
   buildAddon()
 }
 
-module.exports = { bootstrap, buildEnv, hostTriple, run, root }
+module.exports = { bootstrap, buildEnv, fail, hostTriple, log, prerequisites, run, root }
 
 if (require.main === module) bootstrap()

@@ -1,0 +1,179 @@
+#!/usr/bin/env node
+// `npm run package`: builds the published binary and writes the npm tarballs, ready to publish —
+// `lancestore-<version>.tgz` (the JavaScript entry points and typings; it depends on the platform packages
+// through `optionalDependencies`) and one `lancestore-<platform>-<version>.tgz` per binary (the `.node` file,
+// with `os`/`cpu`/`libc` so npm installs only the one that fits).
+//
+//   node scripts/package.js [--profile dist|release] [--out <dir>] [--artifacts <dir>]
+//
+// --profile dist     (default) the lean Cargo profile for published binaries: fat LTO, one codegen unit,
+//                    slow to build (about an hour from cold here); release is the everyday profile, which
+//                    the install test uses so CI stays fast.
+// --out <dir>        where the tarballs go (default: dist/).
+// --artifacts <dir>  pack binaries built elsewhere (the release workflow downloads one per target) instead
+//                    of building: every target in package.json `napi.targets` must be there.
+'use strict'
+
+const { spawnSync } = require('node:child_process')
+const fs = require('node:fs')
+const path = require('node:path')
+const { buildEnv, fail, hostTriple, prerequisites, root, run } = require('./setup')
+
+/** napi-rs's name for each target triple we publish: the suffix of `npm/<name>/` and of the `.node` file. */
+const PLATFORM_OF_TARGET = {
+  'x86_64-unknown-linux-gnu': 'linux-x64-gnu',
+  'aarch64-unknown-linux-gnu': 'linux-arm64-gnu',
+  'x86_64-apple-darwin': 'darwin-x64',
+  'aarch64-apple-darwin': 'darwin-arm64',
+  'x86_64-pc-windows-msvc': 'win32-x64-msvc',
+}
+
+/** The published target this Node.js runs on (from Node itself, so no Rust toolchain is needed to ask). */
+function hostTarget() {
+  const key = `${process.platform}-${process.arch}`
+  const target = Object.keys(PLATFORM_OF_TARGET).find((t) => PLATFORM_OF_TARGET[t].startsWith(key))
+  if (!target) fail(`no published target for ${key}; published: ${Object.values(PLATFORM_OF_TARGET).join(', ')}`)
+  return target
+}
+
+function readJson(file) {
+  return JSON.parse(fs.readFileSync(file, 'utf8'))
+}
+
+function writeJson(file, value) {
+  fs.writeFileSync(file, `${JSON.stringify(value, null, 2)}\n`)
+}
+
+function platformOf(target) {
+  const platform = PLATFORM_OF_TARGET[target]
+  if (!platform) fail(`no npm platform package is defined for target ${target} (scripts/package.js)`)
+  return platform
+}
+
+function parseArgs(argv) {
+  const options = { profile: 'dist', out: path.join(root, 'dist'), artifacts: null }
+  for (let i = 0; i < argv.length; i += 1) {
+    const flag = argv[i]
+    const value = argv[i + 1]
+    if (flag === '--profile' && (value === 'dist' || value === 'release')) options.profile = value
+    else if (flag === '--out' && value) options.out = path.resolve(value)
+    else if (flag === '--artifacts' && value) options.artifacts = path.resolve(value)
+    else fail(`usage: node scripts/package.js [--profile dist|release] [--out <dir>] [--artifacts <dir>] (got ${flag})`)
+    i += 1
+  }
+  return options
+}
+
+/** Builds this machine's binary with the given profile; returns the path of the `.node` file. */
+function buildHostBinary(profile, buildDir) {
+  prerequisites()
+  const target = hostTriple()
+  const napi = path.join(root, 'node_modules', '.bin', 'napi')
+  const profileArgs = profile === 'release' ? ['--release'] : ['--profile', profile]
+  console.log(`[lancestore package] building ${target} with the ${profile} profile`)
+  // Typings and the JS loader are committed; this build only needs the binary.
+  run(napi, ['build', '--platform', ...profileArgs, '--target', target, '--output-dir', buildDir, '--no-js'])
+  return { [target]: path.join(buildDir, `lancestore.${platformOf(target)}.node`) }
+}
+
+/** Finds `lancestore.<platform>.node` for every published target under `dir` (any depth). */
+function findArtifacts(dir, targets) {
+  const found = {}
+  const walk = (d) => {
+    for (const entry of fs.readdirSync(d, { withFileTypes: true })) {
+      const full = path.join(d, entry.name)
+      if (entry.isDirectory()) walk(full)
+      else found[entry.name] = full
+    }
+  }
+  walk(dir)
+  const binaries = {}
+  for (const target of targets) {
+    const name = `lancestore.${platformOf(target)}.node`
+    if (!found[name]) fail(`${name} (target ${target}) is missing from ${dir}`)
+    binaries[target] = found[name]
+  }
+  return binaries
+}
+
+function npmPack(dir, out) {
+  const r = spawnSync('npm', ['pack', '--json', '--pack-destination', out], { cwd: dir, encoding: 'utf8', env: buildEnv() })
+  if (r.status !== 0) fail(`npm pack failed in ${dir}:\n${r.stderr}`)
+  const [info] = JSON.parse(r.stdout)
+  return { file: path.join(out, info.filename), size: info.size, unpackedSize: info.unpackedSize, files: info.files.map((f) => f.path) }
+}
+
+/** Stages and packs one platform package from `npm/<platform>/` plus its binary. */
+function packPlatform(target, binary, version, stage, out) {
+  const platform = platformOf(target)
+  const source = path.join(root, 'npm', platform)
+  const dir = path.join(stage, platform)
+  fs.mkdirSync(dir, { recursive: true })
+  const manifest = readJson(path.join(source, 'package.json'))
+  manifest.version = version
+  writeJson(path.join(dir, 'package.json'), manifest)
+  fs.copyFileSync(path.join(source, 'README.md'), path.join(dir, 'README.md'))
+  fs.copyFileSync(path.join(root, 'LICENSE'), path.join(dir, 'LICENSE'))
+  fs.copyFileSync(binary, path.join(dir, manifest.main))
+  return { target, binaryBytes: fs.statSync(binary).size, ...npmPack(dir, out) }
+}
+
+/**
+ * Stages and packs the main package: the files listed in package.json `files`, and a manifest for users —
+ * no scripts or devDependencies, and `optionalDependencies` on every platform package at this version
+ * (npm installs only the one whose os/cpu/libc fit).
+ */
+function packMain(manifest, targets, stage, out) {
+  const dir = path.join(stage, 'main')
+  fs.mkdirSync(dir, { recursive: true })
+  for (const file of manifest.files) fs.cpSync(path.join(root, file), path.join(dir, file), { recursive: true })
+  fs.copyFileSync(path.join(root, 'README.md'), path.join(dir, 'README.md'))
+  const published = { ...manifest }
+  delete published.scripts
+  delete published.devDependencies
+  delete published.jest
+  published.optionalDependencies = Object.fromEntries(
+    targets.map((target) => [`${manifest.name}-${platformOf(target)}`, manifest.version]),
+  )
+  writeJson(path.join(dir, 'package.json'), published)
+  return npmPack(dir, out)
+}
+
+function megabytes(bytes) {
+  return `${(bytes / 1e6).toFixed(1)} MB`
+}
+
+/**
+ * Writes every tarball to `out` and returns what it wrote. The binaries are `options.binaries`
+ * ({ target: file }), else found under `options.artifacts`, else built for this machine with `options.profile`.
+ */
+function pack(options) {
+  const manifest = readJson(path.join(root, 'package.json'))
+  const stage = path.join(options.out, 'stage')
+  fs.rmSync(stage, { recursive: true, force: true })
+  fs.mkdirSync(stage, { recursive: true })
+  const targets = manifest.napi.targets
+  let binaries = options.binaries
+  if (!binaries && options.artifacts) binaries = findArtifacts(options.artifacts, targets)
+  if (!binaries) binaries = buildHostBinary(options.profile, path.join(stage, 'build'))
+  const platforms = Object.entries(binaries).map(([target, binary]) =>
+    packPlatform(target, binary, manifest.version, stage, options.out),
+  )
+  const main = packMain(manifest, targets, stage, options.out)
+  fs.rmSync(stage, { recursive: true, force: true })
+  return { main, platforms }
+}
+
+if (require.main === module) {
+  const options = parseArgs(process.argv.slice(2))
+  const result = pack(options)
+  console.log(`[lancestore package] ${path.relative(process.cwd(), result.main.file)}: ${megabytes(result.main.size)} (${result.main.files.join(', ')})`)
+  for (const p of result.platforms) {
+    console.log(
+      `[lancestore package] ${path.relative(process.cwd(), p.file)}: ${megabytes(p.size)} packed, ` +
+        `binary ${megabytes(p.binaryBytes)} (${p.target})`,
+    )
+  }
+}
+
+module.exports = { hostTarget, pack, PLATFORM_OF_TARGET }
