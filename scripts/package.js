@@ -127,7 +127,7 @@ function packMain(manifest, targets, stage, out) {
   const dir = path.join(stage, 'main')
   fs.mkdirSync(dir, { recursive: true })
   for (const file of manifest.files) fs.cpSync(path.join(root, file), path.join(dir, file), { recursive: true })
-  fs.copyFileSync(path.join(root, 'README.md'), path.join(dir, 'README.md'))
+  for (const file of ['README.md', 'LICENSE']) fs.copyFileSync(path.join(root, file), path.join(dir, file))
   const published = { ...manifest }
   delete published.scripts
   delete published.devDependencies
