@@ -23,20 +23,23 @@ function writeJsonl(file, rows, flat, dim) {
   }
 }
 
-/** .npy version 1.0, little-endian float32, shape [rows, dim]; the header padded to 64 bytes as NumPy does. */
-function npyBytes(flat, dim) {
-  const rows = flat.length / dim
+/** The .npy (version 1.0) header of a little-endian float32 array [rows, dim], padded to 64 bytes as NumPy does. */
+function npyHeader(rows, dim) {
   let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${rows}, ${dim}), }`
   while ((10 + header.length + 1) % 64 !== 0) header += ' '
   header += '\n'
-  const out = Buffer.alloc(10 + header.length + flat.byteLength)
+  const out = Buffer.alloc(10 + header.length)
   out.write('\x93NUMPY', 0, 'latin1')
   out[6] = 1
   out[7] = 0
   out.writeUInt16LE(header.length, 8)
   out.write(header, 10, 'latin1')
-  Buffer.from(flat.buffer, flat.byteOffset, flat.byteLength).copy(out, 10 + header.length)
   return out
+}
+
+/** A whole .npy file of `flat` as [rows, dim]. */
+function npyBytes(flat, dim) {
+  return Buffer.concat([npyHeader(flat.length / dim, dim), Buffer.from(flat.buffer, flat.byteOffset, flat.byteLength)])
 }
 
 /** The .npy file and its ids file (JSONL records with id and metadata, in row order). */
@@ -63,4 +66,4 @@ function writeParquet(file, rows, flat, dim) {
   fs.writeFileSync(file, parquet.writeParquet(parquet.Table.fromIPCStream(ipc), props))
 }
 
-module.exports = { writeJsonl, writeNpy, writeParquet, npyBytes }
+module.exports = { writeJsonl, writeNpy, writeParquet, npyBytes, npyHeader }
