@@ -24,6 +24,13 @@ export declare class EmbeddingStore {
    */
   addEmbeddings(items: EmbeddingItem[]): Promise<AddResult>
   /**
+   * Streams a JSONL, NPY, Parquet or Arrow IPC file into the store, in Rust (never through JS objects, never
+   * the whole file in memory), in one atomic commit unless `commitEvery` is given. Resolves
+   * `{ added, version, rows, commits, ms }`. A bad line or row rejects naming it (`INVALID_ARGUMENT`,
+   * `INVALID_VECTOR`, `DIMENSION_MISMATCH`, `DUPLICATE_ID`) and writes nothing; `IO` when a file cannot be read.
+   */
+  importFile(path: string, options?: ImportOptions): Promise<ImportResult>
+  /**
    * The stored embeddings nearest to `query`, best first (`score` descending).
    * Rejects `DIMENSION_MISMATCH` on a wrong length, `INVALID_VECTOR`, `INVALID_ARGUMENT`, `STORE_CLOSED`.
    */
@@ -134,6 +141,12 @@ export interface CreateIndexOptions {
   numEdges?: number
   /** `hnsw` and `ivf_hnsw_sq` only: candidates while building the graph, from 10 to 10000. Default `128` for `hnsw`, `150` for `ivf_hnsw_sq`. */
   efConstruction?: number
+  /**
+   * Called while the index builds (`phase: 'index'`; for `hnsw`, `rows` counts the rows in the graph so
+   * far out of `totalRows`; LanceDB's IVF builds report only their start) and at the end (`'done'`).
+   * At most about ten calls a second; if it throws, it is not called again.
+   */
+  onProgress?: (arg: ProgressEvent) => unknown
 }
 
 /** The rows `EmbeddingStore.delete` removes when given an object. */
@@ -177,6 +190,54 @@ export interface GraphStats {
   source: 'built' | 'loaded' | null
   /** Why the saved graph file was not used (missing rows, checksum, another table's graph, …), or `null`. */
   ignoredFile: string | null
+}
+
+/** Options for `EmbeddingStore.importFile`. */
+export interface ImportOptions {
+  /**
+   * `"jsonl"`, `"npy"`, `"parquet"` or `"arrow"` (IPC file or stream). Default: from the extension
+   * (`.jsonl`/`.ndjson`, `.npy`, `.parquet`/`.pq`, `.arrow`/`.arrows`/`.ipc`/`.feather`).
+   */
+  format?: 'jsonl' | 'npy' | 'parquet' | 'arrow'
+  /** The field (JSONL) or column (Parquet, Arrow) holding the id: a string or an integer. Default `"id"`. */
+  idField?: string
+  /** The field or column holding the vector: an array (JSONL), a list or fixed-size list of floats. Default `"vector"`. */
+  vectorField?: string
+  /**
+   * The fields or columns stored as metadata. Default: all except the id and vector (for JSONL, a lone
+   * `metadata` object is used as the metadata).
+   */
+  metadataFields?: Array<string>
+  /**
+   * `.npy` only: a file of ids, one per line, or a `.jsonl` file of records with the id field and metadata,
+   * in row order. Default: the row numbers `"0"`, `"1"`, … as ids.
+   */
+  idsPath?: string
+  /**
+   * Commit every this many rows instead of once for the whole file (an error then leaves the earlier
+   * commits in place). Default: one atomic commit.
+   */
+  commitEvery?: number
+  /**
+   * Called with progress while the file is read (`phase: 'read'`), after each commit (`'commit'`) and at
+   * the end (`'done'`): at most about ten calls a second, never blocking the import. If it throws, it
+   * is not called again and the import goes on.
+   */
+  onProgress?: (arg: ProgressEvent) => unknown
+}
+
+/** What `importFile` did. */
+export interface ImportResult {
+  /** Rows added. */
+  added: number
+  /** Table version after the (last) commit. */
+  version: number
+  /** Rows in the table afterwards. */
+  rows: number
+  /** Commits made: 1, or one per `commitEvery` rows, or 0 for an empty file. */
+  commits: number
+  /** Wall time of the import, in milliseconds. */
+  ms: number
 }
 
 /** What `createIndex` did. */
@@ -267,6 +328,8 @@ export interface OpenOptions {
 export interface OptimizeOptions {
   /** Keep table versions younger than this many seconds (0 keeps only the latest). Default: `performance.retainVersionsSeconds` (3600). */
   retainVersionsSeconds?: number
+  /** Called when compaction starts (`phase: 'compact'`) and ends (`'done'`); LanceDB reports nothing in between. */
+  onProgress?: (arg: ProgressEvent) => unknown
 }
 
 /** What `optimize` did. */
@@ -313,6 +376,20 @@ export interface PerformanceConfig {
   readConsistencyIntervalMs?: number
   /** Memory the resident copy of the table may use, in MiB (an integer from 0 to 1048576). Searches are answered from this in-memory copy (an exact SIMD scan, filters included) while the table fits; a larger table, or `0`, is searched through LanceDB. Default `1024` (≈ 330k × 768 or 650k × 384 vectors with small metadata). */
   residentMemoryMB?: number
+}
+
+/** One progress report (see each method's `onProgress`). */
+export interface ProgressEvent {
+  /** What is happening now. */
+  phase: 'read' | 'commit' | 'done' | 'index' | 'compact'
+  /** Rows done so far. */
+  rows: number
+  /** Rows in all, when known. */
+  totalRows?: number
+  /** Bytes of the file read so far (imports). */
+  bytes?: number
+  /** Size of the file (imports). */
+  totalBytes?: number
 }
 
 /** The resident in-memory copy in `stats().resident`. */

@@ -31,7 +31,7 @@ function runOne(system, scenario) {
 const fmt = (x, digits = 2) => (x == null ? '—' : typeof x === 'number' ? (Math.abs(x) >= 1000 ? Math.round(x).toLocaleString('en-US') : x.toFixed(digits)) : String(x))
 const ratio = (a, b) => (a == null || b == null || b === 0 ? '—' : `${(a / b).toFixed(2)}×`)
 
-function table(results) {
+function table(results, importResult) {
   const lines = []
   const targets = []
   for (const spec of specs) {
@@ -95,6 +95,20 @@ function table(results) {
       targets.push([`indexed p50 ≤ 0.5 ms @ recall@10 ≥ 0.95, ${spec.name}`, ours.indexed?.p50 <= 0.5 && ours.indexedRecallAt10 >= 0.95])
     }
   }
+  const imp = importResult
+  if (imp && !imp.skipped && !imp.error) {
+    lines.push(`\n## import (MiniLM ${imp.n.toLocaleString('en-US')} × ${imp.dim}; files: JSONL ${imp.fileMb.jsonl} MB, NPY ${imp.fileMb.npy} MB, Parquet ${imp.fileMb.parquet} MB)`)
+    lines.push('| load | vectors/s | ms | ÷ addEmbeddings |')
+    lines.push('| --- | ---: | ---: | ---: |')
+    for (const [name, r] of [['addEmbeddings, one call (Float32Array)', imp.addEmbeddings], ['importFile JSONL', imp.jsonl], ['importFile NPY + ids JSONL', imp.npy], ['importFile Parquet', imp.parquet]]) {
+      lines.push(`| ${name} | ${fmt(r.perSecond, 0)} | ${fmt(r.ms, 0)} | ${ratio(r.perSecond, imp.addEmbeddings.perSecond)} |`)
+    }
+    if (imp.big) lines.push(`| importFile NPY ${imp.big.n.toLocaleString('en-US')} × ${imp.big.dim} (resident copy off) | ${fmt(imp.big.perSecond, 0)} | ${fmt(imp.big.ms, 0)} | peak RSS ${imp.big.peakRssMb} MB |`)
+    for (const name of ['jsonl', 'npy', 'parquet']) targets.push([`importFile ${name} ≥ addEmbeddings rate`, imp[name].perSecond >= imp.addEmbeddings.perSecond])
+    for (const name of ['npy', 'parquet']) targets.push([`importFile ${name} ≥ 100k vectors/s`, imp[name].perSecond >= 100_000])
+  } else if (imp) {
+    lines.push(`\n## import\n  skipped/failed: ${imp.skipped ?? imp.error}`)
+  }
   lines.push('\n## targets (lancestore)')
   lines.push('| target | result |')
   lines.push('| --- | --- |')
@@ -112,7 +126,7 @@ function versions() {
 
 /** Writes the table, JSON, SVG and Markdown of a finished run. */
 function report(doc) {
-  const text = table(doc.results)
+  const text = table(doc.results, doc.import)
   console.log(`# lancestore benchmark${doc.quick ? ' (quick)' : ''}, ${doc.date}`)
   console.log('Latencies: median over passes of per-query percentiles, warm-up excluded; ratios are lancestore ÷ @lancedb/lancedb (below 1 is faster for latency, above 1 is faster for throughput).')
   console.log(text)
@@ -142,8 +156,16 @@ function main() {
       results.push(r)
     }
   }
-  report({ date: started.toISOString(), quick, environment: versions(), results })
-  if (results.some((r) => r.error)) process.exitCode = 1
+  let imported = null
+  if (!only || only === 'import') {
+    process.stderr.write('[bench] import … ')
+    const t0 = Date.now()
+    const child = spawnSync(process.execPath, [path.join(__dirname, 'import.js'), ...(quick ? ['--quick'] : [])], { encoding: 'utf8', maxBuffer: 1 << 24 })
+    imported = child.status === 0 ? JSON.parse(child.stdout.trim().split('\n').pop()) : { error: (child.stderr || `exit ${child.status}`).trim().split('\n').slice(-5).join(' | ') }
+    process.stderr.write(`${imported.error ? `failed: ${imported.error}` : imported.skipped ? `skipped: ${imported.skipped}` : 'done'} (${((Date.now() - t0) / 1000).toFixed(1)} s)\n`)
+  }
+  report({ date: started.toISOString(), quick, environment: versions(), results, import: imported })
+  if (results.some((r) => r.error) || imported?.error) process.exitCode = 1
 }
 
 main()

@@ -3,7 +3,8 @@
 // (with the everyday release binary, so CI stays fast; `npm run package` makes the lean published one),
 // installs them into a fresh temporary project offline — a dead registry, an empty npm cache, no Rust in
 // PATH — and there runs CommonJS `require`, ESM `import { EmbeddingStore }`, a strict TypeScript check of a
-// small app against the shipped `index.d.ts` (as ESM and as CommonJS), and one real add + search. A second
+// small app against the shipped `index.d.ts` (as ESM and as CommonJS), one real add + search, and the
+// `lancestore` command from the installed bin. A second
 // project installs the main package without its platform package and must get the clear "no binary" error.
 // Prints the install time and the tarball sizes.
 'use strict'
@@ -186,6 +187,14 @@ function main() {
     const esm = lastJsonLine(mustExec('ES module import', process.execPath, ['esm.mjs'], app, env))
     if (esm.ids.join() !== 'x' || !esm.same || esm.missing.length) fail(`ESM app: ${JSON.stringify(esm)}`)
     log(`ESM: import { EmbeddingStore } from 'lancestore' → search ${esm.ids.join(',')}, same objects as CommonJS`)
+
+    // The command line, from the installed package's bin.
+    const jsonl = path.join(work, 'cli.jsonl')
+    fs.writeFileSync(jsonl, '{"id":"p","vector":[1,0,0]}\n{"id":"q","vector":[0,1,0]}\n')
+    const bin = path.join(app, 'node_modules', '.bin', 'lancestore')
+    const imported = JSON.parse(mustExec('lancestore import', bin, ['import', path.join(work, 'cli-store'), jsonl, '--dimension', '3', '--json'], app, env))
+    if (imported.added !== 2) fail(`lancestore import: ${JSON.stringify(imported)}`)
+    log(`CLI: node_modules/.bin/lancestore import → added ${imported.added}`)
 
     typeCheck(app)
     log('TypeScript: strict check of an ESM and a CommonJS app against the shipped index.d.ts passed')

@@ -127,6 +127,12 @@ function packMain(manifest, targets, stage, out) {
   const dir = path.join(stage, 'main')
   fs.mkdirSync(dir, { recursive: true })
   for (const file of manifest.files) fs.cpSync(path.join(root, file), path.join(dir, file), { recursive: true })
+  // Bundled dependencies (the CLI's argument parser) travel inside the tarball, so installing needs no registry.
+  for (const name of manifest.bundleDependencies ?? []) {
+    const from = path.join(root, 'node_modules', name)
+    if (!fs.existsSync(from)) fail(`bundled dependency ${name} is not installed: run npm ci`)
+    fs.cpSync(from, path.join(dir, 'node_modules', name), { recursive: true })
+  }
   for (const file of ['README.md', 'LICENSE']) fs.copyFileSync(path.join(root, file), path.join(dir, file))
   const published = { ...manifest }
   delete published.scripts

@@ -5,6 +5,7 @@ mod convert;
 mod error;
 mod json;
 mod options;
+mod progress;
 mod results;
 
 use std::future::Future;
@@ -16,17 +17,30 @@ use napi_derive::napi;
 
 use crate::store::{self, Store};
 use convert::{Args, from_js, items_from_js, open_options, optional_from_js, query_from_js};
-use error::{settle, settle_args};
+use error::{BadArgument, settle, settle_args};
 use napi::bindgen_prelude::Either;
-use options::{CountOptions, CreateIndexOptions, DeleteByFilter, OptimizeOptions, SearchOptions};
+use options::{CountOptions, CreateIndexOptions, DeleteByFilter, ImportOptions, OptimizeOptions, SearchOptions};
 use results::{
-    AddResult, DeleteResult, IndexReport, OptimizeResult, SearchHit, StoreStats, StoredEmbedding, UpsertResult,
+    AddResult, DeleteResult, ImportResult, IndexReport, OptimizeResult, SearchHit, StoreStats, StoredEmbedding,
+    UpsertResult,
 };
 
 /// An embedded embedding store: one LanceDB table on local disk. Create one with `EmbeddingStore.open`.
 #[napi]
 pub struct EmbeddingStore {
     inner: Arc<Store>,
+}
+
+/// The core's sink for an `onProgress` callback, if one was given.
+fn progress_sink<'env>(
+    callback: Option<
+        &napi::bindgen_prelude::Function<'env, options::ProgressEvent, napi::threadsafe_function::UnknownReturnValue>,
+    >,
+) -> Result<Option<store::progress::ProgressSink>, BadArgument<'env>> {
+    callback
+        .map(progress::sink)
+        .transpose()
+        .map_err(|e| BadArgument::from(store::StoreError::invalid("options.onProgress", e.reason.clone())))
 }
 
 impl EmbeddingStore {
@@ -96,6 +110,32 @@ impl EmbeddingStore {
             items_from_js(env, &items),
             |store, items| async move { store.add(items).await },
             AddResult::from,
+        )
+    }
+
+    /// Streams a JSONL, NPY, Parquet or Arrow IPC file into the store, in Rust (never through JS objects, never
+    /// the whole file in memory), in one atomic commit unless `commitEvery` is given. Resolves
+    /// `{ added, version, rows, commits, ms }`. A bad line or row rejects naming it (`INVALID_ARGUMENT`,
+    /// `INVALID_VECTOR`, `DIMENSION_MISMATCH`, `DUPLICATE_ID`) and writes nothing; `IO` when a file cannot be read.
+    #[napi(ts_args_type = "path: string, options?: ImportOptions", ts_return_type = "Promise<ImportResult>")]
+    pub fn import_file<'env>(
+        &self,
+        env: &'env Env,
+        path: Unknown<'env>,
+        options: Option<Unknown<'env>>,
+    ) -> napi::Result<PromiseRaw<'env, ImportResult>> {
+        let args = from_js::<String>(env, &path, "path").and_then(|path| {
+            let options = optional_from_js::<ImportOptions>(env, options, "options", ImportOptions::KEYS)?;
+            let Some(options) = options else {
+                return Ok((store::import::ImportRequest { path, ..Default::default() }, None));
+            };
+            Ok((options.request(path), progress_sink(options.on_progress.as_ref())?))
+        });
+        self.call(
+            env,
+            args,
+            |store, (request, sink)| async move { store.import_file(request, sink).await },
+            ImportResult::from,
         )
     }
 
@@ -192,9 +232,16 @@ impl EmbeddingStore {
         env: &'env Env,
         options: Option<Unknown<'env>>,
     ) -> napi::Result<PromiseRaw<'env, OptimizeResult>> {
-        let retain = optional_from_js::<OptimizeOptions>(env, options, "options", &["retainVersionsSeconds"])
-            .map(|o| o.and_then(|o| o.retain_versions_seconds));
-        self.call(env, retain, |store, retain| async move { store.optimize(retain).await }, OptimizeResult::from)
+        let args = optional_from_js::<OptimizeOptions>(env, options, "options", OptimizeOptions::KEYS).and_then(|o| {
+            let Some(o) = o else { return Ok((None, None)) };
+            Ok((o.retain_versions_seconds, progress_sink(o.on_progress.as_ref())?))
+        });
+        self.call(
+            env,
+            args,
+            |store, (retain, sink)| async move { store.optimize(retain, sink).await },
+            OptimizeResult::from,
+        )
     }
 
     /// Builds the vector index (tuned from the data unless parameters are given), replacing any other;
@@ -207,9 +254,17 @@ impl EmbeddingStore {
         env: &'env Env,
         options: Option<Unknown<'env>>,
     ) -> napi::Result<PromiseRaw<'env, IndexReport>> {
-        let request = optional_from_js::<CreateIndexOptions>(env, options, "options", CreateIndexOptions::KEYS)
-            .map(|o| store::IndexRequest::from(o.unwrap_or_default()));
-        self.call(env, request, |store, request| async move { store.create_index(request).await }, IndexReport::from)
+        let args =
+            optional_from_js::<CreateIndexOptions>(env, options, "options", CreateIndexOptions::KEYS).and_then(|o| {
+                let Some(o) = o else { return Ok((store::IndexRequest::default(), None)) };
+                Ok((store::IndexRequest::from(&o), progress_sink(o.on_progress.as_ref())?))
+            });
+        self.call(
+            env,
+            args,
+            |store, (request, sink)| async move { store.create_index(request, sink).await },
+            IndexReport::from,
+        )
     }
 
     /// The table's latest committed version (it grows with every write).

@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use napi::bindgen_prelude::{Either, Float32Array, Null};
+use napi::bindgen_prelude::{Either, Float32Array, Function, Null};
+use napi::threadsafe_function::UnknownReturnValue;
 use napi_derive::napi;
 
 use super::json::JsonInput;
@@ -183,7 +184,7 @@ impl TryFrom<SearchOptions> for store::SearchRequest {
 /// Options for `EmbeddingStore.createIndex`. Every field is optional: the parameters left out are tuned from the data.
 #[napi(object, object_to_js = false)]
 #[derive(Default)]
-pub struct CreateIndexOptions {
+pub struct CreateIndexOptions<'env> {
     /// `"auto"` (default): for a table held in memory (see `residentMemoryMB`), exact search below 5,000 rows, else `"hnsw"`; for a table over the memory budget, exact search below 5,000 rows, else `"ivf_hnsw_sq"`. `"hnsw"`: the in-memory graph over the resident vectors, saved beside the table (needs the resident copy). `"ivf_pq"`, `"ivf_hnsw_sq"`, `"ivf_flat"`: that LanceDB index. `"none"`: drop the vector index and search exactly.
     #[napi(ts_type = "'auto' | 'hnsw' | 'ivf_pq' | 'ivf_hnsw_sq' | 'ivf_flat' | 'none'")]
     pub kind: Option<String>,
@@ -201,11 +202,15 @@ pub struct CreateIndexOptions {
     pub num_edges: Option<f64>,
     /// `hnsw` and `ivf_hnsw_sq` only: candidates while building the graph, from 10 to 10000. Default `128` for `hnsw`, `150` for `ivf_hnsw_sq`.
     pub ef_construction: Option<f64>,
+    /// Called while the index builds (`phase: 'index'`; for `hnsw`, `rows` counts the rows in the graph so
+    /// far out of `totalRows`; LanceDB's IVF builds report only their start) and at the end (`'done'`).
+    /// At most about ten calls a second; if it throws, it is not called again.
+    pub on_progress: Option<Function<'env, ProgressEvent, UnknownReturnValue>>,
 }
 
-impl CreateIndexOptions {
+impl CreateIndexOptions<'_> {
     /// The keys `createIndex` takes; any other is refused.
-    pub const KEYS: &[&str] = &[
+    pub const KEYS: &'static [&'static str] = &[
         "kind",
         "numPartitions",
         "numSubVectors",
@@ -214,13 +219,14 @@ impl CreateIndexOptions {
         "sampleRate",
         "numEdges",
         "efConstruction",
+        "onProgress",
     ];
 }
 
-impl From<CreateIndexOptions> for store::IndexRequest {
-    fn from(o: CreateIndexOptions) -> Self {
+impl From<&CreateIndexOptions<'_>> for store::IndexRequest {
+    fn from(o: &CreateIndexOptions<'_>) -> Self {
         Self {
-            kind: o.kind,
+            kind: o.kind.clone(),
             num_partitions: o.num_partitions,
             num_sub_vectors: o.num_sub_vectors,
             num_bits: o.num_bits,
@@ -252,7 +258,87 @@ pub struct DeleteByFilter {
 /// Options for `EmbeddingStore.optimize`.
 #[napi(object, object_to_js = false)]
 #[derive(Default)]
-pub struct OptimizeOptions {
+pub struct OptimizeOptions<'env> {
     /// Keep table versions younger than this many seconds (0 keeps only the latest). Default: `performance.retainVersionsSeconds` (3600).
     pub retain_versions_seconds: Option<f64>,
+    /// Called when compaction starts (`phase: 'compact'`) and ends (`'done'`); LanceDB reports nothing in between.
+    pub on_progress: Option<Function<'env, ProgressEvent, UnknownReturnValue>>,
+}
+
+impl OptimizeOptions<'_> {
+    /// The keys `optimize` takes; any other is refused.
+    pub const KEYS: &'static [&'static str] = &["retainVersionsSeconds", "onProgress"];
+}
+
+/// Options for `EmbeddingStore.importFile`.
+#[napi(object, object_to_js = false)]
+pub struct ImportOptions<'env> {
+    /// `"jsonl"`, `"npy"`, `"parquet"` or `"arrow"` (IPC file or stream). Default: from the extension
+    /// (`.jsonl`/`.ndjson`, `.npy`, `.parquet`/`.pq`, `.arrow`/`.arrows`/`.ipc`/`.feather`).
+    #[napi(ts_type = "'jsonl' | 'npy' | 'parquet' | 'arrow'")]
+    pub format: Option<String>,
+    /// The field (JSONL) or column (Parquet, Arrow) holding the id: a string or an integer. Default `"id"`.
+    pub id_field: Option<String>,
+    /// The field or column holding the vector: an array (JSONL), a list or fixed-size list of floats. Default `"vector"`.
+    pub vector_field: Option<String>,
+    /// The fields or columns stored as metadata. Default: all except the id and vector (for JSONL, a lone
+    /// `metadata` object is used as the metadata).
+    pub metadata_fields: Option<Vec<String>>,
+    /// `.npy` only: a file of ids, one per line, or a `.jsonl` file of records with the id field and metadata,
+    /// in row order. Default: the row numbers `"0"`, `"1"`, … as ids.
+    pub ids_path: Option<String>,
+    /// Commit every this many rows instead of once for the whole file (an error then leaves the earlier
+    /// commits in place). Default: one atomic commit.
+    pub commit_every: Option<f64>,
+    /// Called with progress while the file is read (`phase: 'read'`), after each commit (`'commit'`) and at
+    /// the end (`'done'`): at most about ten calls a second, never blocking the import. If it throws, it
+    /// is not called again and the import goes on.
+    pub on_progress: Option<Function<'env, ProgressEvent, UnknownReturnValue>>,
+}
+
+impl ImportOptions<'_> {
+    /// The keys `importFile` takes; any other is refused.
+    pub const KEYS: &'static [&'static str] =
+        &["format", "idField", "vectorField", "metadataFields", "idsPath", "commitEvery", "onProgress"];
+
+    /// The core request for the file at `path`.
+    pub fn request(&self, path: String) -> store::import::ImportRequest {
+        store::import::ImportRequest {
+            path,
+            format: self.format.clone(),
+            id_field: self.id_field.clone(),
+            vector_field: self.vector_field.clone(),
+            metadata_fields: self.metadata_fields.clone(),
+            ids_path: self.ids_path.clone(),
+            commit_every: self.commit_every,
+        }
+    }
+}
+
+/// One progress report (see each method's `onProgress`).
+#[napi(object, object_from_js = false)]
+pub struct ProgressEvent {
+    /// What is happening now.
+    #[napi(ts_type = "'read' | 'commit' | 'done' | 'index' | 'compact'")]
+    pub phase: &'static str,
+    /// Rows done so far.
+    pub rows: f64,
+    /// Rows in all, when known.
+    pub total_rows: Option<f64>,
+    /// Bytes of the file read so far (imports).
+    pub bytes: Option<f64>,
+    /// Size of the file (imports).
+    pub total_bytes: Option<f64>,
+}
+
+impl From<store::progress::Progress> for ProgressEvent {
+    fn from(p: store::progress::Progress) -> Self {
+        Self {
+            phase: p.phase,
+            rows: p.rows as f64,
+            total_rows: p.total_rows.map(|n| n as f64),
+            bytes: p.bytes.map(|n| n as f64),
+            total_bytes: p.total_bytes.map(|n| n as f64),
+        }
+    }
 }

@@ -413,3 +413,30 @@ impl From<store::StoreStats> for StoreStats {
         }
     }
 }
+
+/// What `importFile` did.
+#[napi(object, object_from_js = false)]
+pub struct ImportResult {
+    /// Rows added.
+    pub added: f64,
+    /// Table version after the (last) commit.
+    pub version: f64,
+    /// Rows in the table afterwards.
+    pub rows: f64,
+    /// Commits made: 1, or one per `commitEvery` rows, or 0 for an empty file.
+    pub commits: f64,
+    /// Wall time of the import, in milliseconds.
+    pub ms: f64,
+}
+
+impl From<store::import::ImportOutcome> for ImportResult {
+    fn from(o: store::import::ImportOutcome) -> Self {
+        Self {
+            added: o.added as f64,
+            version: o.version as f64,
+            rows: o.rows as f64,
+            commits: o.commits as f64,
+            ms: o.ms,
+        }
+    }
+}

@@ -421,36 +421,49 @@ pub fn check_id(what: &str, id: &str) -> Result<()> {
 
 /// Checks a whole batch before anything is written, and returns each item's metadata as JSON text.
 pub fn check_items(items: &[Item], dimension: usize, metric: Metric) -> Result<Vec<Option<String>>> {
+    check_items_at(items, dimension, metric, &|i, field| format!("items[{i}].{field}"))
+}
+
+/// `check_items`, naming a bad value by `at(index, field)` (`field` is `id`, `vector` or `metadata`):
+/// imports name the file, line and field instead of `items[i]`.
+pub fn check_items_at(
+    items: &[Item],
+    dimension: usize,
+    metric: Metric,
+    at: &dyn Fn(usize, &str) -> String,
+) -> Result<Vec<Option<String>>> {
     let mut seen = HashSet::with_capacity(items.len());
     let mut metadata = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        check_id(&format!("items[{i}].id"), &item.id)?;
+        check_id(&at(i, "id"), &item.id)?;
         if !seen.insert(item.id.as_str()) {
-            return Err(StoreError::DuplicateId { id: item.id.clone(), reason: "it appears twice in this batch" });
+            return Err(StoreError::DuplicateId {
+                id: item.id.clone(),
+                reason: "it appears twice in this batch".into(),
+            });
         }
-        check_vector(&format!("items[{i}].vector"), &item.vector, dimension, metric)?;
-        metadata.push(metadata_json(i, item.metadata.as_ref())?);
+        check_vector(&at(i, "vector"), &item.vector, dimension, metric)?;
+        metadata.push(metadata_json(&at(i, "metadata"), item.metadata.as_ref())?);
     }
     Ok(metadata)
 }
 
 /// Metadata is a JSON object (or absent); it is stored as JSON text.
-fn metadata_json(i: usize, metadata: Option<&serde_json::Value>) -> Result<Option<String>> {
-    let option = || format!("items[{i}].metadata");
+fn metadata_json(option: &str, metadata: Option<&serde_json::Value>) -> Result<Option<String>> {
     match metadata {
         None | Some(serde_json::Value::Null) => Ok(None),
         Some(value @ serde_json::Value::Object(_)) => {
-            let text = serde_json::to_string(value).map_err(|e| StoreError::invalid(option(), e.to_string()))?;
+            let text = serde_json::to_string(value).map_err(|e| StoreError::invalid(option, e.to_string()))?;
             if text.len() > MAX_METADATA_BYTES {
                 return Err(StoreError::invalid(
-                    option(),
+                    option,
                     format!("metadata is {} bytes as JSON; at most {MAX_METADATA_BYTES} allowed", text.len()),
                 ));
             }
             Ok(Some(text))
         }
         Some(other) => {
-            Err(StoreError::invalid(option(), format!("expected an object or null, got {}", json_kind(other))))
+            Err(StoreError::invalid(option, format!("expected an object or null, got {}", json_kind(other))))
         }
     }
 }

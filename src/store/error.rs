@@ -98,7 +98,7 @@ pub enum StoreError {
         /// The offending id.
         id: String,
         /// Whether it repeats within the batch or is already stored.
-        reason: &'static str,
+        reason: std::borrow::Cow<'static, str>,
     },
     /// A metadata filter uses an unknown operator, an undeclared field or a value of the wrong type.
     #[error("invalid filter: {reason}")]
@@ -243,7 +243,7 @@ mod tests {
         assert_eq!(StoreError::invalid("limit", "x").code(), "INVALID_ARGUMENT");
         assert_eq!(StoreError::Closed.code(), "STORE_CLOSED");
         assert_eq!(StoreError::index_failed("x").code(), "INDEX_FAILED");
-        let dup = StoreError::DuplicateId { id: "a".into(), reason: "already stored" };
+        let dup = StoreError::DuplicateId { id: "a".into(), reason: "already stored".into() };
         assert_eq!(dup.code(), "DUPLICATE_ID");
         assert!(dup.to_string().contains("\"a\""));
         let dim = StoreError::DimensionMismatch { what: "query".into(), expected: 3, got: 2 };

@@ -17,6 +17,7 @@ use super::latency::elapsed_ms;
 use super::lock::lock;
 use super::metric::Metric;
 use super::model::OptimizeOutcome;
+use super::progress::{Progress, ProgressSink, Reporter, ticking};
 use super::resident::{AUTO_GRAPH_MIN_ROWS, Choice, DEFAULT_EF_CONSTRUCTION, DEFAULT_NUM_EDGES, GraphSettings};
 use super::{Handles, Store, retry};
 
@@ -84,13 +85,21 @@ pub struct IndexReport {
 impl Store {
     /// Compacts small fragments, prunes versions older than `retain` (default: the store's
     /// `retain_versions`, an hour unless set) and folds new rows into indexes.
-    pub async fn optimize(&self, retain_versions_seconds: Option<f64>) -> Result<OptimizeOutcome> {
+    /// `progress` hears `compact` when it starts and `done` at the end (LanceDB reports nothing in between).
+    pub async fn optimize(
+        &self,
+        retain_versions_seconds: Option<f64>,
+        progress: Option<ProgressSink>,
+    ) -> Result<OptimizeOutcome> {
         let handles = self.handles()?;
         let retain = match retain_versions_seconds {
             Some(seconds) => config::retention(seconds)?,
             None => self.config.retain_versions,
         };
+        let mut reporter = Reporter::new(progress);
+        reporter.always(Progress::rows("compact", 0, None));
         let outcome = optimize_table(&handles, &self.layout.fields, retain).await?;
+        reporter.always(Progress::rows("done", 0, None));
         lock(&self.activity).finish_optimize(false, Ok(()));
         lock(&self.cache).clear();
         // Compaction rewrote fragments: the copy re-reads them in the background.
@@ -120,7 +129,10 @@ impl Store {
     /// Builds the vector index `request` asks for (tuned from the data unless parameters are given),
     /// or drops it for `"none"` (and `"auto"` below the crossover). Replaces any vector index; searches
     /// keep using the old one (or exact search) until the new one is committed.
-    pub async fn create_index(&self, request: IndexRequest) -> Result<IndexReport> {
+    ///
+    /// `progress` hears `index` events while it builds — for the HNSW graph with the rows added so far
+    /// out of the table's rows; LanceDB's IVF builds report nothing in between — and `done` at the end.
+    pub async fn create_index(&self, request: IndexRequest, progress: Option<ProgressSink>) -> Result<IndexReport> {
         let handles = self.handles()?;
         // Bad parameters are refused before waiting for any running job.
         let options = request.validate(self.layout.dimension)?;
@@ -133,11 +145,21 @@ impl Store {
         let _maintaining = handles.locks.maintenance.lock().await;
         lock(&self.activity).start_index_job();
         let started = Instant::now();
-        let outcome = match self.create_graph(&handles, &options).await {
-            Ok(Some(report)) => Ok(report),
-            Ok(None) => build_planned(&handles, self.layout.dimension, self.layout.metric, &options).await,
-            Err(err) => Err(err),
+        let mut reporter = Reporter::new(progress);
+        let total = if reporter.is_on() { Some(self.count(None).await? as u64) } else { None };
+        let work = async {
+            match self.create_graph(&handles, &options).await {
+                Ok(Some(report)) => Ok(report),
+                Ok(None) => build_planned(&handles, self.layout.dimension, self.layout.metric, &options).await,
+                Err(err) => Err(err),
+            }
         };
+        let filled = || self.resident.as_ref().map_or(0, |r| r.graph_rows_filled().min(total.unwrap_or(u64::MAX)));
+        reporter.always(Progress::rows("index", 0, total));
+        let outcome = ticking(work, &mut reporter, || Progress::rows("index", filled(), total)).await;
+        if let Ok(report) = &outcome {
+            reporter.always(Progress::rows("done", report.rows as u64, Some(report.rows as u64)));
+        }
         {
             let mut activity = lock(&self.activity);
             activity.finish_index_job(outcome.as_ref().map(|_| true).map_err(ToString::to_string));
@@ -366,7 +388,7 @@ mod tests {
         for i in 0..20 {
             store.add(vec![item(&format!("k{i}"), &[1.0, i as f32])]).await?;
         }
-        let outcome = store.optimize(Some(0.0)).await?;
+        let outcome = store.optimize(Some(0.0), None).await?;
         assert!(outcome.fragments_removed >= 20, "{outcome:?}");
         assert!(outcome.versions_pruned >= 20, "{outcome:?}");
         assert_eq!(outcome.fragments_added, 1);
@@ -386,7 +408,7 @@ mod tests {
             let store = store_with(&dir, rows, false).await?;
             let probe = vectors(rows, 16, 7)[rows / 2].clone();
             for name in ["ivf_pq", "ivf_hnsw_sq", "ivf_flat", "auto", "none"] {
-                let report = store.create_index(kind(name)).await?;
+                let report = store.create_index(kind(name), None).await?;
                 assert_eq!(report.rows, rows);
                 let built = report.kind.map(IndexKind::as_str).unwrap_or("none");
                 assert_eq!(built == "none", matches!(name, "auto" | "none"), "{rows} rows, {name}: {report:?}");
@@ -404,12 +426,12 @@ mod tests {
     async fn an_empty_table_cannot_be_indexed_and_bad_options_are_refused_first() -> Result<()> {
         let dir = tempfile::tempdir().unwrap();
         let store = store_with(&dir, 0, false).await?;
-        assert!(matches!(store.create_index(kind("ivf_flat")).await, Err(StoreError::IndexFailed { .. })));
+        assert!(matches!(store.create_index(kind("ivf_flat"), None).await, Err(StoreError::IndexFailed { .. })));
         let stats = store.stats().await?.index;
         assert!(stats.last_error.as_deref().is_some_and(|e| e.contains("empty")), "{stats:?}");
         let bad = IndexRequest { num_sub_vectors: Some(5.0), ..kind("ivf_pq") };
-        assert!(matches!(store.create_index(bad).await, Err(StoreError::InvalidArgument { .. })));
-        assert!(store.create_index(kind("auto")).await?.kind.is_none());
+        assert!(matches!(store.create_index(bad, None).await, Err(StoreError::InvalidArgument { .. })));
+        assert!(store.create_index(kind("auto"), None).await?.kind.is_none());
         assert_eq!(store.stats().await?.index.last_error, None, "a success clears the last error");
         Ok(())
     }
@@ -420,7 +442,7 @@ mod tests {
         let store = store_with(&dir, 100, false).await?;
         let version = store.version().await?;
         let eight_bits = IndexRequest { num_bits: Some(8.0), ..kind("ivf_pq") };
-        let err = store.create_index(eight_bits).await.unwrap_err();
+        let err = store.create_index(eight_bits, None).await.unwrap_err();
         assert!(matches!(err, StoreError::IndexFailed { ref reason, .. } if reason.contains("256 rows")), "{err}");
         assert_eq!(store.version().await?, version, "refused before anything was committed (issue 13, item 5)");
         let stats = store.stats().await?.index;
@@ -434,7 +456,7 @@ mod tests {
     async fn rows_added_after_the_build_are_searched_and_counted_as_unindexed() -> Result<()> {
         let dir = tempfile::tempdir().unwrap();
         let store = store_with(&dir, 1_000, false).await?;
-        store.create_index(kind("ivf_flat")).await?;
+        store.create_index(kind("ivf_flat"), None).await?;
         let late = vec![1.0_f32; 16];
         store.add(vec![Item { id: "late".into(), vector: late.clone(), metadata: None }]).await?;
         let stats = store.stats().await?.index;
@@ -450,7 +472,7 @@ mod tests {
         let store = std::sync::Arc::new(store_with(&dir, 3_000, false).await?);
         let building = tokio::spawn({
             let store = std::sync::Arc::clone(&store);
-            async move { store.create_index(kind("ivf_hnsw_sq")).await }
+            async move { store.create_index(kind("ivf_hnsw_sq"), None).await }
         });
         let extra = vectors(50, 16, 123);
         for (i, vector) in extra.iter().enumerate() {
@@ -470,7 +492,7 @@ mod tests {
     async fn a_reopened_store_reads_the_index_shape_from_its_name() -> Result<()> {
         let dir = tempfile::tempdir().unwrap();
         let store = store_with(&dir, 1_000, false).await?;
-        let report = store.create_index(kind("ivf_flat")).await?;
+        let report = store.create_index(kind("ivf_flat"), None).await?;
         store.close().await?;
         let path = dir.path().join("store").to_string_lossy().into_owned();
         let again = Store::open(&path, OpenOptions { auto_index: Some(false), ..Default::default() }).await?;
@@ -494,7 +516,7 @@ mod tests {
         store.search(&query, &SearchRequest::default()).await?;
         assert_eq!(store.stats().await?.cache.hits, 1);
         let before = store.version().await?;
-        let report = store.create_index(kind("ivf_hnsw_sq")).await?;
+        let report = store.create_index(kind("ivf_hnsw_sq"), None).await?;
         assert!(report.version > before);
         store.search(&query, &SearchRequest::default()).await?;
         let cache = store.stats().await?.cache;
@@ -548,7 +570,7 @@ mod tests {
         }
         let compacting = tokio::spawn({
             let store = std::sync::Arc::clone(&store);
-            async move { store.optimize(None).await }
+            async move { store.optimize(None, None).await }
         });
         // The compaction takes the table's maintenance lock first: wait until it holds it.
         let handles = store.handles()?;

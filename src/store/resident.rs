@@ -135,6 +135,8 @@ pub struct Resident {
     graph_stale: AtomicBool,
     /// A graph upkeep job is scheduled or running.
     graph_scheduled: AtomicBool,
+    /// Rows the running graph build or upkeep has added so far (for `createIndex`'s progress).
+    graph_filled: AtomicU64,
     /// Where the graph is saved (`None`: not saved).
     sidecar: Option<PathBuf>,
     /// Measurements only: filters always walk the graph (to time both sides of the switch).
@@ -170,6 +172,7 @@ impl Resident {
             graph_job: tokio::sync::Mutex::default(),
             graph_stale: AtomicBool::new(true),
             graph_scheduled: AtomicBool::new(false),
+            graph_filled: AtomicU64::new(0),
             sidecar,
             #[cfg(test)]
             force_graph_filters: AtomicBool::new(false),

@@ -103,7 +103,7 @@ impl Store {
     /// Takes the table's write lock (this process and, by a file lock, other processes on this
     /// machine) and makes sure the handle sees the latest commit, so the stored-id check and the
     /// commit that follows cannot interleave with another writer's.
-    async fn lock_writes<'a>(&self, handles: &'a Handles) -> Result<registry::WriteLock<'a>> {
+    pub(super) async fn lock_writes<'a>(&self, handles: &'a Handles) -> Result<registry::WriteLock<'a>> {
         let lock = handles.locks.lock_writes().await?;
         // With a consistency interval the handle may not have looked for other processes' commits yet.
         if !self.config.read_consistency.is_zero()
@@ -124,7 +124,7 @@ impl Store {
     /// unservable, records the write, starts due background maintenance, and brings the resident
     /// copy to the new version (so the next search is answered from memory). Cannot fail: the
     /// commit stands, so nothing after it may turn the call into a rejection.
-    async fn committed(&self, handles: &Arc<Handles>, write: Write, started: Instant) {
+    pub(super) async fn committed(&self, handles: &Arc<Handles>, write: Write, started: Instant) {
         self.catch_up_resident(handles).await;
         // Entries computed before this commit can no longer be served (their version is older);
         // dropping them now just frees the memory early.
@@ -141,12 +141,12 @@ impl Store {
 impl Store {
     /// Fails with `DuplicateId` naming the first id of `items` already stored: looked up in the
     /// resident copy's id map when it holds the latest version, else queried from LanceDB.
-    async fn reject_stored_ids(&self, handles: &Handles, items: &[Item]) -> Result<()> {
+    pub(super) async fn reject_stored_ids(&self, handles: &Handles, items: &[Item]) -> Result<()> {
         if let Some(resident) = &self.resident {
             let version = handles.version().await?;
             if let Some(stored) = resident.first_stored(version, items.iter().map(|item| item.id.as_str())) {
                 return match stored {
-                    Some(id) => Err(StoreError::DuplicateId { id, reason: "it is already in the store" }),
+                    Some(id) => Err(StoreError::DuplicateId { id, reason: "it is already in the store".into() }),
                     None => Ok(()),
                 };
             }
@@ -171,7 +171,7 @@ async fn reject_stored_ids(table: &lancedb::Table, items: &[Item]) -> Result<()>
             stream.try_collect().await.map_err(StoreError::lance("checking for stored ids"))?;
         for batch in &batches {
             if let Some(id) = schema::read_ids(batch)?.into_iter().next() {
-                return Err(StoreError::DuplicateId { id, reason: "it is already in the store" });
+                return Err(StoreError::DuplicateId { id, reason: "it is already in the store".into() });
             }
         }
     }
@@ -227,7 +227,7 @@ mod tests {
         let metadata: serde_json::Value = serde_json::from_str(a.metadata.as_deref().unwrap()).unwrap();
         assert_eq!(metadata["section"], "games");
 
-        store.optimize(None).await?; // builds the declared fields' scalar indexes
+        store.optimize(None, None).await?; // builds the declared fields' scalar indexes
         let indexed: Vec<String> =
             store.handles()?.table.list_indices().await.unwrap().into_iter().flat_map(|i| i.columns).collect();
         for field in ["section", "year", "tags"] {

@@ -72,7 +72,7 @@ fn hnsw() -> IndexRequest {
 async fn graphed(dir: &tempfile::TempDir, seed: u64) -> Result<Store> {
     let store = Store::open(&path(dir), options(false)).await?;
     store.add(items(0, ROWS, seed)).await?;
-    store.create_index(hnsw()).await?;
+    store.create_index(hnsw(), None).await?;
     Ok(store)
 }
 
@@ -102,7 +102,7 @@ async fn a_built_graph_answers_with_exact_scores_is_saved_and_is_loaded_by_the_n
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&path(&dir), options(false)).await?;
     store.add(items(0, ROWS, 1)).await?;
-    let report = store.create_index(hnsw()).await?;
+    let report = store.create_index(hnsw(), None).await?;
     assert_eq!(report.graph.map(|g| g.num_edges), Some(16));
     let status = index_status(&store).await?;
     assert!(graph_complete(ROWS)(&status), "{status:?}");
@@ -179,7 +179,7 @@ async fn every_faulty_sidecar_is_ignored_and_the_graph_rebuilt() -> Result<()> {
     // Another table's graph of the same shape.
     let foreign = Store::open(&path(&other), options(false)).await?;
     foreign.add(items(0, ROWS, 8)).await?;
-    foreign.create_index(hnsw()).await?;
+    foreign.create_index(hnsw(), None).await?;
     foreign.close().await?;
     let foreign = std::fs::read(sidecar::path(&other.path().join("store"), "embeddings")).unwrap();
     let mut corrupt = good.clone();
@@ -233,16 +233,16 @@ async fn none_drops_the_graph_and_its_file_and_auto_is_exact_on_small_tables() -
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&path(&dir), options(false)).await?;
     store.add(items(0, 1_000, 12)).await?;
-    let auto = store.create_index(IndexRequest::default()).await?;
+    let auto = store.create_index(IndexRequest::default(), None).await?;
     assert!(auto.graph.is_none() && auto.kind.is_none() && auto.reason.is_some(), "{auto:?}");
-    store.create_index(hnsw()).await?; // any size when asked for by name
+    store.create_index(hnsw(), None).await?; // any size when asked for by name
     let file = sidecar::path(store.dir(), store.table_name());
     assert!(file.exists() && index_status(&store).await?.kind.as_deref() == Some("hnsw"));
-    store.create_index(IndexRequest { kind: Some("none".into()), ..Default::default() }).await?;
+    store.create_index(IndexRequest { kind: Some("none".into()), ..Default::default() }, None).await?;
     assert!(!file.exists());
     assert_eq!(index_status(&store).await?.kind, None);
     let off = Store::open(&path(&dir), OpenOptions { resident_memory_mb: Some(0.0), ..options(false) }).await?;
-    let refused = off.create_index(hnsw()).await.unwrap_err();
+    let refused = off.create_index(hnsw(), None).await.unwrap_err();
     assert_eq!(refused.code(), "INVALID_ARGUMENT");
     Ok(())
 }
@@ -328,7 +328,7 @@ async fn graph_measurements() -> Result<()> {
             fill(&store, items(n)).await?;
             let (scan, _) = p50(&store, &qs, &exact).await?;
             let started = Instant::now();
-            store.create_index(hnsw()).await?;
+            store.create_index(hnsw(), None).await?;
             let build = started.elapsed().as_secs_f64();
             let (graph, _) = p50(&store, &qs, &SearchRequest::default()).await?;
             println!("{set} {n} rows: exact scan p50 {scan:.3} ms, graph p50 {graph:.3} ms (build {build:.1} s)");
@@ -345,7 +345,7 @@ async fn graph_measurements() -> Result<()> {
                 ..Default::default()
             };
             let started = Instant::now();
-            store.create_index(request).await?;
+            store.create_index(request, None).await?;
             let build = started.elapsed().as_secs_f64();
             let bytes = index_status(&store).await?.graph.map_or(0, |g| g.bytes);
             for ef in [10.0, 16.0, 24.0, 32.0, 48.0, 64.0, 128.0] {
@@ -358,7 +358,7 @@ async fn graph_measurements() -> Result<()> {
             }
         }
         // The filter switch: both sides per section size.
-        store.create_index(hnsw()).await?;
+        store.create_index(hnsw(), None).await?;
         let resident = store.resident.as_ref().unwrap();
         for section in ["libs", "python", "devel", "science", "admin", "games", "sound", "x11", "fonts"] {
             let count = sections[..rows].iter().filter(|s| *s == section).count();

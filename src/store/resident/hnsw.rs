@@ -201,6 +201,11 @@ impl Resident {
         }
     }
 
+    /// Rows the running graph build has added so far.
+    pub fn graph_rows_filled(&self) -> u64 {
+        self.graph_filled.load(Ordering::Relaxed)
+    }
+
     /// Whether searches can use a graph now.
     pub fn has_graph(&self) -> bool {
         lock(&self.graph).graph.is_some()
@@ -364,6 +369,7 @@ impl Resident {
     async fn fill(&self, graph: &Arc<Graph>, installed: bool) -> Result<usize> {
         let threads = std::thread::available_parallelism().map_or(1, usize::from);
         let (mut next, mut added) = (0, 0);
+        self.graph_filled.store(0, Ordering::Relaxed);
         loop {
             let (rows, end) = {
                 let columns = self.read();
@@ -382,6 +388,7 @@ impl Resident {
             .await
             .map_err(|e| StoreError::Internal(format!("a graph build stopped: {e}")))??;
             added += keys.len();
+            self.graph_filled.fetch_add(keys.len() as u64, Ordering::Relaxed);
             if installed {
                 self.write().mark_added(&keys);
                 let mut state = lock(&self.graph);

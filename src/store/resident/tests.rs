@@ -198,7 +198,7 @@ async fn writes_through_another_connection_are_seen_by_the_next_search() -> Resu
     assert_eq!(assert_same(&store, &reference, query, &all).await?, 220);
     other.upsert(items("o", 10, 8, 23)).await?;
     assert_eq!(assert_same(&store, &reference, query, &all).await?, 220);
-    other.optimize(Some(0.0)).await?;
+    other.optimize(Some(0.0), None).await?;
     assert_eq!(assert_same(&store, &reference, query, &all).await?, 220);
     let stats = store.stats().await?;
     assert_eq!((stats.resident.state, stats.resident.rows), (ResidentState::Ready, 220));

@@ -1,0 +1,236 @@
+#!/usr/bin/env node
+// The `lancestore` command line: a thin layer over the library for the jobs people do by hand —
+// import, stats, search, get, index, optimize. Arguments are parsed by commander. Exit codes: 0 ok,
+// 1 usage error, 2 the store's typed error (its `code` is printed). `--json` prints one JSON document on
+// stdout; progress goes to stderr (a bar with rate and ETA on a terminal, plain lines otherwise).
+'use strict'
+
+const fs = require('node:fs')
+const { Command, CommanderError, InvalidArgumentError } = require('commander')
+const { EmbeddingStore } = require('..')
+const { progressPrinter } = require('./progress')
+
+const USAGE = 1
+const STORE_ERROR = 2
+
+/** A usage error: the message is printed and the process exits 1. */
+class UsageError extends Error {}
+
+function integer(name) {
+  return (value) => {
+    const n = Number(value)
+    if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer`)
+    return n
+  }
+}
+
+function json(name) {
+  return (value) => {
+    try {
+      return JSON.parse(value)
+    } catch (error) {
+      throw new InvalidArgumentError(`${name} is not valid JSON (${error.message})`)
+    }
+  }
+}
+
+function list(value) {
+  return value.split(',').map((s) => s.trim()).filter(Boolean)
+}
+
+/** `--fields section:string,year:int` → `{ section: 'string', year: 'int' }`. */
+function fieldTypes(value) {
+  const fields = {}
+  for (const pair of list(value)) {
+    const [name, type] = pair.split(':')
+    if (!name || !type) throw new InvalidArgumentError(`--fields wants name:type pairs, got ${JSON.stringify(pair)}`)
+    fields[name] = type
+  }
+  return fields
+}
+
+/** Opens an existing store; a missing directory is a usage error (opening would create it). */
+async function openExisting(dir, options) {
+  if (!fs.existsSync(dir)) throw new UsageError(`no store at ${dir}`)
+  return EmbeddingStore.open(dir, { table: options.table, autoIndex: false })
+}
+
+/** Runs `work` on the store at `dir` and closes it, whatever happens. */
+async function withStore(dir, options, work, open = openExisting) {
+  const store = await open(dir, options)
+  try {
+    return await work(store)
+  } finally {
+    await store.close()
+  }
+}
+
+/** The query vector: inline JSON, or a file holding a JSON array. */
+function readVector(value) {
+  let vector
+  try {
+    vector = JSON.parse(value.trim().startsWith('[') ? value : fs.readFileSync(value, 'utf8'))
+  } catch (error) {
+    throw new UsageError(`--vector: ${error.message}`)
+  }
+  if (!Array.isArray(vector)) throw new UsageError('--vector must be a JSON array of numbers (or a file holding one)')
+  return vector
+}
+
+function print(command, value, text) {
+  if (command.optsWithGlobals().json) process.stdout.write(`${JSON.stringify(value, null, 2)}\n`)
+  else process.stdout.write(`${text(value)}\n`)
+}
+
+function program() {
+  const cli = new Command('lancestore')
+    .description('Inspect and load lancestore embedding stores (a directory holding LanceDB tables).')
+    .option('--json', 'print machine-readable JSON on stdout')
+    .option('--table <name>', 'table inside the store directory', 'embeddings')
+    .showHelpAfterError()
+    .exitOverride()
+
+  cli
+    .command('import')
+    .description('import a JSONL, NPY, Parquet or Arrow IPC file (one atomic commit unless --commit-every)')
+    .argument('<dir>', 'store directory (created when missing; then --dimension is needed)')
+    .argument('<file>', 'the file to import')
+    .option('--dimension <n>', 'vector length, for a new store', integer('--dimension'))
+    .option('--metric <metric>', 'cosine, l2 or dot, for a new store')
+    .option('--fields <name:type,…>', 'declared metadata fields for filters, for a new store (string, int, float, bool, string[])', fieldTypes)
+    .option('--format <format>', 'jsonl, npy, parquet or arrow (default: from the extension)')
+    .option('--id-field <name>', 'field or column holding the id', 'id')
+    .option('--vector-field <name>', 'field or column holding the vector', 'vector')
+    .option('--metadata-fields <a,b,…>', 'fields or columns kept as metadata (default: all others)', list)
+    .option('--ids <file>', '.npy only: ids, one per line, or JSONL records with ids and metadata')
+    .option('--commit-every <rows>', 'commit every this many rows instead of once', integer('--commit-every'))
+    .action(async (dir, file, options, command) => {
+      const open = (where, o) =>
+        EmbeddingStore.open(where, { table: o.table, dimension: o.dimension, metric: o.metric, fields: o.fields, autoIndex: false })
+      const progress = progressPrinter(process.stderr, 'import')
+      const result = await withStore(
+        dir,
+        command.optsWithGlobals(),
+        (store) =>
+          store.importFile(file, {
+            format: options.format,
+            idField: options.idField,
+            vectorField: options.vectorField,
+            metadataFields: options.metadataFields,
+            idsPath: options.ids,
+            commitEvery: options.commitEvery,
+            onProgress: progress.update,
+          }),
+        open,
+      ).finally(progress.end)
+      const rate = Math.round(result.added / (result.ms / 1000 || 1))
+      print(command, result, (r) => `imported ${r.added} rows in ${(r.ms / 1000).toFixed(1)} s (${rate}/s); ${r.rows} rows, version ${r.version}`)
+    })
+
+  cli
+    .command('stats')
+    .description('rows, version, index and resident-copy status')
+    .argument('<dir>', 'store directory')
+    .action(async (dir, _options, command) => {
+      const stats = await withStore(dir, command.optsWithGlobals(), async (store) => ({
+        path: store.path,
+        table: store.table,
+        dimension: store.dimension,
+        metric: store.metric,
+        fields: store.fields,
+        ...(await store.stats()),
+      }))
+      print(command, stats, (s) =>
+        [
+          `${s.path} (table ${s.table})`,
+          `rows ${s.rows}, version ${s.version}, dimension ${s.dimension}, metric ${s.metric}`,
+          `fields ${Object.entries(s.fields).map(([k, v]) => `${k}:${v}`).join(', ') || '(none)'}`,
+          `index ${s.index.kind} (${s.index.indexedRows} indexed, ${s.index.unindexedRows} not yet)`,
+        ].join('\n'),
+      )
+    })
+
+  cli
+    .command('search')
+    .description('the stored embeddings nearest to a vector')
+    .argument('<dir>', 'store directory')
+    .requiredOption('--vector <json|file>', 'the query: a JSON array, or a file holding one')
+    .option('--limit <n>', 'how many results', integer('--limit'), 10)
+    .option('--filter <json>', 'metadata filter, e.g. \'{"section":"libs"}\'', json('--filter'))
+    .option('--exact', 'exact search (no index)')
+    .action(async (dir, options, command) => {
+      const vector = readVector(options.vector)
+      const hits = await withStore(dir, command.optsWithGlobals(), (store) =>
+        store.search(vector, { limit: options.limit, filter: options.filter, exact: options.exact }),
+      )
+      print(command, hits, (h) => h.map((hit) => `${hit.score.toFixed(4)}  ${hit.id}  ${JSON.stringify(hit.metadata ?? null)}`).join('\n'))
+    })
+
+  cli
+    .command('get')
+    .description('stored items by id (null for ids not stored)')
+    .argument('<dir>', 'store directory')
+    .argument('<ids...>', 'ids')
+    .action(async (dir, ids, _options, command) => {
+      const items = await withStore(dir, command.optsWithGlobals(), (store) => store.get(ids))
+      const plain = items.map((item, i) => (item ? { id: item.id, vector: Array.from(item.vector), metadata: item.metadata } : { id: ids[i], missing: true }))
+      print(command, plain, (list) =>
+        list.map((item) => (item.missing ? `${item.id}: not stored` : `${item.id}: [${item.vector.length} dims] ${JSON.stringify(item.metadata ?? null)}`)).join('\n'),
+      )
+    })
+
+  cli
+    .command('index')
+    .description('build the vector index (see the README for the kinds)')
+    .argument('<dir>', 'store directory')
+    .option('--kind <kind>', 'auto, hnsw, ivf_pq, ivf_hnsw_sq, ivf_flat or none', 'auto')
+    .action(async (dir, options, command) => {
+      const progress = progressPrinter(process.stderr, 'index')
+      const report = await withStore(dir, command.optsWithGlobals(), (store) =>
+        store.createIndex({ kind: options.kind, onProgress: progress.update }),
+      ).finally(progress.end)
+      print(command, report, (r) => `index ${r.kind} over ${r.rows} rows in ${(r.buildMs / 1000).toFixed(1)} s${r.reason ? ` (${r.reason})` : ''}`)
+    })
+
+  cli
+    .command('optimize')
+    .description('compact data files, prune old versions, update indexes')
+    .argument('<dir>', 'store directory')
+    .action(async (dir, _options, command) => {
+      const progress = progressPrinter(process.stderr, 'optimize')
+      const result = await withStore(dir, command.optsWithGlobals(), (store) => store.optimize({ onProgress: progress.update })).finally(progress.end)
+      print(command, result, (r) => `compacted ${r.fragmentsRemoved} fragments into ${r.fragmentsAdded}, pruned ${r.versionsPruned} versions; version ${r.version}`)
+    })
+
+  return cli
+}
+
+async function main(argv) {
+  try {
+    await program().parseAsync(argv)
+    return 0
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // commander printed the message (and help) already; --help and --version are not errors.
+      return error.exitCode === 0 ? 0 : USAGE
+    }
+    if (error instanceof UsageError) {
+      process.stderr.write(`lancestore: ${error.message}\n`)
+      return USAGE
+    }
+    if (error && typeof error.code === 'string') {
+      process.stderr.write(`lancestore: ${error.code}: ${error.message}\n`)
+      return STORE_ERROR
+    }
+    process.stderr.write(`lancestore: ${error && error.stack ? error.stack : error}\n`)
+    return STORE_ERROR
+  }
+}
+
+if (require.main === module) {
+  main(process.argv).then((code) => {
+    process.exitCode = code
+  })
+}
+
+module.exports = { main, program }
