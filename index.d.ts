@@ -22,7 +22,7 @@ export declare class EmbeddingStore {
    * Rejects `DUPLICATE_ID` when an id repeats in the batch or is already stored, `DIMENSION_MISMATCH`,
    * `INVALID_VECTOR`, `INVALID_ARGUMENT`, `STORE_CLOSED`.
    */
-  addEmbeddings(items: EmbeddingItem[]): Promise<AddResult>
+  addEmbeddings(items: EmbeddingItem[], options?: AddOptions): Promise<AddResult>
   /**
    * Streams a JSONL, NPY, Parquet or Arrow IPC file into the store, in Rust (never through JS objects, never
    * the whole file in memory), in one atomic commit unless `commitEvery` is given. Resolves
@@ -85,6 +85,16 @@ export declare class EmbeddingStore {
   get path(): string
   /** Whether `close()` has been called. */
   get closed(): boolean
+}
+
+/** Options for `EmbeddingStore.addEmbeddings`. */
+export interface AddOptions {
+  /**
+   * Called as LanceDB takes the rows (`phase: 'write'`, `rows` of `totalRows`, one event per record batch of
+   * `performance.batchSize` rows at most ten times a second) and after the commit (`'done'`). The items are
+   * read from JS before this starts. If it throws, it is not called again.
+   */
+  onProgress?: (arg: ProgressEvent) => unknown
 }
 
 /** What `addEmbeddings` wrote. */
@@ -381,7 +391,7 @@ export interface PerformanceConfig {
 /** One progress report (see each method's `onProgress`). */
 export interface ProgressEvent {
   /** What is happening now. */
-  phase: 'read' | 'commit' | 'done' | 'index' | 'compact'
+  phase: 'read' | 'commit' | 'write' | 'index' | 'compact' | 'done'
   /** Rows done so far. */
   rows: number
   /** Rows in all, when known. */

@@ -168,6 +168,20 @@ describe('bad files are refused, naming the place, and write nothing', () => {
   })
 })
 
+test('addEmbeddings reports the rows LanceDB has taken, then done', async () => {
+  const store = await EmbeddingStore.open(join(dir.path, 'store'), { dimension: 4, autoIndex: false, performance: { batchSize: 1_000 } })
+  const items = Array.from({ length: 20_000 }, (_, i) => ({ id: `a${i}`, vector: new Float32Array([1, i % 7, i % 3, 1]) }))
+  const events: ProgressEvent[] = []
+  expect((await store.addEmbeddings(items, { onProgress: (p) => events.push(p) })).added).toBe(20_000)
+  await new Promise((resolve) => setImmediate(resolve))
+  expect(events[0]).toMatchObject({ phase: 'write', rows: 0, totalRows: 20_000 })
+  expect(events[events.length - 1]).toMatchObject({ phase: 'done', rows: 20_000, totalRows: 20_000 })
+  const written = events.filter((e) => e.phase === 'write').map((e) => e.rows)
+  expect(written).toEqual([...written].sort((a, b) => a - b))
+  expect(await codeOf(store.addEmbeddings([], { onprogress: () => 0 } as never))).toBe('INVALID_ARGUMENT')
+  await store.close()
+})
+
 test('createIndex and optimize report progress', async () => {
   const store = await EmbeddingStore.open(join(dir.path, 'store'), { dimension: set.dim, autoIndex: false })
   await store.importFile(exported('jsonl').file)

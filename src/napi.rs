@@ -19,7 +19,9 @@ use crate::store::{self, Store};
 use convert::{Args, from_js, items_from_js, open_options, optional_from_js, query_from_js};
 use error::{BadArgument, settle, settle_args};
 use napi::bindgen_prelude::Either;
-use options::{CountOptions, CreateIndexOptions, DeleteByFilter, ImportOptions, OptimizeOptions, SearchOptions};
+use options::{
+    AddOptions, CountOptions, CreateIndexOptions, DeleteByFilter, ImportOptions, OptimizeOptions, SearchOptions,
+};
 use results::{
     AddResult, DeleteResult, ImportResult, IndexReport, OptimizeResult, SearchHit, StoreStats, StoredEmbedding,
     UpsertResult,
@@ -99,16 +101,21 @@ impl EmbeddingStore {
     /// Stores `items` in one atomic commit: all of them or, on any error, none. Resolves `{ added, version }`.
     /// Rejects `DUPLICATE_ID` when an id repeats in the batch or is already stored, `DIMENSION_MISMATCH`,
     /// `INVALID_VECTOR`, `INVALID_ARGUMENT`, `STORE_CLOSED`.
-    #[napi(ts_args_type = "items: EmbeddingItem[]", ts_return_type = "Promise<AddResult>")]
+    #[napi(ts_args_type = "items: EmbeddingItem[], options?: AddOptions", ts_return_type = "Promise<AddResult>")]
     pub fn add_embeddings<'env>(
         &self,
         env: &'env Env,
         items: Unknown<'env>,
+        options: Option<Unknown<'env>>,
     ) -> napi::Result<PromiseRaw<'env, AddResult>> {
+        let args = items_from_js(env, &items).and_then(|items| {
+            let options = optional_from_js::<AddOptions>(env, options, "options", AddOptions::KEYS)?;
+            Ok((items, progress_sink(options.as_ref().and_then(|o| o.on_progress.as_ref()))?))
+        });
         self.call(
             env,
-            items_from_js(env, &items),
-            |store, items| async move { store.add(items).await },
+            args,
+            |store, (items, sink)| async move { store.add_reporting(items, sink).await },
             AddResult::from,
         )
     }

@@ -270,6 +270,20 @@ impl OptimizeOptions<'_> {
     pub const KEYS: &'static [&'static str] = &["retainVersionsSeconds", "onProgress"];
 }
 
+/// Options for `EmbeddingStore.addEmbeddings`.
+#[napi(object, object_to_js = false)]
+pub struct AddOptions<'env> {
+    /// Called as LanceDB takes the rows (`phase: 'write'`, `rows` of `totalRows`, one event per record batch of
+    /// `performance.batchSize` rows at most ten times a second) and after the commit (`'done'`). The items are
+    /// read from JS before this starts. If it throws, it is not called again.
+    pub on_progress: Option<Function<'env, ProgressEvent, UnknownReturnValue>>,
+}
+
+impl AddOptions<'_> {
+    /// The keys `addEmbeddings` takes; any other is refused.
+    pub const KEYS: &'static [&'static str] = &["onProgress"];
+}
+
 /// Options for `EmbeddingStore.importFile`.
 #[napi(object, object_to_js = false)]
 pub struct ImportOptions<'env> {
@@ -319,7 +333,7 @@ impl ImportOptions<'_> {
 #[napi(object, object_from_js = false)]
 pub struct ProgressEvent {
     /// What is happening now.
-    #[napi(ts_type = "'read' | 'commit' | 'done' | 'index' | 'compact'")]
+    #[napi(ts_type = "'read' | 'commit' | 'write' | 'index' | 'compact' | 'done'")]
     pub phase: &'static str,
     /// Rows done so far.
     pub rows: f64,

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use arrow_array::{RecordBatch, RecordBatchIterator};
-use futures::TryStreamExt;
+use arrow_schema::SchemaRef;
+use futures::{StreamExt, TryStreamExt};
 use lancedb::query::{ExecutableQuery, QueryBase, Select};
 
 use super::activity::Write;
@@ -16,11 +17,19 @@ use super::error::{Result, StoreError};
 use super::latency::elapsed_ms;
 use super::lock::lock;
 use super::model::{AddOutcome, DeleteOutcome, DeleteTarget, Item, UpsertOutcome};
+use super::progress::{Progress, ProgressSink, Reporter};
 use super::{Handles, Store, filter, registry, retry, schema};
 
 impl Store {
     /// Adds `items` in one atomic commit: every item is stored, or (on any error) none is.
+    #[cfg(test)]
     pub async fn add(&self, items: Vec<Item>) -> Result<AddOutcome> {
+        self.add_reporting(items, None).await
+    }
+
+    /// `add`, telling `progress` how many rows LanceDB has taken (`write`, as it pulls each record batch)
+    /// and `done` after the commit.
+    pub async fn add_reporting(&self, items: Vec<Item>, progress: Option<ProgressSink>) -> Result<AddOutcome> {
         let handles = self.handles()?;
         if items.is_empty() {
             return Ok(AddOutcome { added: 0, version: handles.version().await? });
@@ -30,11 +39,17 @@ impl Store {
         let writing = self.lock_writes(&handles).await?;
         // A failed append wrote nothing visible, so retrying it cannot store a row twice; the stored
         // ids are checked again on every attempt, as the conflicting writer may have stored one.
+        let total = items.len() as u64;
         let result = retry::on_conflict(|| async {
             self.reject_stored_ids(&handles, &items).await?;
-            handles.table.add(batches.clone()).execute().await.map_err(StoreError::lance("adding embeddings"))
+            let add = match &progress {
+                None => handles.table.add(batches.clone()),
+                Some(sink) => handles.table.add(reporting(&handles.schema, batches.clone(), Arc::clone(sink), total)),
+            };
+            add.execute().await.map_err(StoreError::lance("adding embeddings"))
         })
         .await?;
+        Reporter::new(progress).always(Progress::rows("done", total, Some(total)));
         drop(writing);
         // The resident copy takes the rows from `batches` instead of reading them back. When it cannot
         // (another commit came in between) or fails, `committed` below catches it up by reading the
@@ -153,6 +168,24 @@ impl Store {
         }
         reject_stored_ids(&handles.table, items).await
     }
+}
+
+/// `batches` as a stream that reports the rows LanceDB has pulled so far (`write` events).
+fn reporting(
+    schema: &SchemaRef,
+    batches: Vec<RecordBatch>,
+    sink: ProgressSink,
+    total: u64,
+) -> lancedb::arrow::SendableRecordBatchStream {
+    let mut reporter = Reporter::new(Some(sink));
+    let mut rows = 0u64;
+    reporter.always(Progress::rows("write", 0, Some(total)));
+    let stream = futures::stream::iter(batches).map(move |batch| {
+        rows += batch.num_rows() as u64;
+        reporter.report(Progress::rows("write", rows, Some(total)));
+        Ok(batch)
+    });
+    Box::pin(lancedb::arrow::SimpleRecordBatchStream::new(stream, Arc::clone(schema)))
 }
 
 /// Fails with `DuplicateId` naming the first id of `items` already stored (queried from LanceDB).
