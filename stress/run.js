@@ -193,8 +193,24 @@ async function loadScenario() {
 
 // ---------- seeded fuzz of every method ----------
 
+/** Files the fuzz passes to `importFile`: good, bad, truncated, missing, a directory (set by the fuzz runner). */
+let fuzzPaths = []
+
+function fuzzFiles(dir) {
+  const at = (name) => path.join(`${dir}-import`, name)
+  fs.mkdirSync(at('files'), { recursive: true })
+  fs.writeFileSync(at('files/ok.jsonl'), '{"id":"imp-1","vector":[1,0,0,1],"section":"s"}\n{"id":"imp-2","vector":[0,1,0,1]}\n')
+  fs.writeFileSync(at('files/bad.jsonl'), '{"id":"imp-3","vector":[1,0,0,1]}\n{"id":"imp-4","vector":[1,"x",0,1]}\n')
+  fs.writeFileSync(at('files/cut.jsonl'), '{"id":"imp-5","vector":[1,0,0,1]}\n{"id":"imp-6","vec')
+  const header = "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }"
+  const npy = Buffer.concat([Buffer.from('\x93NUMPY\x01\x00', 'latin1'), Buffer.from([header.length + 1, 0]), Buffer.from(`${header}\n`, 'latin1'), Buffer.alloc(20)])
+  fs.writeFileSync(at('files/cut.npy'), npy)
+  fs.writeFileSync(at('files/junk.parquet'), 'PAR1 not really')
+  return [at('files/ok.jsonl'), at('files/bad.jsonl'), at('files/cut.jsonl'), at('files/cut.npy'), at('files/junk.parquet'), at('files/missing.jsonl'), at('files')]
+}
+
 function fuzzValue(rand, depth = 0) {
-  const pick = Math.floor(rand() * 22)
+  const pick = Math.floor(rand() * 24)
   const big = () => Array.from({ length: Math.floor(rand() * 3) }, () => fuzzValue(rand, depth + 1))
   switch (pick) {
     case 0: return undefined
@@ -218,6 +234,8 @@ function fuzzValue(rand, depth = 0) {
     case 18: return { year: { [['$gt', '$in', '$regex', '$exists'][Math.floor(rand() * 4)]]: fuzzValue(rand, depth + 1) } }
     case 19: return [{ id: `f${Math.floor(rand() * 50)}`, vector: Float32Array.from({ length: 4 }, () => rand() - 0.5), metadata: fuzzValue(rand, depth + 1) }]
     case 20: return { limit: fuzzValue(rand, depth + 1), threshold: fuzzValue(rand, depth + 1), exact: rand() < 0.5 }
+    case 21: return fuzzPaths[Math.floor(rand() * fuzzPaths.length)] ?? 'missing.jsonl'
+    case 22: return { format: fuzzValue(rand, depth + 1), commitEvery: fuzzValue(rand, depth + 1), onProgress: rand() < 0.5 ? () => { throw new Error('progress boom') } : fuzzValue(rand, depth + 1) }
     default: { let o = { section: 'deep' }; for (let i = 0; i < 200 * (depth + 1); i++) o = { $not: o }; return o }
   }
 }
@@ -226,8 +244,9 @@ async function fuzzRunner(dir, fuzzSeed, calls) {
   const rand = prng(fuzzSeed)
   const store = await EmbeddingStore.open(dir, { dimension: 4, fields: { section: 'string', year: 'int' }, autoIndex: false })
   await store.addEmbeddings([{ id: 'seed', vector: [1, 0, 0, 0], metadata: { section: 's', year: 1 } }])
-  const methods = ['addEmbeddings', 'upsertEmbeddings', 'search', 'count', 'get', 'delete', 'stats', 'version', 'optimize', 'createIndex']
-  const writes = new Set(['addEmbeddings', 'upsertEmbeddings', 'delete', 'optimize', 'createIndex'])
+  fuzzPaths = fuzzFiles(dir)
+  const methods = ['addEmbeddings', 'upsertEmbeddings', 'search', 'count', 'get', 'delete', 'stats', 'version', 'optimize', 'createIndex', 'importFile']
+  const writes = new Set(['addEmbeddings', 'upsertEmbeddings', 'delete', 'optimize', 'createIndex', 'importFile'])
   let rejected = 0
   for (let i = 0; i < calls; i++) {
     const method = methods[Math.floor(rand() * methods.length)]
@@ -279,6 +298,7 @@ async function fuzzScenario() {
     const proc = child('fuzz', [dir, String(seed + p), String(calls)], (line) => lines.push(line))
     const { code, signal } = await exited(proc)
     fs.rmSync(dir, { recursive: true, force: true })
+    fs.rmSync(`${dir}-import`, { recursive: true, force: true })
     const done = lines.find((l) => l.startsWith('DONE '))
     if (code !== 0 || !done) fail(`fuzz process ${p} (seed ${seed + p}) ended with ${signal || code}: ${lines.slice(-3).join(' | ')}`)
     const [, n, r] = done.split(' ')

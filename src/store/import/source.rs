@@ -129,28 +129,6 @@ pub fn id_from_json(value: Option<&Value>, at: impl FnOnce() -> String) -> Resul
     }
 }
 
-/// A vector from JSON: an array of numbers (converted to float32; out-of-range values become
-/// infinite and are refused by the vector check).
-pub fn vector_from_json(value: Option<&Value>, at: impl Fn() -> String) -> Result<Vec<f32>> {
-    match value {
-        Some(Value::Array(values)) => values
-            .iter()
-            .enumerate()
-            .map(|(i, v)| {
-                v.as_f64().map(|x| x as f32).ok_or_else(|| StoreError::InvalidVector {
-                    what: at(),
-                    reason: format!("element {i} is {}, not a number", kind(v)),
-                })
-            })
-            .collect(),
-        Some(other) => Err(StoreError::InvalidVector {
-            what: at(),
-            reason: format!("expected an array of numbers, got {}", kind(other)),
-        }),
-        None => Err(StoreError::invalid(at(), "missing")),
-    }
-}
-
 fn kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
