@@ -4,7 +4,7 @@
 //! exact f32 vectors, so scores are exact. Adds are spread over the cores; searches and adds may
 //! run at once, growing the capacity takes the write lock briefly.
 
-use std::sync::{PoisonError, RwLock};
+use std::sync::{Mutex, PoisonError, RwLock};
 
 use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
 
@@ -41,6 +41,9 @@ impl Default for GraphSettings {
 /// One HNSW graph.
 pub struct Graph {
     index: RwLock<Index>,
+    /// Held by `add` and `to_bytes`: adds run beside searches (both under the read lock), but a save must
+    /// not see the graph grow between measuring it and writing it out.
+    changing: Mutex<()>,
     /// How it was built.
     pub settings: GraphSettings,
     /// Vector length.
@@ -74,7 +77,7 @@ impl Graph {
     pub fn new(dimension: usize, metric: Metric, settings: GraphSettings) -> Result<Self> {
         let index = Index::new(&options(dimension, metric, settings)).map_err(failed("creating"))?;
         index.reserve_capacity_and_threads(0, CONTEXTS).map_err(failed("reserving"))?;
-        Ok(Self { index: RwLock::new(index), settings, dimension, metric })
+        Ok(Self { index: RwLock::new(index), changing: Mutex::new(()), settings, dimension, metric })
     }
 
     /// A graph saved by `to_bytes` (the caller checked the sidecar's checksum and header).
@@ -87,7 +90,7 @@ impl Graph {
         index.change_expansion_add(settings.ef_construction as usize);
         index.change_expansion_search(EXPANSION_SEARCH);
         index.reserve_capacity_and_threads(index.size(), CONTEXTS).map_err(failed("reserving"))?;
-        Ok(Self { index: RwLock::new(index), settings, dimension, metric })
+        Ok(Self { index: RwLock::new(index), changing: Mutex::new(()), settings, dimension, metric })
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Index> {
@@ -96,6 +99,7 @@ impl Graph {
 
     /// The serialised graph.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let _unchanging = self.changing.lock().unwrap_or_else(PoisonError::into_inner);
         let index = self.read();
         let mut bytes = vec![0; index.serialized_length()];
         index.save_to_buffer(&mut bytes).map_err(failed("saving"))?;
@@ -126,6 +130,7 @@ impl Graph {
 
     /// Adds `rows` (key, vector), spread over `threads` threads. Keys already held are skipped.
     pub fn add(&self, rows: &[(u64, &[f32])], threads: usize) -> Result<()> {
+        let _changing = self.changing.lock().unwrap_or_else(PoisonError::into_inner);
         {
             let index = self.index.write().unwrap_or_else(PoisonError::into_inner);
             let needed = index.size() + rows.len();
@@ -195,6 +200,27 @@ mod tests {
         let held = again.vector(123 << 32 | 7).unwrap_or_default();
         assert!(held.iter().zip(&data[123]).all(|(a, b)| (a - b).abs() <= 1e-2 * b.abs().max(1e-3)));
         assert!(again.vector(5).is_none());
+        Ok(())
+    }
+
+    /// A save while rows are being added (a background upkeep batch still running when `close()` saves)
+    /// once failed with "Failed to serialize into stream": the graph grew between measuring and writing.
+    #[test]
+    fn saving_while_rows_are_added_always_succeeds() -> Result<()> {
+        let data = vectors(6_000, 16, 3);
+        let graph = Graph::new(16, Metric::Cosine, GraphSettings::default())?;
+        let rows: Vec<(u64, &[f32])> = data.iter().enumerate().map(|(i, v)| (i as u64, &v[..])).collect();
+        std::thread::scope(|scope| {
+            let adder = scope.spawn(|| rows.chunks(200).try_for_each(|batch| graph.add(batch, 1)));
+            let mut saves = 0;
+            while !adder.is_finished() || saves == 0 {
+                let bytes = graph.to_bytes()?;
+                Graph::from_bytes(&bytes, 16, Metric::Cosine, GraphSettings::default())?;
+                saves += 1;
+            }
+            adder.join().unwrap_or_else(|_| Err(StoreError::Internal("the adder panicked".into())))
+        })?;
+        assert_eq!(graph.len(), 6_000);
         Ok(())
     }
 
