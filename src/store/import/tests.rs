@@ -91,26 +91,22 @@ async fn jsonl_field_names_and_a_metadata_object() -> Result<()> {
         ),
     )
     .unwrap();
-    let request = ImportRequest {
+    let renamed = ImportRequest {
         id_field: Some("key".into()),
         vector_field: Some("embedding".into()),
         metadata_fields: Some(vec!["title".into()]),
         ..request(&file)
     };
-    assert_eq!(store.import_file(request, None).await?.added, 3);
+    assert_eq!(store.import_file(renamed, None).await?.added, 3);
     assert_eq!(stored(&store, "7").await.1, json!({ "title": "a" }));
     assert_eq!(stored(&store, "c").await.1, json!(null));
 
     // The shape `get()` returns: { id, vector, metadata: {…} }.
     let file = dir.path().join("export.jsonl");
     write_jsonl(&file, &[json!({ "id": "x", "vector": v[0], "metadata": { "section": "libs" } })]);
-    store.import_file(request_of(&file), None).await?;
+    store.import_file(request(&file), None).await?;
     assert_eq!(stored(&store, "x").await.1, json!({ "section": "libs" }));
     Ok(())
-}
-
-fn request_of(file: &std::path::Path) -> ImportRequest {
-    request(file)
 }
 
 /// Every refusal names the line or row and field, and the table is as it was.
