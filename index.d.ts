@@ -12,9 +12,11 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 /** An embedded embedding store: one LanceDB table on local disk. Create one with `EmbeddingStore.open`. */
 export declare class EmbeddingStore {
   /**
-   * Opens the store in directory `path` (created if missing), creating the table on first use.
+   * Opens the store in directory `path` (created if missing) or at an `s3://bucket/prefix` URL
+   * (with `options.storage`), creating the table on first use.
    * Rejects `DIMENSION_MISMATCH` when `options.dimension` differs from an existing table's,
-   * `INVALID_ARGUMENT` for bad options, `IO` when the directory cannot be created or written.
+   * `INVALID_ARGUMENT` for bad options or paths, `IO` when the directory cannot be created or written
+   * or the object store cannot be reached (unreachable endpoint, bad credentials, missing bucket, denied).
    */
   static open(path: string, options?: OpenOptions): Promise<EmbeddingStore>
   /**
@@ -81,7 +83,7 @@ export declare class EmbeddingStore {
   get fields(): Record<string, 'string' | 'int' | 'float' | 'bool' | 'string[]'>
   /** The table name. */
   get table(): string
-  /** The store's directory, as an absolute path. */
+  /** The store's directory, as an absolute path, or its `s3://` URL. */
   get path(): string
   /** Whether `close()` has been called. */
   get closed(): boolean
@@ -332,6 +334,8 @@ export interface OpenOptions {
   autoIndex?: boolean
   /** Tuning knobs; see `PerformanceConfig`. */
   performance?: PerformanceConfig | null
+  /** How to reach the object store of an `s3://bucket/prefix` path (S3 or an S3-compatible server); see `StorageOptions`. Refused for a local directory. */
+  storage?: StorageOptions | null
 }
 
 /** Options for `EmbeddingStore.optimize`. */
@@ -382,7 +386,7 @@ export interface PerformanceConfig {
   autoOptimizeEvery?: number
   /** Seconds old table versions are kept when the table is compacted (`optimize()` or automatically), from 0 up to a year. Every call checks the latest version, and that check slows down with thousands of retained versions; but a reader in another process still on a pruned version may fail. Default `3600`. */
   retainVersionsSeconds?: number
-  /** How far behind writes from *other* processes a read may be, in milliseconds (from 0 up to a year). `0` (default): every call sees the latest commit, at ~10 µs per call; a larger value skips that check for up to this long. Writes through stores in this process are always seen at once. */
+  /** How far behind writes from *other* processes a read may be, in milliseconds (from 0 up to a year). `0` (default on local disk): every call sees the latest commit, at ~10 µs per call; a larger value skips that check for up to this long. Default `1000` for an `s3://` store, where the check is a request to the server. Writes through stores in this process are always seen at once. */
   readConsistencyIntervalMs?: number
   /** Memory the resident copy of the table may use, in MiB (an integer from 0 to 1048576). Searches are answered from this in-memory copy (an exact SIMD scan, filters included) while the table fits; a larger table, or `0`, is searched through LanceDB. Default `1024` (≈ 330k × 768 or 650k × 384 vectors with small metadata). */
   residentMemoryMB?: number
@@ -446,6 +450,34 @@ export interface SearchOptions {
   ef?: number
   /** `true` skips the vector index: an exact search over every row. Default `false`. */
   exact?: boolean
+}
+
+/** Object-storage settings for an `s3://bucket/prefix` store. Every field is optional: credentials, region and endpoint also come from the usual environment variables (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION`, `AWS_ENDPOINT`, `AWS_ALLOW_HTTP`) and `~/.aws` profiles. Secrets never appear in error messages or `stats()`. */
+export interface StorageOptions {
+  /** URL of an S3-compatible server, e.g. `'http://127.0.0.1:9000'` (MinIO, moto, Ceph, R2, …). Default: AWS S3. */
+  endpoint?: string
+  /** Region, e.g. `'us-east-1'`. Default: `AWS_REGION`, else found from the bucket on AWS. */
+  region?: string
+  /** Access key id. Default: `AWS_ACCESS_KEY_ID` / the AWS credential chain. */
+  accessKeyId?: string
+  /** Secret access key. Default: `AWS_SECRET_ACCESS_KEY` / the AWS credential chain. */
+  secretAccessKey?: string
+  /** Session token of temporary credentials. Default: `AWS_SESSION_TOKEN`. */
+  sessionToken?: string
+  /** Allow a plain `http://` endpoint (local servers). Default `false`. */
+  allowHttp?: boolean
+  /** Virtual-hosted-style requests (`bucket.endpoint/key`) instead of path-style (`endpoint/bucket/key`). Default `false` with an `endpoint`. */
+  virtualHostedStyle?: boolean
+  /** Longest wait for a connection to the server, in ms (1 to 3600000). Default `5000`. */
+  connectTimeoutMs?: number
+  /** Longest one request may take, in ms (1 to 3600000). Default `30000`. */
+  timeoutMs?: number
+  /** Retries of a failed request (network errors, 5xx, throttling): an integer from 0 to 100. Default `3`. */
+  maxRetries?: number
+  /** Longest a request and its retries may take together, in ms (1 to 3600000; counted in whole seconds). Default `30000`. */
+  retryTimeoutMs?: number
+  /** Further LanceDB storage options passed as given, e.g. `{ aws_server_side_encryption: 'aws:kms' }` (see LanceDB's object-store docs). Their values are treated as secrets. */
+  options?: Record<string, string>
 }
 
 /** One stored embedding, as `get` returns it. */

@@ -128,11 +128,13 @@ test('4. invalid inputs are refused: non-object performance, unknown keys, BigIn
 test('9. a path with a newline or a URL is INVALID_ARGUMENT, and nothing is created', async () => {
   const err = await rejects(() => EmbeddingStore.open(join(dir.path, 'a\nb'), { dimension: 2 }), invalid)
   expect(err.message).toMatch(/control character/)
-  for (const url of ['s3://bucket/prefix', 'memory://x', 'file:///tmp/x']) {
+  // s3:// is supported since issue 18 (see issue-18-object-storage.spec.ts); other schemes are refused.
+  for (const url of ['gs://bucket/prefix', 'memory://x', 'file:///tmp/x', 's3://Not_A_Bucket/x']) {
     await rejects(() => EmbeddingStore.open(url, { dimension: 2 }), invalid)
   }
-  expect(existsSync('s3:')).toBe(false)
+  expect(existsSync('gs:')).toBe(false)
   expect(existsSync('memory:')).toBe(false)
+  expect(existsSync('s3:')).toBe(false)
 })
 
 test('7. two processes adding the same new ids at once: one commits, the other rejects DUPLICATE_ID, never a duplicate row', async () => {

@@ -31,7 +31,7 @@ function runOne(system, scenario) {
 const fmt = (x, digits = 2) => (x == null ? '—' : typeof x === 'number' ? (Math.abs(x) >= 1000 ? Math.round(x).toLocaleString('en-US') : x.toFixed(digits)) : String(x))
 const ratio = (a, b) => (a == null || b == null || b === 0 ? '—' : `${(a / b).toFixed(2)}×`)
 
-function table(results, importResult) {
+function table(results, importResult, objectStorage) {
   const lines = []
   const targets = []
   for (const spec of specs) {
@@ -109,6 +109,21 @@ function table(results, importResult) {
   } else if (imp) {
     lines.push(`\n## import\n  skipped/failed: ${imp.skipped ?? imp.error}`)
   }
+  const os3 = objectStorage
+  if (os3 && !os3.skipped && !os3.error) {
+    lines.push(`\n## object storage (MiniLM ${os3.n.toLocaleString('en-US')} × ${os3.dim}, local S3-compatible server (moto) vs local disk, exact search, ${os3.queries} queries)`)
+    lines.push('| metric | s3:// (moto on 127.0.0.1) | local disk | s3 ÷ local |')
+    lines.push('| --- | ---: | ---: | ---: |')
+    const row = (name, key, d = 2) => lines.push(`| ${name} | ${fmt(os3.s3[key], d)} | ${fmt(os3.local[key], d)} | ${ratio(os3.s3[key], os3.local[key])} |`)
+    row('insert, batches of 1,000 (vectors/s)', 'insertPerSec', 0)
+    row('open (ms)', 'openMs')
+    row('first search after open (ms)', 'firstSearchMs')
+    row('search p50 (ms), resident copy, default consistency', 'residentP50')
+    row('search p50 (ms), LanceDB path (residentMemoryMB: 0)', 'lanceP50')
+    row('search p50 (ms), resident, readConsistencyIntervalMs: 0 (a version check per call)', 'consistentEveryCallP50')
+  } else if (os3) {
+    lines.push(`\n## object storage\n  skipped/failed: ${os3.skipped ?? os3.error}`)
+  }
   lines.push('\n## targets (lancestore)')
   lines.push('| target | result |')
   lines.push('| --- | --- |')
@@ -126,7 +141,7 @@ function versions() {
 
 /** Writes the table, JSON, SVG and Markdown of a finished run. */
 function report(doc) {
-  const text = table(doc.results, doc.import)
+  const text = table(doc.results, doc.import, doc.objectStorage)
   console.log(`# lancestore benchmark${doc.quick ? ' (quick)' : ''}, ${doc.date}`)
   console.log('Latencies: median over passes of per-query percentiles, warm-up excluded; ratios are lancestore ÷ @lancedb/lancedb (below 1 is faster for latency, above 1 is faster for throughput).')
   console.log(text)
@@ -137,6 +152,16 @@ function report(doc) {
   fs.writeFileSync(path.join(out, `${base}.svg`), renderChart(doc))
   fs.writeFileSync(path.join(out, `${base}.md`), `${text}\n`)
   console.log(`\nwrote bench/results/${base}.json, ${base}.svg and ${base}.md`)
+}
+
+/** Runs bench/<name>.js in its own process; its last stdout line is the JSON result. */
+function runScript(name) {
+  process.stderr.write(`[bench] ${name} … `)
+  const t0 = Date.now()
+  const child = spawnSync(process.execPath, [path.join(__dirname, `${name}.js`), ...(quick ? ['--quick'] : [])], { encoding: 'utf8', maxBuffer: 1 << 24 })
+  const result = child.status === 0 ? JSON.parse(child.stdout.trim().split('\n').pop()) : { error: (child.stderr || `exit ${child.status}`).trim().split('\n').slice(-5).join(' | ') }
+  process.stderr.write(`${result.error ? `failed: ${result.error}` : result.skipped ? `skipped: ${result.skipped}` : 'done'} (${((Date.now() - t0) / 1000).toFixed(1)} s)\n`)
+  return result
 }
 
 function main() {
@@ -156,16 +181,10 @@ function main() {
       results.push(r)
     }
   }
-  let imported = null
-  if (!only || only === 'import') {
-    process.stderr.write('[bench] import … ')
-    const t0 = Date.now()
-    const child = spawnSync(process.execPath, [path.join(__dirname, 'import.js'), ...(quick ? ['--quick'] : [])], { encoding: 'utf8', maxBuffer: 1 << 24 })
-    imported = child.status === 0 ? JSON.parse(child.stdout.trim().split('\n').pop()) : { error: (child.stderr || `exit ${child.status}`).trim().split('\n').slice(-5).join(' | ') }
-    process.stderr.write(`${imported.error ? `failed: ${imported.error}` : imported.skipped ? `skipped: ${imported.skipped}` : 'done'} (${((Date.now() - t0) / 1000).toFixed(1)} s)\n`)
-  }
-  report({ date: started.toISOString(), quick, environment: versions(), results, import: imported })
-  if (results.some((r) => r.error) || imported?.error) process.exitCode = 1
+  const imported = !only || only === 'import' ? runScript('import') : null
+  const objectStorage = !only || only === 'object-storage' ? runScript('object-storage') : null
+  report({ date: started.toISOString(), quick, environment: versions(), results, import: imported, objectStorage })
+  if (results.some((r) => r.error) || imported?.error || objectStorage?.error) process.exitCode = 1
 }
 
 main()

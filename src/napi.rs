@@ -80,9 +80,11 @@ impl EmbeddingStore {
 
 #[napi]
 impl EmbeddingStore {
-    /// Opens the store in directory `path` (created if missing), creating the table on first use.
+    /// Opens the store in directory `path` (created if missing) or at an `s3://bucket/prefix` URL
+    /// (with `options.storage`), creating the table on first use.
     /// Rejects `DIMENSION_MISMATCH` when `options.dimension` differs from an existing table's,
-    /// `INVALID_ARGUMENT` for bad options, `IO` when the directory cannot be created or written.
+    /// `INVALID_ARGUMENT` for bad options or paths, `IO` when the directory cannot be created or written
+    /// or the object store cannot be reached (unreachable endpoint, bad credentials, missing bucket, denied).
     #[napi(ts_args_type = "path: string, options?: OpenOptions", ts_return_type = "Promise<EmbeddingStore>")]
     pub fn open<'env>(
         env: &'env Env,
@@ -315,10 +317,10 @@ impl EmbeddingStore {
         self.inner.table_name().to_owned()
     }
 
-    /// The store's directory, as an absolute path.
+    /// The store's directory, as an absolute path, or its `s3://` URL.
     #[napi(getter)]
     pub fn path(&self) -> String {
-        self.inner.dir().to_string_lossy().into_owned()
+        self.inner.location().display()
     }
 
     /// Whether `close()` has been called.

@@ -13,7 +13,9 @@ pub mod fields;
 mod filter;
 pub mod import;
 pub mod index;
+mod keyed_insert;
 mod latency;
+pub mod location;
 mod lock;
 mod maintenance;
 pub mod metric;
@@ -21,6 +23,7 @@ pub mod model;
 pub mod progress;
 mod read;
 mod registry;
+mod remote_error;
 pub mod resident;
 mod retry;
 mod schema;
@@ -31,7 +34,7 @@ mod testing;
 mod write;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -45,6 +48,7 @@ use cache::QueryCache;
 pub use config::{IndexRequest, OpenOptions, SearchRequest, StoreConfig};
 pub use error::{ErrorCode, Result, StoreError};
 pub use latency::LatencySummary;
+pub use location::{Location, StorageOptions};
 use lock::lock;
 pub use maintenance::IndexReport;
 pub use metric::Metric;
@@ -69,7 +73,7 @@ impl Handles {
 
 /// An open embedding store: one LanceDB table of `id`, `vector`, `metadata`.
 pub struct Store {
-    dir: PathBuf,
+    location: Location,
     config: StoreConfig,
     layout: schema::Layout,
     handles: RwLock<Option<Arc<Handles>>>,
@@ -98,11 +102,17 @@ impl Store {
     /// Opens (or creates) the store at `path`. A new table needs `dimension`; an existing one must
     /// match the given `dimension` and `metric`.
     pub async fn open(path: &str, options: OpenOptions) -> Result<Self> {
-        let config = StoreConfig::resolve(options)?;
-        let dir = prepare_directory(path).await?;
-        let shared = registry::connect(&dir, config.read_consistency).await?;
-        let locks = registry::table_locks(&dir, &config.table)?;
-        let table = shared.table(&config.table, || open_or_create_table(&shared.connection, &config)).await?;
+        let location = Location::parse(path, options.storage.as_ref())?;
+        let consistency_given = options.read_consistency_interval_ms.is_some();
+        let mut config = StoreConfig::resolve(options)?;
+        if !consistency_given {
+            config.read_consistency = location.default_read_consistency();
+        }
+        let location = prepare(location).await?;
+        let shared = registry::connect(&location, config.read_consistency).await?;
+        let locks = registry::table_locks(&location, &config.table)?;
+        let keyed = location.is_remote();
+        let table = shared.table(&config.table, || open_or_create_table(&shared.connection, &config, keyed)).await?;
         let schema = table.schema().await.map_err(StoreError::lance("reading the table schema"))?;
         let layout = schema::describe(&schema)?;
         config.check_layout(&layout)?;
@@ -113,9 +123,13 @@ impl Store {
         let cache = Mutex::new(QueryCache::new(config.cache_capacity, config.cache_ttl));
         let resident = (config.resident_budget_bytes > 0).then(|| {
             let budget = config.resident_budget_bytes;
-            let sidecar = resident::sidecar::path(&dir, &config.table);
+            // The saved graph is a local file beside the table; on object storage each process builds its own.
+            let sidecar = match &location {
+                Location::Local(dir) => Some(resident::sidecar::path(dir, &config.table)),
+                Location::ObjectStore { .. } => None,
+            };
             shared.resident(&config.table, || {
-                resident::Resident::new(layout.dimension, layout.metric, &layout.fields, budget, Some(sidecar))
+                resident::Resident::new(layout.dimension, layout.metric, &layout.fields, budget, sidecar)
             })
         });
         if config.auto_index
@@ -125,7 +139,7 @@ impl Store {
         }
         let handles = Arc::new(Handles { shared, locks, table, schema });
         let store = Self {
-            dir,
+            location,
             config,
             layout,
             handles: RwLock::new(Some(Arc::clone(&handles))),
@@ -167,9 +181,9 @@ impl Store {
         &self.config.table
     }
 
-    /// The store's directory, canonicalised.
-    pub fn dir(&self) -> &Path {
-        &self.dir
+    /// Where the store lives: its canonical directory, or its `s3://` URL.
+    pub fn location(&self) -> &Location {
+        &self.location
     }
 
     /// Whether `close()` has been called.
@@ -235,9 +249,17 @@ async fn prewarm(table: &lancedb::Table, rows: usize) -> Result<()> {
     Ok(())
 }
 
+/// A local directory is created if needed and canonicalised; an object-store prefix needs nothing
+/// before LanceDB connects (it has no directories to create).
+async fn prepare(location: Location) -> Result<Location> {
+    match location {
+        Location::Local(dir) => Ok(Location::Local(prepare_directory(&dir.to_string_lossy()).await?)),
+        remote @ Location::ObjectStore { .. } => Ok(remote),
+    }
+}
+
 /// Creates `path` if needed and returns it canonicalised; anything the file system refuses is `Io`.
 async fn prepare_directory(path: &str) -> Result<PathBuf> {
-    config::check_path(path)?;
     let io = |action: &str| {
         let action = format!("{action} {path:?}");
         move |e: std::io::Error| StoreError::io(action, &e)
@@ -254,24 +276,29 @@ async fn prepare_directory(path: &str) -> Result<PathBuf> {
     Ok(dir)
 }
 
-async fn open_or_create_table(connection: &lancedb::Connection, config: &StoreConfig) -> Result<lancedb::Table> {
+/// Opens the table, or creates it (`keyed`: `id` marked as the primary key, for object storage).
+async fn open_or_create_table(
+    connection: &lancedb::Connection,
+    config: &StoreConfig,
+    keyed: bool,
+) -> Result<lancedb::Table> {
     match connection.open_table(&config.table).execute().await {
         Ok(table) => return Ok(table),
         Err(lancedb::Error::TableNotFound { .. }) => {}
-        Err(e) => return Err(StoreError::lance("opening the table")(e)),
+        Err(e) => return Err(remote_error::classify("opening the table")(e)),
     }
     let dimension = config.dimension.ok_or_else(|| {
         StoreError::invalid("dimension", "the table does not exist yet, so `dimension` is required to create it")
     })?;
     let declared = config.fields.clone().unwrap_or_default();
-    let schema = schema::table_schema(dimension, config.metric.unwrap_or(Metric::Cosine), &declared)?;
+    let schema = schema::table_schema(dimension, config.metric.unwrap_or(Metric::Cosine), &declared, keyed)?;
     match connection.create_empty_table(&config.table, schema).execute().await {
         Ok(table) => Ok(table),
         // Another store created it between our open and create: open theirs (and check it matches).
         Err(lancedb::Error::TableAlreadyExists { .. }) => {
-            connection.open_table(&config.table).execute().await.map_err(StoreError::lance("opening the table"))
+            connection.open_table(&config.table).execute().await.map_err(remote_error::classify("opening the table"))
         }
-        Err(e) => Err(StoreError::lance("creating the table")(e)),
+        Err(e) => Err(remote_error::classify("creating the table")(e)),
     }
 }
 

@@ -70,7 +70,7 @@ pub fn check_keys<'env>(env: &'env Env, value: &Unknown<'env>, what: &str, keys:
     }
 }
 
-/// Open options: the top level and the nested `performance` object are checked for unknown keys.
+/// Open options: the top level and the nested `performance` and `storage` objects are checked for unknown keys.
 pub fn open_options<'env>(env: &'env Env, value: Option<Unknown<'env>>) -> Args<'env, options::OpenOptions> {
     let Some(value) = value else {
         return Ok(options::OpenOptions::default());
@@ -85,6 +85,11 @@ pub fn open_options<'env>(env: &'env Env, value: Option<Unknown<'env>>) -> Args<
         .map_err(|e| BadArgument::new(env, "options.performance", &e.reason))?;
     if given(env, &performance, "options.performance")? {
         check_keys(env, &performance, "options.performance", options::PerformanceConfig::KEYS)?;
+    }
+    let storage: Unknown<'env> =
+        object.get_named_property("storage").map_err(|e| BadArgument::new(env, "options.storage", &e.reason))?;
+    if given(env, &storage, "options.storage")? {
+        check_keys(env, &storage, "options.storage", options::StorageOptions::KEYS)?;
     }
     from_js(env, &value, "options")
 }

@@ -153,7 +153,7 @@ where
 
 /// A Promise already rejected with `bad.error` (its `code` and message) and `bad.cause`.
 fn reject_now<'env, V: ToNapiValue>(env: &'env Env, bad: BadArgument<'env>) -> napi::Result<PromiseRaw<'env, V>> {
-    let error = JsError::from(napi::Error::new(Code(bad.error.code()), bad.error.to_string()));
+    let error = JsError::from(napi::Error::new(Code(bad.error.code()), bad.error.message()));
     // SAFETY: on the JS thread that owns `env`, which `into_value` creates the Error object in.
     let raw = unsafe { error.into_value(env.raw()) };
     let mut object = Object::from_raw(env.raw(), raw);
@@ -164,7 +164,7 @@ fn reject_now<'env, V: ToNapiValue>(env: &'env Env, bad: BadArgument<'env>) -> n
 }
 
 fn js_error(env: &Env, err: &StoreError) -> napi::Error {
-    let error = JsError::from(napi::Error::new(Code(err.code()), err.to_string()));
+    let error = JsError::from(napi::Error::new(Code(err.code()), err.message()));
     // SAFETY: called from settle's callback, on the JS thread that owns `env`; the value was just created there.
     let value = unsafe { Unknown::from_raw_unchecked(env.raw(), error.into_value(env.raw())) };
     napi::Error::from(value) // keeps this JS object: the promise rejects with it, `code` intact

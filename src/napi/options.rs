@@ -1,7 +1,7 @@
 //! The JS-facing inputs (`#[napi(object)]` options and items) and their plain conversions to the
 //! core's request types. No defaults or validation here: those live in `store/config.rs`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use napi::bindgen_prelude::{Either, Float32Array, Function, Null};
 use napi::threadsafe_function::UnknownReturnValue;
@@ -31,6 +31,76 @@ pub struct OpenOptions {
     /// Tuning knobs; see `PerformanceConfig`.
     #[napi(ts_type = "PerformanceConfig | null")]
     pub performance: Option<Either<PerformanceConfig, Null>>,
+    /// How to reach the object store of an `s3://bucket/prefix` path (S3 or an S3-compatible server); see `StorageOptions`. Refused for a local directory.
+    #[napi(ts_type = "StorageOptions | null")]
+    pub storage: Option<Either<StorageOptions, Null>>,
+}
+
+/// Object-storage settings for an `s3://bucket/prefix` store. Every field is optional: credentials, region and endpoint also come from the usual environment variables (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION`, `AWS_ENDPOINT`, `AWS_ALLOW_HTTP`) and `~/.aws` profiles. Secrets never appear in error messages or `stats()`.
+#[napi(object, object_to_js = false)]
+#[derive(Default)]
+pub struct StorageOptions {
+    /// URL of an S3-compatible server, e.g. `'http://127.0.0.1:9000'` (MinIO, moto, Ceph, R2, …). Default: AWS S3.
+    pub endpoint: Option<String>,
+    /// Region, e.g. `'us-east-1'`. Default: `AWS_REGION`, else found from the bucket on AWS.
+    pub region: Option<String>,
+    /// Access key id. Default: `AWS_ACCESS_KEY_ID` / the AWS credential chain.
+    pub access_key_id: Option<String>,
+    /// Secret access key. Default: `AWS_SECRET_ACCESS_KEY` / the AWS credential chain.
+    pub secret_access_key: Option<String>,
+    /// Session token of temporary credentials. Default: `AWS_SESSION_TOKEN`.
+    pub session_token: Option<String>,
+    /// Allow a plain `http://` endpoint (local servers). Default `false`.
+    pub allow_http: Option<bool>,
+    /// Virtual-hosted-style requests (`bucket.endpoint/key`) instead of path-style (`endpoint/bucket/key`). Default `false` with an `endpoint`.
+    pub virtual_hosted_style: Option<bool>,
+    /// Longest wait for a connection to the server, in ms (1 to 3600000). Default `5000`.
+    pub connect_timeout_ms: Option<f64>,
+    /// Longest one request may take, in ms (1 to 3600000). Default `30000`.
+    pub timeout_ms: Option<f64>,
+    /// Retries of a failed request (network errors, 5xx, throttling): an integer from 0 to 100. Default `3`.
+    pub max_retries: Option<f64>,
+    /// Longest a request and its retries may take together, in ms (1 to 3600000; counted in whole seconds). Default `30000`.
+    pub retry_timeout_ms: Option<f64>,
+    /// Further LanceDB storage options passed as given, e.g. `{ aws_server_side_encryption: 'aws:kms' }` (see LanceDB's object-store docs). Their values are treated as secrets.
+    pub options: Option<HashMap<String, String>>,
+}
+
+impl StorageOptions {
+    /// The keys `storage` takes; any other is refused.
+    pub const KEYS: &[&str] = &[
+        "endpoint",
+        "region",
+        "accessKeyId",
+        "secretAccessKey",
+        "sessionToken",
+        "allowHttp",
+        "virtualHostedStyle",
+        "connectTimeoutMs",
+        "timeoutMs",
+        "maxRetries",
+        "retryTimeoutMs",
+        "options",
+    ];
+}
+
+impl From<StorageOptions> for store::StorageOptions {
+    fn from(s: StorageOptions) -> Self {
+        Self {
+            endpoint: s.endpoint,
+            region: s.region,
+            access_key_id: s.access_key_id,
+            secret_access_key: s.secret_access_key,
+            session_token: s.session_token,
+            allow_http: s.allow_http,
+            virtual_hosted_style: s.virtual_hosted_style,
+            connect_timeout_ms: s.connect_timeout_ms,
+            timeout_ms: s.timeout_ms,
+            max_retries: s.max_retries,
+            retry_timeout_ms: s.retry_timeout_ms,
+            extra: s.options.unwrap_or_default().into_iter().collect(),
+        }
+    }
 }
 
 /// Performance tuning for `EmbeddingStore.open`. Every field is optional.
@@ -53,7 +123,7 @@ pub struct PerformanceConfig {
     pub auto_optimize_every: Option<f64>,
     /// Seconds old table versions are kept when the table is compacted (`optimize()` or automatically), from 0 up to a year. Every call checks the latest version, and that check slows down with thousands of retained versions; but a reader in another process still on a pruned version may fail. Default `3600`.
     pub retain_versions_seconds: Option<f64>,
-    /// How far behind writes from *other* processes a read may be, in milliseconds (from 0 up to a year). `0` (default): every call sees the latest commit, at ~10 µs per call; a larger value skips that check for up to this long. Writes through stores in this process are always seen at once.
+    /// How far behind writes from *other* processes a read may be, in milliseconds (from 0 up to a year). `0` (default on local disk): every call sees the latest commit, at ~10 µs per call; a larger value skips that check for up to this long. Default `1000` for an `s3://` store, where the check is a request to the server. Writes through stores in this process are always seen at once.
     pub read_consistency_interval_ms: Option<f64>,
     /// Memory the resident copy of the table may use, in MiB (an integer from 0 to 1048576). Searches are answered from this in-memory copy (an exact SIMD scan, filters included) while the table fits; a larger table, or `0`, is searched through LanceDB. Default `1024` (≈ 330k × 768 or 650k × 384 vectors with small metadata).
     #[napi(js_name = "residentMemoryMB")]
@@ -63,7 +133,7 @@ pub struct PerformanceConfig {
 impl OpenOptions {
     /// The keys `EmbeddingStore.open` takes; any other is refused.
     pub const KEYS: &[&str] =
-        &["dimension", "table", "metric", "maxConcurrentSearches", "fields", "autoIndex", "performance"];
+        &["dimension", "table", "metric", "maxConcurrentSearches", "fields", "autoIndex", "performance", "storage"];
 }
 
 impl PerformanceConfig {
@@ -105,6 +175,10 @@ impl From<OpenOptions> for store::OpenOptions {
             retain_versions_seconds: performance.retain_versions_seconds,
             auto_index: options.auto_index,
             resident_memory_mb: performance.resident_memory_mb,
+            storage: match options.storage {
+                Some(Either::A(storage)) => Some(storage.into()),
+                Some(Either::B(Null)) | None => None,
+            },
         }
     }
 }

@@ -11,6 +11,7 @@ use super::filter;
 use super::index::IndexKind;
 use super::index::knobs::Knobs;
 use super::index::plan::{AUTO_KIND, IndexOptions, MAX_ASKED_PARTITIONS, Requested};
+use super::location::StorageOptions;
 use super::metric::Metric;
 use super::model::Item;
 use super::schema::Layout;
@@ -81,6 +82,8 @@ pub struct OpenOptions {
     pub auto_index: Option<bool>,
     /// Memory budget of the resident copy, in MiB (0: off).
     pub resident_memory_mb: Option<f64>,
+    /// How to reach an object store (`s3://` paths only).
+    pub storage: Option<StorageOptions>,
 }
 
 /// Checked, defaulted settings of an open store.
@@ -229,32 +232,6 @@ impl StoreConfig {
         }
         Ok(())
     }
-}
-
-/// A store path: a non-empty local directory path without control characters. URLs (`s3://…`,
-/// `file://…`, `memory://…`) are refused rather than created as local directories named `s3:`.
-pub fn check_path(path: &str) -> Result<()> {
-    if path.is_empty() {
-        return Err(StoreError::invalid("path", "expected a directory path, got an empty string"));
-    }
-    if let Some(c) = path.chars().find(|c| c.is_control()) {
-        return Err(StoreError::invalid(
-            "path",
-            format!("the path holds the control character {c:?}; use a plain directory path"),
-        ));
-    }
-    if let Some((scheme, _)) = path.split_once("://")
-        && !scheme.is_empty()
-        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
-    {
-        return Err(StoreError::invalid(
-            "path",
-            format!(
-                "{path:?} is a URL; lancestore stores on local disk (object storage is not supported yet): give a directory path"
-            ),
-        ));
-    }
-    Ok(())
 }
 
 /// Table names become directory names: keep them to a safe, portable alphabet.
@@ -769,17 +746,6 @@ mod tests {
         assert_eq!(config.table, DEFAULT_TABLE);
         assert_eq!((config.cache_capacity, config.cache_ttl), (DEFAULT_CACHE_SIZE, Some(DEFAULT_CACHE_TTL)));
         assert_eq!(config.read_consistency, Duration::ZERO);
-    }
-
-    /// Issue 13, item 9: a newline gave `INTERNAL`, and URLs were created as local directories.
-    #[test]
-    fn paths_must_be_local_directories_without_control_characters() {
-        for bad in ["", "a\nb", "dir\0x", "s3://bucket/prefix", "file:///tmp/x", "memory://", "gs://b"] {
-            assert!(matches!(check_path(bad), Err(StoreError::InvalidArgument { .. })), "{bad:?}");
-        }
-        for good in ["./data", "/tmp/a b/ü", "C:\\data", "relative/dir:with-colon"] {
-            assert!(check_path(good).is_ok(), "{good:?}");
-        }
     }
 
     #[test]

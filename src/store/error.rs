@@ -172,6 +172,12 @@ impl StoreError {
         }
     }
 
+    /// The message users see: the error's text with every secret this process was given (object-store
+    /// credentials) replaced by `***`.
+    pub fn message(&self) -> String {
+        super::location::redact(&self.to_string())
+    }
+
     /// The stable code JS sees as `error.code`.
     pub fn code(&self) -> &'static str {
         self.kind().as_str()

@@ -6,11 +6,13 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, LazyLock, Mutex, Weak};
 use std::time::Duration;
 
 use super::error::{Result, StoreError};
+use super::location::Location;
+use super::remote_error;
 use super::resident::Resident;
 
 /// A LanceDB connection shared by the stores opened on one directory.
@@ -55,22 +57,25 @@ pub struct TableLocks {
     pub maintenance: tokio::sync::Mutex<()>,
     /// `.lancestore-<table>.lock` in the store directory: an advisory lock (flock) that serialises
     /// writers across processes. The kernel releases it when a process dies, so a crash never leaves
-    /// the table locked.
-    writers: std::fs::File,
+    /// the table locked. `None` on object storage, which has no such lock: there LanceDB's conditional
+    /// commits keep concurrent writers from overwriting each other (see the README's Object storage).
+    writers: Option<std::fs::File>,
 }
 
 /// Held while a write checks for stored ids and commits: no other writer of the table, in this
 /// process or another on this machine, does the same meanwhile.
 pub struct WriteLock<'a> {
     _local: tokio::sync::MutexGuard<'a, ()>,
-    file: &'a std::fs::File,
+    file: Option<&'a std::fs::File>,
 }
 
 impl Drop for WriteLock<'_> {
     fn drop(&mut self) {
         // Unlocking an open, locked file cannot fail on the platforms we build for; were it to, the
         // kernel still releases the lock when the process exits.
-        let _ = self.file.unlock();
+        if let Some(file) = self.file {
+            let _ = file.unlock();
+        }
     }
 }
 
@@ -82,9 +87,12 @@ impl TableLocks {
     /// processes (polling `try_lock`, so a caller that stops waiting never leaves a lock behind).
     pub async fn lock_writes(&self) -> Result<WriteLock<'_>> {
         let local = self.write.lock().await;
+        let Some(writers) = &self.writers else {
+            return Ok(WriteLock { _local: local, file: None });
+        };
         loop {
-            match self.writers.try_lock() {
-                Ok(()) => return Ok(WriteLock { _local: local, file: &self.writers }),
+            match writers.try_lock() {
+                Ok(()) => return Ok(WriteLock { _local: local, file: Some(writers) }),
                 Err(std::fs::TryLockError::WouldBlock) => tokio::time::sleep(WRITE_LOCK_POLL).await,
                 Err(std::fs::TryLockError::Error(e)) => {
                     return Err(StoreError::io("locking the table for writing".to_owned(), &e));
@@ -94,25 +102,22 @@ impl TableLocks {
     }
 }
 
-/// The locks of each table by (canonical directory, table name); weak, so the last store drops them.
-type LocksByTable = HashMap<(PathBuf, String), Weak<TableLocks>>;
+/// The locks of each table by (canonical directory or URL, table name); weak, so the last store drops them.
+type LocksByTable = HashMap<(String, String), Weak<TableLocks>>;
 
 static TABLE_LOCKS: LazyLock<Mutex<LocksByTable>> = LazyLock::new(Default::default);
 
-/// The locks of `table` in `dir` (a canonical path), shared by every store on it.
-pub fn table_locks(dir: &Path, table: &str) -> Result<Arc<TableLocks>> {
+/// The locks of `table` at `location` (canonical), shared by every store on it.
+pub fn table_locks(location: &Location, table: &str) -> Result<Arc<TableLocks>> {
     let mut locks = TABLE_LOCKS.lock().map_err(|_| StoreError::Internal("table-lock map poisoned".into()))?;
-    let key = (dir.to_owned(), table.to_owned());
+    let key = (location.display(), table.to_owned());
     if let Some(lock) = locks.get(&key).and_then(Weak::upgrade) {
         return Ok(lock);
     }
-    let file = dir.join(format!(".lancestore-{table}.lock"));
-    let writers = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&file)
-        .map_err(|e| StoreError::io(format!("opening the write-lock file {file:?}"), &e))?;
+    let writers = match location {
+        Location::Local(dir) => Some(lock_file(dir, table)?),
+        Location::ObjectStore { .. } => None,
+    };
     let lock = Arc::new(TableLocks {
         write: tokio::sync::Mutex::default(),
         maintenance: tokio::sync::Mutex::default(),
@@ -123,6 +128,17 @@ pub fn table_locks(dir: &Path, table: &str) -> Result<Arc<TableLocks>> {
     Ok(lock)
 }
 
+/// Opens (creating it if needed) the file the cross-process write lock is taken on.
+fn lock_file(dir: &Path, table: &str) -> Result<std::fs::File> {
+    let file = dir.join(format!(".lancestore-{table}.lock"));
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&file)
+        .map_err(|e| StoreError::io(format!("opening the write-lock file {file:?}"), &e))
+}
+
 /// LanceDB's index cache per connection: its own default (6 GiB), so large indexes stay in memory.
 const INDEX_CACHE_BYTES: usize = 6 << 30;
 /// LanceDB's metadata cache per connection (manifests, fragment and file metadata). LanceDB's default is
@@ -130,30 +146,39 @@ const INDEX_CACHE_BYTES: usize = 6 << 30;
 /// RSS grew 209 MiB at 1 GiB and kept climbing, 117 MiB at 64 MiB and levelling off.
 const METADATA_CACHE_BYTES: usize = 64 << 20;
 
-/// A connection is shared by stores on the same directory that ask for the same read consistency.
-type Key = (PathBuf, Duration);
+/// A connection is shared by stores on the same directory or URL that ask for the same read consistency
+/// (and, on object storage, give the same storage options).
+type Key = (String, Duration, Vec<(String, String)>);
 
 /// Open connections by canonical directory; weak, so dropping the last store closes one.
 /// A tokio mutex because connecting awaits, and two opens of one directory must not race.
 static CONNECTIONS: LazyLock<tokio::sync::Mutex<HashMap<Key, Weak<Shared>>>> = LazyLock::new(Default::default);
 
-/// The shared connection for `dir` (a canonical path), connecting if no store holds one.
-/// `read_consistency` zero makes every read check the latest committed version (~8 µs), so writes
-/// from other processes or other connections are always seen; larger values allow that much lag.
-pub async fn connect(dir: &Path, read_consistency: Duration) -> Result<Arc<Shared>> {
-    let key = (dir.to_owned(), read_consistency);
+/// The shared connection for `location` (canonical), connecting if no store holds one.
+/// `read_consistency` zero makes every read check the latest committed version (~8 µs on local disk,
+/// a request on object storage), so writes from other processes or other connections are always
+/// seen; larger values allow that much lag.
+pub async fn connect(location: &Location, read_consistency: Duration) -> Result<Arc<Shared>> {
+    let (uri, options) = match location {
+        Location::Local(dir) => {
+            (dir.to_str().ok_or_else(|| StoreError::invalid("path", "the path is not valid UTF-8"))?, None)
+        }
+        Location::ObjectStore { uri, options } => (uri.as_str(), Some(options)),
+    };
+    let mut sorted_options: Vec<(String, String)> =
+        options.into_iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect();
+    sorted_options.sort();
+    let key = (uri.to_owned(), read_consistency, sorted_options);
     let mut connections = CONNECTIONS.lock().await;
     if let Some(shared) = connections.get(&key).and_then(Weak::upgrade) {
         return Ok(shared);
     }
-    let uri = dir.to_str().ok_or_else(|| StoreError::invalid("path", "the path is not valid UTF-8"))?;
     let session = lancedb::Session::new(INDEX_CACHE_BYTES, METADATA_CACHE_BYTES, Arc::default());
-    let connection = lancedb::connect(uri)
-        .session(Arc::new(session))
-        .read_consistency_interval(read_consistency)
-        .execute()
-        .await
-        .map_err(StoreError::lance("connecting to the store directory"))?;
+    let mut builder = lancedb::connect(uri).session(Arc::new(session)).read_consistency_interval(read_consistency);
+    if let Some(options) = options {
+        builder = builder.storage_options(options.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    let connection = builder.execute().await.map_err(remote_error::classify("connecting to the store"))?;
     let shared = Arc::new(Shared { connection, tables: tokio::sync::Mutex::default(), residents: Mutex::default() });
     connections.retain(|_, weak| weak.strong_count() > 0);
     connections.insert(key, Arc::downgrade(&shared));

@@ -23,12 +23,20 @@ pub const METADATA: &str = "metadata";
 pub const DISTANCE: &str = "_distance";
 /// Schema-metadata key recording the metric the table was created with.
 const METRIC_KEY: &str = "lancestore.metric";
+/// Field-metadata key marking LanceDB's (unenforced) primary key: set on `id` in tables created on object
+/// storage, so concurrent inserts of one id conflict at commit (see `keyed_insert`).
+const PRIMARY_KEY: &str = "lance-schema:unenforced-primary-key";
 
-/// The schema of a new table of `dimension`-long vectors compared by `metric`, with `declared` fields.
-pub fn table_schema(dimension: usize, metric: Metric, declared: &Fields) -> Result<SchemaRef> {
+/// The schema of a new table of `dimension`-long vectors compared by `metric`, with `declared` fields;
+/// `keyed` marks `id` as the primary key.
+pub fn table_schema(dimension: usize, metric: Metric, declared: &Fields, keyed: bool) -> Result<SchemaRef> {
     let length = i32::try_from(dimension).map_err(|_| StoreError::invalid("dimension", "too large"))?;
+    let mut id = Field::new(ID, DataType::Utf8, false);
+    if keyed {
+        id = id.with_metadata([(PRIMARY_KEY.to_owned(), "true".to_owned())].into());
+    }
     let mut fields = vec![
-        Field::new(ID, DataType::Utf8, false),
+        id,
         Field::new(VECTOR, DataType::FixedSizeList(item_field(), length), false),
         Field::new(METADATA, DataType::Utf8, true),
     ];
@@ -238,7 +246,7 @@ mod tests {
     fn schema_round_trips_dimension_metric_and_fields() {
         let declared: Fields =
             [("section".to_owned(), FieldType::String), ("tags".to_owned(), FieldType::StringList)].into();
-        let schema = table_schema(384, Metric::Dot, &declared).unwrap();
+        let schema = table_schema(384, Metric::Dot, &declared, false).unwrap();
         assert_eq!(describe(&schema).unwrap(), Layout { dimension: 384, metric: Metric::Dot, fields: declared });
         let foreign = Schema::new(vec![Field::new("x", DataType::Int32, false)]);
         assert!(matches!(describe(&foreign), Err(StoreError::InvalidArgument { .. })));
@@ -247,7 +255,7 @@ mod tests {
     #[test]
     fn batches_hold_every_item_in_order_in_chunks() {
         let layout = Layout { dimension: 2, metric: Metric::L2, fields: [("i".to_owned(), FieldType::Int)].into() };
-        let schema = table_schema(2, Metric::L2, &layout.fields).unwrap();
+        let schema = table_schema(2, Metric::L2, &layout.fields, false).unwrap();
         let items: Vec<Item> = (0..5)
             .map(|i| Item {
                 id: format!("id-{i}"),
@@ -270,7 +278,7 @@ mod field_tests {
     #[test]
     fn a_field_of_the_wrong_type_names_the_item() {
         let layout = Layout { dimension: 1, metric: Metric::L2, fields: [("year".to_owned(), FieldType::Int)].into() };
-        let schema = table_schema(1, Metric::L2, &layout.fields).unwrap();
+        let schema = table_schema(1, Metric::L2, &layout.fields, false).unwrap();
         let items: Vec<Item> = (0..3)
             .map(|i| Item {
                 id: format!("{i}"),

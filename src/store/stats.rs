@@ -5,6 +5,7 @@ use super::cache::CacheStats;
 use super::error::Result;
 use super::index::lance;
 use super::latency::LatencySummary;
+use super::location::redact;
 use super::lock::lock;
 use super::resident::{GraphStatus, ResidentStatus};
 use super::{Store, StoreError};
@@ -94,7 +95,7 @@ impl Store {
                 unindexed_rows: g.unindexed_rows,
                 building: g.building || activity.index_building,
                 builds: g.builds,
-                last_error: g.last_error.clone(),
+                last_error: g.last_error.as_deref().map(redact),
                 auto,
                 graph: Some(g),
             },
@@ -106,7 +107,7 @@ impl Store {
                 unindexed_rows,
                 building: activity.index_building,
                 builds: activity.index_builds,
-                last_error: activity.index_error,
+                last_error: activity.index_error.as_deref().map(redact),
                 auto,
                 graph: None,
             },
@@ -125,7 +126,7 @@ impl Store {
             upsert_latency: activity.upsert,
             commits_since_optimize: activity.commits_since_optimize,
             optimize_runs: activity.optimize_runs,
-            last_optimize_error: activity.last_optimize_error,
+            last_optimize_error: activity.last_optimize_error.as_deref().map(redact),
             index,
             resident: match &self.resident {
                 Some(resident) => resident.status(version),

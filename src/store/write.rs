@@ -1,7 +1,8 @@
 //! Writes: `add`, `upsert` and `delete`, each validated in full before one atomic commit, and what
 //! follows a commit through this store (cache invalidation, counters, due maintenance). Writes in
 //! this process, and across processes on one machine by a file lock, are serialised per table, so the
-//! stored-id check and the commit cannot interleave.
+//! stored-id check and the commit cannot interleave. On object storage (no such lock) adds go through
+//! `keyed_insert`, whose commit refuses ids another writer stored meanwhile.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -18,7 +19,7 @@ use super::latency::elapsed_ms;
 use super::lock::lock;
 use super::model::{AddOutcome, DeleteOutcome, DeleteTarget, Item, UpsertOutcome};
 use super::progress::{Progress, ProgressSink, Reporter};
-use super::{Handles, Store, filter, registry, retry, schema};
+use super::{Handles, Store, filter, keyed_insert, registry, retry, schema};
 
 impl Store {
     /// Adds `items` in one atomic commit: every item is stored, or (on any error) none is.
@@ -37,28 +38,56 @@ impl Store {
         let started = Instant::now();
         let batches = self.prepare(&handles, &items)?;
         let writing = self.lock_writes(&handles).await?;
-        // A failed append wrote nothing visible, so retrying it cannot store a row twice; the stored
-        // ids are checked again on every attempt, as the conflicting writer may have stored one.
         let total = items.len() as u64;
-        let result = retry::on_conflict(|| async {
-            self.reject_stored_ids(&handles, &items).await?;
-            let add = match &progress {
-                None => handles.table.add(batches.clone()),
-                Some(sink) => handles.table.add(reporting(&handles.schema, batches.clone(), Arc::clone(sink), total)),
-            };
-            add.execute().await.map_err(StoreError::lance("adding embeddings"))
-        })
-        .await?;
+        let version = if self.location.is_remote() {
+            self.insert_keyed(&handles, &items, &batches).await?
+        } else {
+            // A failed append wrote nothing visible, so retrying it cannot store a row twice; the stored
+            // ids are checked again on every attempt, as the conflicting writer may have stored one.
+            let result = retry::on_conflict(|| async {
+                self.reject_stored_ids(&handles, &items).await?;
+                let add = match &progress {
+                    None => handles.table.add(batches.clone()),
+                    Some(sink) => {
+                        handles.table.add(reporting(&handles.schema, batches.clone(), Arc::clone(sink), total))
+                    }
+                };
+                add.execute().await.map_err(StoreError::lance("adding embeddings"))
+            })
+            .await?;
+            result.version
+        };
         Reporter::new(progress).always(Progress::rows("done", total, Some(total)));
         drop(writing);
         // The resident copy takes the rows from `batches` instead of reading them back. When it cannot
         // (another commit came in between) or fails, `committed` below catches it up by reading the
         // table, and records any error for `stats()`.
         if let Some(resident) = &self.resident {
-            let _ = resident.apply_own_append(&handles.table, result.version, &batches).await;
+            let _ = resident.apply_own_append(&handles.table, version, &batches).await;
         }
         self.committed(&handles, Write::Add(items.len()), started).await;
-        Ok(AddOutcome { added: items.len(), version: result.version })
+        Ok(AddOutcome { added: items.len(), version })
+    }
+
+    /// `add` on object storage (see `keyed_insert`): no lock spans processes there, so the commit itself
+    /// refuses an id stored meanwhile. Each attempt starts from the latest version.
+    async fn insert_keyed(&self, handles: &Handles, items: &[Item], batches: &[RecordBatch]) -> Result<u64> {
+        retry::on_conflict(|| async {
+            self.look_for_new_commits(handles).await?;
+            self.reject_stored_ids(handles, items).await?;
+            if let Some(version) = keyed_insert::insert_new_ids(&handles.table, &handles.schema, batches).await? {
+                return Ok(version);
+            }
+            // Another writer stored one of the ids between the check and the insert: name it.
+            self.look_for_new_commits(handles).await?;
+            self.reject_stored_ids(handles, items).await?;
+            Err(StoreError::DuplicateId {
+                id: items.first().map(|item| item.id.clone()).unwrap_or_default(),
+                reason: "another writer stored one of the batch's ids at the same time (it was removed again since)"
+                    .into(),
+            })
+        })
+        .await
     }
 
     /// Inserts new ids and replaces existing ones (vector and metadata) in one atomic commit.
@@ -120,13 +149,18 @@ impl Store {
     /// commit that follows cannot interleave with another writer's.
     pub(super) async fn lock_writes<'a>(&self, handles: &'a Handles) -> Result<registry::WriteLock<'a>> {
         let lock = handles.locks.lock_writes().await?;
-        // With a consistency interval the handle may not have looked for other processes' commits yet.
+        self.look_for_new_commits(handles).await?;
+        Ok(lock)
+    }
+
+    /// With a consistency interval the handle may not have looked for other processes' commits yet: look now.
+    async fn look_for_new_commits(&self, handles: &Handles) -> Result<()> {
         if !self.config.read_consistency.is_zero()
             && let Some(dataset) = handles.table.dataset()
         {
             dataset.reload().await.map_err(StoreError::lance("reading the latest table version"))?;
         }
-        Ok(lock)
+        Ok(())
     }
 
     /// Validates a batch and builds its record batches; nothing is written.

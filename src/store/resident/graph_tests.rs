@@ -10,7 +10,13 @@ use serde_json::json;
 use crate::store::config::IndexRequest;
 use crate::store::resident::sidecar;
 use crate::store::testing::{path, vectors};
-use crate::store::{DeleteTarget, IndexStatus, Item, OpenOptions, Result, SearchRequest, Store};
+use crate::store::{DeleteTarget, IndexStatus, Item, Location, OpenOptions, Result, SearchRequest, Store};
+
+/// The saved graph's file of a store on local disk.
+fn sidecar_file(store: &Store) -> std::path::PathBuf {
+    let Location::Local(dir) = store.location() else { panic!("a local store") };
+    sidecar::path(dir, store.table_name())
+}
 
 const DIMENSION: usize = 32;
 const ROWS: usize = 6_000;
@@ -112,7 +118,7 @@ async fn a_built_graph_answers_with_exact_scores_is_saved_and_is_loaded_by_the_n
     let measured = recall(&store, &queries, None).await?;
     assert!(measured >= 0.9, "recall@10 {measured} on uniform random vectors");
     assert!(store.stats().await?.resident.searches > 0);
-    let file = sidecar::path(store.dir(), store.table_name());
+    let file = sidecar_file(&store);
     assert!(file.exists());
     store.close().await?;
 
@@ -236,7 +242,7 @@ async fn none_drops_the_graph_and_its_file_and_auto_is_exact_on_small_tables() -
     let auto = store.create_index(IndexRequest::default(), None).await?;
     assert!(auto.graph.is_none() && auto.kind.is_none() && auto.reason.is_some(), "{auto:?}");
     store.create_index(hnsw(), None).await?; // any size when asked for by name
-    let file = sidecar::path(store.dir(), store.table_name());
+    let file = sidecar_file(&store);
     assert!(file.exists() && index_status(&store).await?.kind.as_deref() == Some("hnsw"));
     store.create_index(IndexRequest { kind: Some("none".into()), ..Default::default() }, None).await?;
     assert!(!file.exists());

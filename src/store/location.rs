@@ -1,0 +1,335 @@
+//! Where a store lives: a local directory, or an `s3://bucket/prefix` URL on S3 or an S3-compatible
+//! server. Owns parsing and checking the path, turning the user's `storage` settings into LanceDB's
+//! storage options (with bounded timeouts), the read-consistency default each kind of location gets,
+//! and keeping every secret the process was given out of the messages users see.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{LazyLock, Mutex};
+use std::time::Duration;
+
+use super::config::integer_in;
+use super::error::{Result, StoreError};
+use super::lock::lock;
+
+/// How far reads may lag other processes' commits on object storage, by default. A version check there
+/// is a request to the server (a LIST of the table's versions): checking before every call would add a
+/// round trip to each search, so a store looks at most once a second. Local directories check every call
+/// (~10 µs). Writes always look first, so this never makes a write lose another process's commit.
+pub const OBJECT_STORE_READ_CONSISTENCY: Duration = Duration::from_millis(1_000);
+/// Longest wait for a TCP connection to the object store, by default.
+const DEFAULT_CONNECT_TIMEOUT_MS: f64 = 5_000.0;
+/// Longest a single object-store request may take, by default.
+const DEFAULT_REQUEST_TIMEOUT_MS: f64 = 30_000.0;
+/// Retries of a failed request (network error, 5xx, throttling), by default.
+const DEFAULT_MAX_RETRIES: f64 = 3.0;
+/// Longest a request and its retries may take together, by default (LanceDB's own default is 3 minutes).
+const DEFAULT_RETRY_TIMEOUT_MS: f64 = 30_000.0;
+
+/// `storage` in `open`'s options: how to reach an object store. All optional; credentials and region
+/// also come from the usual `AWS_*` environment variables (and `~/.aws` profiles) when not given here.
+#[derive(Clone, Default)]
+pub struct StorageOptions {
+    /// Endpoint URL of an S3-compatible server (`http://127.0.0.1:9000`); AWS S3 when absent.
+    pub endpoint: Option<String>,
+    /// Region (`us-east-1`).
+    pub region: Option<String>,
+    /// Access key id.
+    pub access_key_id: Option<String>,
+    /// Secret access key (never shown in messages or stats).
+    pub secret_access_key: Option<String>,
+    /// Session token of temporary credentials (never shown).
+    pub session_token: Option<String>,
+    /// Allow `http://` endpoints (plain HTTP; for local servers).
+    pub allow_http: Option<bool>,
+    /// Path-style (`endpoint/bucket/key`, false) or virtual-hosted-style (`bucket.endpoint/key`, true) requests.
+    pub virtual_hosted_style: Option<bool>,
+    /// Longest wait for a connection, in ms.
+    pub connect_timeout_ms: Option<f64>,
+    /// Longest one request may take, in ms.
+    pub timeout_ms: Option<f64>,
+    /// Retries of a failed request.
+    pub max_retries: Option<f64>,
+    /// Longest a request and its retries may take together, in ms.
+    pub retry_timeout_ms: Option<f64>,
+    /// Further LanceDB / object_store storage options, passed as given (values are treated as secrets).
+    pub extra: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for StorageOptions {
+    /// Names what is set, never a value: options end up in logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StorageOptions")
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id.as_ref().map(|_| "…"))
+            .field("secret_access_key", &self.secret_access_key.as_ref().map(|_| "…"))
+            .field("session_token", &self.session_token.as_ref().map(|_| "…"))
+            .field("extra", &self.extra.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A store's location.
+#[derive(Clone)]
+pub enum Location {
+    /// A local directory (canonicalised once it exists).
+    Local(PathBuf),
+    /// A prefix on an S3 bucket, with the storage options LanceDB gets for it.
+    ObjectStore {
+        /// `s3://bucket/prefix`, as given (without a trailing `/`).
+        uri: String,
+        /// LanceDB storage options (`aws_endpoint`, `timeout`, …), defaults filled in.
+        options: HashMap<String, String>,
+    },
+}
+
+impl Location {
+    /// Parses `path` (a directory or an `s3://` URL) with its `storage` settings. Nothing is touched yet.
+    pub fn parse(path: &str, storage: Option<&StorageOptions>) -> Result<Self> {
+        if path.is_empty() {
+            return Err(StoreError::invalid("path", "expected a directory path or an s3:// URL, got an empty string"));
+        }
+        if let Some(c) = path.chars().find(|c| c.is_control()) {
+            return Err(StoreError::invalid(
+                "path",
+                format!("the path holds the control character {c:?}; use a plain directory path or an s3:// URL"),
+            ));
+        }
+        let Some(scheme) = url_scheme(path) else {
+            if storage.is_some() {
+                return Err(StoreError::invalid(
+                    "storage",
+                    "storage options apply to s3:// stores; this path is a local directory",
+                ));
+            }
+            return Ok(Self::Local(PathBuf::from(path)));
+        };
+        if !scheme.eq_ignore_ascii_case("s3") {
+            return Err(StoreError::invalid(
+                "path",
+                format!(
+                    "{path:?}: the {scheme}:// scheme is not supported; give a local directory or an s3://bucket/prefix URL \
+                     (S3 and S3-compatible servers)"
+                ),
+            ));
+        }
+        let uri = check_s3_url(path)?;
+        let storage = storage.cloned().unwrap_or_default();
+        let options = lance_options(&storage)?;
+        remember_secrets(&storage);
+        Ok(Self::ObjectStore { uri, options })
+    }
+
+    /// Whether the store is on object storage.
+    pub fn is_remote(&self) -> bool {
+        matches!(self, Self::ObjectStore { .. })
+    }
+
+    /// The path users see: the canonical directory, or the `s3://` URL.
+    pub fn display(&self) -> String {
+        match self {
+            Self::Local(dir) => dir.to_string_lossy().into_owned(),
+            Self::ObjectStore { uri, .. } => uri.clone(),
+        }
+    }
+
+    /// The default of `readConsistencyIntervalMs` here (see `OBJECT_STORE_READ_CONSISTENCY`).
+    pub fn default_read_consistency(&self) -> Duration {
+        if self.is_remote() { OBJECT_STORE_READ_CONSISTENCY } else { Duration::ZERO }
+    }
+}
+
+/// The scheme of a URL-like path (`s3` in `s3://b/p`), if it is one.
+fn url_scheme(path: &str) -> Option<&str> {
+    let (scheme, _) = path.split_once("://")?;
+    let url_like = !scheme.is_empty()
+        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        && scheme.starts_with(|c: char| c.is_ascii_alphabetic());
+    url_like.then_some(scheme)
+}
+
+/// Checks `s3://bucket[/prefix]`: a valid bucket name, no credentials, query or fragment in the URL.
+fn check_s3_url(path: &str) -> Result<String> {
+    let rest = path.get("s3://".len()..).unwrap_or_default();
+    let bad = |why: &str| StoreError::invalid("path", format!("{why}; expected s3://bucket/prefix"));
+    if rest.contains(['?', '#']) {
+        return Err(bad("the URL has a query or fragment"));
+    }
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.contains('@') {
+        return Err(bad(
+            "the URL holds credentials (user@…); pass them in `storage` or the AWS_* environment variables",
+        ));
+    }
+    let bucket_ok = (3..=63).contains(&bucket.len())
+        && bucket.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '.'))
+        && bucket.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && bucket.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if !bucket_ok {
+        return Err(bad(&format!("{bucket:?} is not a valid bucket name (3–63 of a–z, 0–9, '-', '.')")));
+    }
+    if prefix.split('/').any(|part| part == "." || part == "..") {
+        return Err(bad("the prefix holds '.' or '..'"));
+    }
+    let prefix = prefix.trim_end_matches('/');
+    Ok(if prefix.is_empty() { format!("s3://{bucket}") } else { format!("s3://{bucket}/{prefix}") })
+}
+
+/// The storage options LanceDB gets: the user's settings under LanceDB's names, bounded timeouts by default.
+fn lance_options(storage: &StorageOptions) -> Result<HashMap<String, String>> {
+    let mut options: HashMap<String, String> = storage.extra.clone().into_iter().collect();
+    let mut set = |key: &str, value: Option<String>| {
+        if let Some(value) = value {
+            options.insert(key.to_owned(), value);
+        }
+    };
+    let text = |value: &Option<String>, option: &str| -> Result<Option<String>> {
+        match value {
+            Some(v) if v.is_empty() => {
+                Err(StoreError::invalid(format!("storage.{option}"), "expected a non-empty string"))
+            }
+            other => Ok(other.clone()),
+        }
+    };
+    set("aws_endpoint", text(&storage.endpoint, "endpoint")?);
+    set("aws_region", text(&storage.region, "region")?);
+    set("aws_access_key_id", text(&storage.access_key_id, "accessKeyId")?);
+    set("aws_secret_access_key", text(&storage.secret_access_key, "secretAccessKey")?);
+    set("aws_session_token", text(&storage.session_token, "sessionToken")?);
+    set("allow_http", storage.allow_http.map(|on| on.to_string()));
+    set("aws_virtual_hosted_style_request", storage.virtual_hosted_style.map(|on| on.to_string()));
+    let ms = |value: Option<f64>, default: f64, option: &str| -> Result<usize> {
+        integer_in(&format!("storage.{option}"), value.unwrap_or(default), 1, 3_600_000)
+    };
+    let connect = ms(storage.connect_timeout_ms, DEFAULT_CONNECT_TIMEOUT_MS, "connectTimeoutMs")?;
+    let request = ms(storage.timeout_ms, DEFAULT_REQUEST_TIMEOUT_MS, "timeoutMs")?;
+    let retry = ms(storage.retry_timeout_ms, DEFAULT_RETRY_TIMEOUT_MS, "retryTimeoutMs")?;
+    let retries = integer_in("storage.maxRetries", storage.max_retries.unwrap_or(DEFAULT_MAX_RETRIES), 0, 100)?;
+    set("connect_timeout", Some(format!("{connect}ms")));
+    set("timeout", Some(format!("{request}ms")));
+    // LanceDB reads the retry budget in whole seconds.
+    set("client_retry_timeout", Some(retry.div_ceil(1_000).to_string()));
+    set("client_max_retries", Some(retries.to_string()));
+    Ok(options)
+}
+
+/// Secrets this process was given (storage options, AWS_* variables), scrubbed from every message.
+static SECRETS: LazyLock<Mutex<Vec<String>>> = LazyLock::new(Mutex::default);
+
+/// Shorter values are not scrubbed (they would mangle ordinary words); real keys are 16+ characters.
+const MIN_SECRET_LEN: usize = 6;
+
+fn remember_secrets(storage: &StorageOptions) {
+    let from_env = ["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID"].map(std::env::var);
+    let given = [&storage.secret_access_key, &storage.session_token, &storage.access_key_id];
+    let values = given
+        .into_iter()
+        .flatten()
+        .cloned()
+        .chain(from_env.into_iter().flatten())
+        .chain(storage.extra.values().cloned());
+    let mut secrets = lock(&SECRETS);
+    for value in values {
+        if value.len() >= MIN_SECRET_LEN && !secrets.contains(&value) {
+            secrets.push(value);
+        }
+    }
+    // Longest first, so a secret containing another is replaced whole.
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+}
+
+/// `text` with every secret this process was given replaced by `***`.
+pub fn redact(text: &str) -> String {
+    let secrets = lock(&SECRETS);
+    let mut out = text.to_owned();
+    for secret in secrets.iter() {
+        if out.contains(secret.as_str()) {
+            out = out.replace(secret.as_str(), "***");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_paths_and_s3_urls_are_told_apart() {
+        for local in ["./data", "/tmp/a b/ü", "C:\\data", "relative/dir:with-colon", "1x://not-a-scheme"] {
+            assert!(!Location::parse(local, None).unwrap().is_remote(), "{local}");
+        }
+        let s3 = Location::parse("s3://my-bucket/some/prefix/", None).unwrap();
+        assert!(s3.is_remote());
+        assert_eq!(s3.display(), "s3://my-bucket/some/prefix");
+        assert_eq!(s3.default_read_consistency(), OBJECT_STORE_READ_CONSISTENCY);
+        assert_eq!(Location::parse("s3://bkt", None).unwrap().display(), "s3://bkt");
+    }
+
+    #[test]
+    fn bad_paths_are_refused_with_the_reason() {
+        for (bad, says) in [
+            ("", "empty"),
+            ("a\nb", "control character"),
+            ("gs://b/p", "not supported"),
+            ("memory://", "not supported"),
+            ("file:///tmp/x", "not supported"),
+            ("s3://", "bucket name"),
+            ("s3://Upper/p", "bucket name"),
+            ("s3://key:secret@bucket/p", "credentials"),
+            ("s3://bucket/p?x=1", "query"),
+            ("s3://bucket/../p", "'..'"),
+        ] {
+            let err = Location::parse(bad, None).err().unwrap_or_else(|| panic!("{bad:?} accepted"));
+            assert_eq!(err.code(), "INVALID_ARGUMENT");
+            assert!(err.to_string().contains(says), "{bad:?}: {err}");
+        }
+        let storage = StorageOptions::default();
+        let err = Location::parse("./dir", Some(&storage)).err().unwrap();
+        assert!(err.to_string().contains("storage options apply to s3://"), "{err}");
+    }
+
+    #[test]
+    fn settings_become_lance_options_with_bounded_timeouts() {
+        let storage = StorageOptions {
+            endpoint: Some("http://127.0.0.1:9000".into()),
+            region: Some("eu-west-1".into()),
+            allow_http: Some(true),
+            timeout_ms: Some(2_500.0),
+            extra: BTreeMap::from([("aws_s3_express".to_owned(), "false".to_owned())]),
+            ..Default::default()
+        };
+        let Location::ObjectStore { options, .. } = Location::parse("s3://b12/p", Some(&storage)).unwrap() else {
+            panic!("not remote");
+        };
+        assert_eq!(options["aws_endpoint"], "http://127.0.0.1:9000");
+        assert_eq!(options["aws_region"], "eu-west-1");
+        assert_eq!(options["allow_http"], "true");
+        assert_eq!(options["timeout"], "2500ms");
+        assert_eq!(options["connect_timeout"], "5000ms");
+        assert_eq!(options["client_retry_timeout"], "30");
+        assert_eq!(options["client_max_retries"], "3");
+        assert_eq!(options["aws_s3_express"], "false");
+        let bad = StorageOptions { timeout_ms: Some(0.0), ..Default::default() };
+        assert!(Location::parse("s3://b12/p", Some(&bad)).err().unwrap().to_string().contains("storage.timeoutMs"));
+        let empty = StorageOptions { region: Some(String::new()), ..Default::default() };
+        assert!(Location::parse("s3://b12/p", Some(&empty)).err().unwrap().to_string().contains("storage.region"));
+    }
+
+    #[test]
+    fn secrets_never_appear_in_redacted_text_or_debug_output() {
+        let storage = StorageOptions {
+            access_key_id: Some("AKIAEXAMPLEKEY123".into()),
+            secret_access_key: Some("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".into()),
+            ..Default::default()
+        };
+        Location::parse("s3://bucket-x/p", Some(&storage)).unwrap();
+        let message = "request failed: key AKIAEXAMPLEKEY123 secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+        let clean = redact(message);
+        assert!(!clean.contains("AKIAEXAMPLEKEY123") && !clean.contains("wJalrXUtnFEMI"), "{clean}");
+        assert_eq!(clean, "request failed: key *** secret ***");
+        let debug = format!("{storage:?}");
+        assert!(!debug.contains("AKIA") && !debug.contains("wJalr"), "{debug}");
+    }
+}
