@@ -14,11 +14,16 @@ const installed: { ok: boolean; reason?: string } = ensureS3Server({ quiet: true
 if (!installed.ok) console.warn(`object-storage tests skipped: the local S3 server could not be installed (${installed.reason})`)
 const s3test = installed.ok ? test : test.skip
 
+interface Credentials {
+  accessKeyId: string
+  secretAccessKey: string
+}
 interface Server {
   endpoint: string
   storage: NonNullable<OpenOptions['storage']>
-  credentials: { accessKeyId: string; secretAccessKey: string }
+  credentials: Credentials
   createBucket(name: string): Promise<void>
+  enableAuth(bucket: string): Promise<Credentials>
   stop(): Promise<void>
 }
 let server: Server
@@ -161,6 +166,28 @@ s3test('two writer processes adding disjoint ids at once: no row lost, none dupl
   await store.close()
 }, 180_000)
 
+s3test('two processes adding the same new ids at once: one commits, the other rejects DUPLICATE_ID, never a duplicate row', async () => {
+  const url = await freshUrl()
+  const store = await EmbeddingStore.open(url, { dimension: 4, storage: server.storage, autoIndex: false, performance: { readConsistencyIntervalMs: 0 } })
+  // The table exists before the race, as in normal use.
+  await store.addEmbeddings([{ id: 'seed', vector: [1, 1, 1, 1] }])
+  const racer = (round: number, startAt: number) =>
+    inChild(url, `
+      const items = Array.from({ length: 50 }, (_, i) => ({ id: 'r${round}-' + i, vector: [1, i, 0, 1] }));
+      while (Date.now() < ${startAt}) {}
+      try { await store.addEmbeddings(items); console.log('added') } catch (e) { console.log(e.code) }`, { autoIndex: false })
+  const rounds = 6
+  for (let round = 0; round < rounds; round++) {
+    const startAt = Date.now() + 1_500
+    const outcomes = (await Promise.all([racer(round, startAt), racer(round, startAt)])).flat().sort()
+    expect(outcomes).toEqual(['DUPLICATE_ID', 'added'])
+    expect(await store.count()).toBe(1 + 50 * (round + 1))
+  }
+  const all = await store.search([1, 0, 0, 1], { limit: 1_000, exact: true })
+  expect(new Set(all.map((h) => h.id)).size).toBe(all.length)
+  await store.close()
+}, 240_000)
+
 s3test("a reader sees another process's commit within its read-consistency interval", async () => {
   const url = await freshUrl()
   const interval = 500
@@ -216,4 +243,26 @@ s3test('errors: unreachable endpoint, missing bucket and bad options are coded, 
   mustNotLeak(err.message)
   err = await rejection(EmbeddingStore.open('/tmp/local-dir-x', { dimension: 4, storage: server.storage }))
   expect(err.code).toBe('INVALID_ARGUMENT')
+}, 120_000)
+
+s3test('errors: bad credentials and a denied request are IO with the server code, and never show a secret', async () => {
+  // A second server with request authentication on (the shared one accepts any key).
+  const guarded: Server = await startS3Server()
+  try {
+    const denied = await guarded.enableAuth('guarded')
+    const cases: Array<[Credentials, RegExp]> = [
+      [{ accessKeyId: 'AKIANOTAREALKEY00000', secretAccessKey: 'not/a+real-secret-0123456789abcdef' }, /InvalidAccessKeyId/],
+      [denied, /AccessDenied/],
+    ]
+    for (const [credentials, code] of cases) {
+      const err = await rejection(EmbeddingStore.open('s3://guarded/x', { dimension: 4, storage: { ...guarded.storage, ...credentials } }))
+      expect(err.code).toBe('IO')
+      expect(err.message).toMatch(code)
+      expect(err.message).toMatch(/PermissionDenied/)
+      expect(err.message).not.toContain(credentials.secretAccessKey)
+      expect(err.message).not.toContain(credentials.accessKeyId)
+    }
+  } finally {
+    await guarded.stop()
+  }
 }, 120_000)

@@ -73,6 +73,12 @@ async function waitUntilUp(endpoint, child, ms) {
   throw new Error(`moto_server did not answer on ${endpoint} within ${ms} ms`)
 }
 
+async function expectOk(request, what) {
+  const res = await request
+  if (!res.ok) throw new Error(`${what}: HTTP ${res.status} ${await res.text()}`)
+  return res
+}
+
 /**
  * Starts a server on 127.0.0.1 with a free port. Resolves to `{ endpoint, storage, createBucket(name), stop() }`,
  * or `{ skip: reason }` when the server cannot be installed. `storage` is the `storage` option for
@@ -99,6 +105,28 @@ async function startS3Server() {
     async createBucket(name) {
       const res = await fetch(`${endpoint}/${name}`, { method: 'PUT' })
       if (!res.ok) throw new Error(`creating bucket ${name}: HTTP ${res.status}`)
+    },
+    /**
+     * Turns on moto's request authentication (for the bad-credentials tests), after creating — while requests
+     * are still unauthenticated — `bucket` and an IAM user with no policy. Resolves to that user's credentials:
+     * valid, but denied everything. From then on unknown keys get InvalidAccessKeyId.
+     */
+    async enableAuth(bucket) {
+      const setup = (service) =>
+        `AWS4-HMAC-SHA256 Credential=AKIASETUPUNSIGNED000/20260101/us-east-1/${service}/aws4_request, SignedHeaders=host, Signature=0`
+      // The next three requests pass unauthenticated: the user, its key, the bucket.
+      await expectOk(fetch(`${endpoint}/moto-api/reset-auth`, { method: 'POST', body: '3' }), 'reset-auth')
+      const iam = (params) =>
+        fetch(`${endpoint}/`, {
+          method: 'POST',
+          headers: { Authorization: setup('iam'), 'Content-Type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ Version: '2010-05-08', UserName: 'no-policy', ...params }),
+        })
+      await expectOk(iam({ Action: 'CreateUser' }), 'CreateUser')
+      const key = await (await expectOk(iam({ Action: 'CreateAccessKey' }), 'CreateAccessKey')).text()
+      await expectOk(fetch(`${endpoint}/${bucket}`, { method: 'PUT', headers: { Authorization: setup('s3') } }), 'CreateBucket')
+      const field = (name) => new RegExp(`<${name}>(.*?)</${name}>`).exec(key)?.[1]
+      return { accessKeyId: field('AccessKeyId'), secretAccessKey: field('SecretAccessKey') }
     },
     stop() {
       return new Promise((resolve) => {

@@ -28,6 +28,7 @@ pub mod resident;
 mod retry;
 mod schema;
 mod search;
+mod secrets;
 pub mod stats;
 #[cfg(test)]
 mod testing;
@@ -45,10 +46,11 @@ use tokio::sync::Semaphore;
 
 use activity::Activity;
 use cache::QueryCache;
+pub use config::StorageOptions;
 pub use config::{IndexRequest, OpenOptions, SearchRequest, StoreConfig};
 pub use error::{ErrorCode, Result, StoreError};
 pub use latency::LatencySummary;
-pub use location::{Location, StorageOptions};
+pub use location::Location;
 use lock::lock;
 pub use maintenance::IndexReport;
 pub use metric::Metric;

@@ -11,7 +11,6 @@ use super::filter;
 use super::index::IndexKind;
 use super::index::knobs::Knobs;
 use super::index::plan::{AUTO_KIND, IndexOptions, MAX_ASKED_PARTITIONS, Requested};
-use super::location::StorageOptions;
 use super::metric::Metric;
 use super::model::Item;
 use super::schema::Layout;
@@ -84,6 +83,50 @@ pub struct OpenOptions {
     pub resident_memory_mb: Option<f64>,
     /// How to reach an object store (`s3://` paths only).
     pub storage: Option<StorageOptions>,
+}
+
+/// `storage` in `open`'s options: how to reach an object store. All optional; credentials and region
+/// also come from the usual `AWS_*` environment variables (and `~/.aws` profiles) when not given here.
+#[derive(Clone, Default)]
+pub struct StorageOptions {
+    /// Endpoint URL of an S3-compatible server (`http://127.0.0.1:9000`); AWS S3 when absent.
+    pub endpoint: Option<String>,
+    /// Region (`us-east-1`).
+    pub region: Option<String>,
+    /// Access key id.
+    pub access_key_id: Option<String>,
+    /// Secret access key (never shown in messages or stats).
+    pub secret_access_key: Option<String>,
+    /// Session token of temporary credentials (never shown).
+    pub session_token: Option<String>,
+    /// Allow `http://` endpoints (plain HTTP; for local servers).
+    pub allow_http: Option<bool>,
+    /// Path-style (`endpoint/bucket/key`, false) or virtual-hosted-style (`bucket.endpoint/key`, true) requests.
+    pub virtual_hosted_style: Option<bool>,
+    /// Longest wait for a connection, in ms.
+    pub connect_timeout_ms: Option<f64>,
+    /// Longest one request may take, in ms.
+    pub timeout_ms: Option<f64>,
+    /// Retries of a failed request.
+    pub max_retries: Option<f64>,
+    /// Longest a request and its retries may take together, in ms.
+    pub retry_timeout_ms: Option<f64>,
+    /// Further LanceDB / object_store storage options, passed as given (values are treated as secrets).
+    pub extra: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for StorageOptions {
+    /// Names what is set, never a value: options end up in logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StorageOptions")
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id.as_ref().map(|_| "…"))
+            .field("secret_access_key", &self.secret_access_key.as_ref().map(|_| "…"))
+            .field("session_token", &self.session_token.as_ref().map(|_| "…"))
+            .field("extra", &self.extra.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Checked, defaulted settings of an open store.

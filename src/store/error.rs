@@ -175,7 +175,7 @@ impl StoreError {
     /// The message users see: the error's text with every secret this process was given (object-store
     /// credentials) replaced by `***`.
     pub fn message(&self) -> String {
-        super::location::redact(&self.to_string())
+        super::secrets::redact(&self.to_string())
     }
 
     /// The stable code JS sees as `error.code`.

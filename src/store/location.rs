@@ -1,16 +1,14 @@
 //! Where a store lives: a local directory, or an `s3://bucket/prefix` URL on S3 or an S3-compatible
 //! server. Owns parsing and checking the path, turning the user's `storage` settings into LanceDB's
-//! storage options (with bounded timeouts), the read-consistency default each kind of location gets,
-//! and keeping every secret the process was given out of the messages users see.
+//! storage options (with bounded timeouts) and the read-consistency default each kind of location gets.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
-use super::config::integer_in;
+use super::config::{StorageOptions, integer_in};
 use super::error::{Result, StoreError};
-use super::lock::lock;
+use super::secrets;
 
 /// How far reads may lag other processes' commits on object storage, by default. A version check there
 /// is a request to the server (a LIST of the table's versions): checking before every call would add a
@@ -25,50 +23,6 @@ const DEFAULT_REQUEST_TIMEOUT_MS: f64 = 30_000.0;
 const DEFAULT_MAX_RETRIES: f64 = 3.0;
 /// Longest a request and its retries may take together, by default (LanceDB's own default is 3 minutes).
 const DEFAULT_RETRY_TIMEOUT_MS: f64 = 30_000.0;
-
-/// `storage` in `open`'s options: how to reach an object store. All optional; credentials and region
-/// also come from the usual `AWS_*` environment variables (and `~/.aws` profiles) when not given here.
-#[derive(Clone, Default)]
-pub struct StorageOptions {
-    /// Endpoint URL of an S3-compatible server (`http://127.0.0.1:9000`); AWS S3 when absent.
-    pub endpoint: Option<String>,
-    /// Region (`us-east-1`).
-    pub region: Option<String>,
-    /// Access key id.
-    pub access_key_id: Option<String>,
-    /// Secret access key (never shown in messages or stats).
-    pub secret_access_key: Option<String>,
-    /// Session token of temporary credentials (never shown).
-    pub session_token: Option<String>,
-    /// Allow `http://` endpoints (plain HTTP; for local servers).
-    pub allow_http: Option<bool>,
-    /// Path-style (`endpoint/bucket/key`, false) or virtual-hosted-style (`bucket.endpoint/key`, true) requests.
-    pub virtual_hosted_style: Option<bool>,
-    /// Longest wait for a connection, in ms.
-    pub connect_timeout_ms: Option<f64>,
-    /// Longest one request may take, in ms.
-    pub timeout_ms: Option<f64>,
-    /// Retries of a failed request.
-    pub max_retries: Option<f64>,
-    /// Longest a request and its retries may take together, in ms.
-    pub retry_timeout_ms: Option<f64>,
-    /// Further LanceDB / object_store storage options, passed as given (values are treated as secrets).
-    pub extra: BTreeMap<String, String>,
-}
-
-impl std::fmt::Debug for StorageOptions {
-    /// Names what is set, never a value: options end up in logs.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StorageOptions")
-            .field("endpoint", &self.endpoint)
-            .field("region", &self.region)
-            .field("access_key_id", &self.access_key_id.as_ref().map(|_| "…"))
-            .field("secret_access_key", &self.secret_access_key.as_ref().map(|_| "…"))
-            .field("session_token", &self.session_token.as_ref().map(|_| "…"))
-            .field("extra", &self.extra.keys().collect::<Vec<_>>())
-            .finish_non_exhaustive()
-    }
-}
 
 /// A store's location.
 #[derive(Clone)]
@@ -117,7 +71,8 @@ impl Location {
         let uri = check_s3_url(path)?;
         let storage = storage.cloned().unwrap_or_default();
         let options = lance_options(&storage)?;
-        remember_secrets(&storage);
+        let credentials = [&storage.secret_access_key, &storage.session_token, &storage.access_key_id];
+        secrets::remember(credentials.into_iter().flatten().chain(storage.extra.values()).map(String::as_str));
         Ok(Self::ObjectStore { uri, options })
     }
 
@@ -214,45 +169,10 @@ fn lance_options(storage: &StorageOptions) -> Result<HashMap<String, String>> {
     Ok(options)
 }
 
-/// Secrets this process was given (storage options, AWS_* variables), scrubbed from every message.
-static SECRETS: LazyLock<Mutex<Vec<String>>> = LazyLock::new(Mutex::default);
-
-/// Shorter values are not scrubbed (they would mangle ordinary words); real keys are 16+ characters.
-const MIN_SECRET_LEN: usize = 6;
-
-fn remember_secrets(storage: &StorageOptions) {
-    let from_env = ["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID"].map(std::env::var);
-    let given = [&storage.secret_access_key, &storage.session_token, &storage.access_key_id];
-    let values = given
-        .into_iter()
-        .flatten()
-        .cloned()
-        .chain(from_env.into_iter().flatten())
-        .chain(storage.extra.values().cloned());
-    let mut secrets = lock(&SECRETS);
-    for value in values {
-        if value.len() >= MIN_SECRET_LEN && !secrets.contains(&value) {
-            secrets.push(value);
-        }
-    }
-    // Longest first, so a secret containing another is replaced whole.
-    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-}
-
-/// `text` with every secret this process was given replaced by `***`.
-pub fn redact(text: &str) -> String {
-    let secrets = lock(&SECRETS);
-    let mut out = text.to_owned();
-    for secret in secrets.iter() {
-        if out.contains(secret.as_str()) {
-            out = out.replace(secret.as_str(), "***");
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
 
     #[test]
@@ -326,7 +246,7 @@ mod tests {
         };
         Location::parse("s3://bucket-x/p", Some(&storage)).unwrap();
         let message = "request failed: key AKIAEXAMPLEKEY123 secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
-        let clean = redact(message);
+        let clean = secrets::redact(message);
         assert!(!clean.contains("AKIAEXAMPLEKEY123") && !clean.contains("wJalrXUtnFEMI"), "{clean}");
         assert_eq!(clean, "request failed: key *** secret ***");
         let debug = format!("{storage:?}");

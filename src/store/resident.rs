@@ -289,7 +289,7 @@ impl Resident {
             }
         };
         let outcome = self.catch_up_locked(table, max_rows).await;
-        *lock(&self.last_error) = outcome.as_ref().err().map(|e| super::location::redact(&e.to_string()));
+        *lock(&self.last_error) = outcome.as_ref().err().map(|e| super::secrets::redact(&e.to_string()));
         outcome
     }
 

@@ -5,9 +5,9 @@ use super::cache::CacheStats;
 use super::error::Result;
 use super::index::lance;
 use super::latency::LatencySummary;
-use super::location::redact;
 use super::lock::lock;
 use super::resident::{GraphStatus, ResidentStatus};
+use super::secrets::redact;
 use super::{Store, StoreError};
 
 /// The vector index as `stats().index` reports it.
