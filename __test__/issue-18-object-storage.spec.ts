@@ -1,11 +1,12 @@
 // Issue 18: stores on S3-compatible object storage, against a real server (moto in server mode, from PyPI)
 // started on 127.0.0.1 with a free port for this file and stopped after it. Other processes are real child
 // processes. Skipped, with the reason, only when the server cannot be installed (see scripts/s3-server.js).
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { EmbeddingStore, type OpenOptions } from '../index'
-import { bruteForce, isError, randomVectors, sample } from './fixtures'
+import { bruteForce, isError, randomVectors, sample, tempDir } from './fixtures'
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { ensureS3Server, startS3Server } = require('../scripts/s3-server')
@@ -59,6 +60,16 @@ async function rejection(promise: Promise<unknown>): Promise<Error & { code?: st
   throw new Error('expected a rejection')
 }
 
+/** The server's endpoint and credentials as the AWS_* variables a process can be configured by. */
+function awsEnv() {
+  return {
+    AWS_ENDPOINT: server.endpoint,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: server.credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: server.credentials.secretAccessKey,
+  }
+}
+
 /**
  * Runs `body` in a child Node process with `store` opened on `url`, the credentials given through the
  * AWS_* environment variables only (not in `storage`). Resolves to its stdout lines.
@@ -71,13 +82,7 @@ function inChild(url: string, body: string, open: Record<string, unknown> = {}):
       ${body}
       await store.close();
     })().catch((e) => { console.error(e.code, e.message); process.exit(1) });`
-  const env = {
-    ...process.env,
-    AWS_ENDPOINT: server.endpoint,
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: server.credentials.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: server.credentials.secretAccessKey,
-  }
+  const env = { ...process.env, ...awsEnv() }
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['-e', script], { env, stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
@@ -122,6 +127,35 @@ s3test('open / add / search / get / delete / count on s3://, results equal to br
   await store.close()
 }, 120_000)
 
+s3test('upsert, importFile, optimize and the HNSW graph work on s3:// too', async () => {
+  const url = await freshUrl()
+  const vectors = randomVectors(800, 16, 1818)
+  const store = await EmbeddingStore.open(url, { dimension: 16, storage: server.storage, autoIndex: false, performance: { enableQueryCache: false } })
+  const dir = tempDir()
+  try {
+    const file = join(dir.path, 'items.jsonl')
+    writeFileSync(file, vectors.slice(0, 500).map((v, i) => JSON.stringify({ id: `j${i}`, vector: Array.from(v) })).join('\n'))
+    expect((await store.importFile(file)).added).toBe(500)
+    await store.addEmbeddings(vectors.slice(500).map((v, i) => ({ id: `a${i}`, vector: v })))
+    const up = await store.upsertEmbeddings([{ id: 'j0', vector: vectors[1], metadata: { moved: true } }, { id: 'new', vector: vectors[2] }])
+    expect([up.inserted, up.updated]).toEqual([1, 1])
+    expect(await store.count()).toBe(801)
+    const optimized = await store.optimize()
+    expect(optimized.fragmentsRemoved).toBeGreaterThan(0)
+    expect(await store.count()).toBe(801)
+    await store.createIndex({ kind: 'hnsw' })
+    const stats = await store.stats()
+    expect(stats.index.kind).toBe('hnsw')
+    expect(stats.index.graph?.source).toBe('built')
+    const hits = await store.search(vectors[700], { limit: 3 })
+    expect(hits[0].id).toBe('a200')
+    expect((await store.get(['j0']))[0]?.metadata).toEqual({ moved: true })
+  } finally {
+    dir.remove()
+    await store.close()
+  }
+}, 120_000)
+
 s3test('a second process reopens the store with credentials from AWS_* variables, reads and writes it', async () => {
   const url = await freshUrl()
   const store = await EmbeddingStore.open(url, { dimension: 8, storage: server.storage, performance: { readConsistencyIntervalMs: 0 } })
@@ -136,6 +170,26 @@ s3test('a second process reopens the store with credentials from AWS_* variables
   expect(await store.count()).toBe(51)
   expect(await store.get(['from-child'])).toEqual([expect.objectContaining({ id: 'from-child' })])
   await store.close()
+}, 120_000)
+
+s3test('the CLI imports into and reads an s3:// store, configured by AWS_* variables', async () => {
+  const url = await freshUrl()
+  const dir = tempDir()
+  try {
+    const file = join(dir.path, 'items.jsonl')
+    writeFileSync(file, randomVectors(40, 8, 7).map((v, i) => JSON.stringify({ id: `c${i}`, vector: Array.from(v) })).join('\n'))
+    const env = { ...process.env, ...awsEnv(), AWS_ALLOW_HTTP: 'true' }
+    const cli = (...args: string[]) => spawnSync(process.execPath, [join(__dirname, '..', 'bin', 'lancestore.js'), ...args], { encoding: 'utf8', env, timeout: 60_000 })
+    const imported = cli('import', url, file, '--dimension', '8', '--json')
+    expect(imported.status).toBe(0)
+    expect(JSON.parse(imported.stdout)).toMatchObject({ added: 40 })
+    const stats = cli('stats', url, '--json')
+    expect(stats.status).toBe(0)
+    expect(JSON.parse(stats.stdout)).toMatchObject({ rows: 40 })
+    mustNotLeak(stats.stdout)
+  } finally {
+    dir.remove()
+  }
 }, 120_000)
 
 s3test('two writer processes adding disjoint ids at once: no row lost, none duplicated', async () => {

@@ -50,8 +50,11 @@ function fieldTypes(value) {
 }
 
 /** Opens an existing store; a missing directory is a usage error (opening would create it). */
+/** `s3://bucket/prefix`: an object-storage store (endpoint and credentials from the AWS_* variables). */
+const isUrl = (where) => /^[a-z][a-z0-9+.-]*:\/\//i.test(where)
+
 async function openExisting(dir, options) {
-  if (!fs.existsSync(dir)) throw new UsageError(`no store at ${dir}`)
+  if (!isUrl(dir) && !fs.existsSync(dir)) throw new UsageError(`no store at ${dir}`)
   return EmbeddingStore.open(dir, { table: options.table, autoIndex: false })
 }
 
@@ -93,7 +96,7 @@ function program() {
   cli
     .command('import')
     .description('import a JSONL, NPY, Parquet or Arrow IPC file (one atomic commit unless --commit-every)')
-    .argument('<dir>', 'store directory (created when missing; then --dimension is needed)')
+    .argument('<dir>', 'store directory or s3://bucket/prefix (created when missing; then --dimension is needed)')
     .argument('<file>', 'the file to import')
     .option('--dimension <n>', 'vector length, for a new store', integer('--dimension'))
     .option('--metric <metric>', 'cosine, l2 or dot, for a new store')
@@ -130,7 +133,7 @@ function program() {
   cli
     .command('stats')
     .description('rows, version, index and resident-copy status')
-    .argument('<dir>', 'store directory')
+    .argument('<dir>', 'store directory or s3://bucket/prefix')
     .action(async (dir, _options, command) => {
       const stats = await withStore(dir, command.optsWithGlobals(), async (store) => ({
         path: store.path,
@@ -153,7 +156,7 @@ function program() {
   cli
     .command('search')
     .description('the stored embeddings nearest to a vector')
-    .argument('<dir>', 'store directory')
+    .argument('<dir>', 'store directory or s3://bucket/prefix')
     .requiredOption('--vector <json|file>', 'the query: a JSON array, or a file holding one')
     .option('--limit <n>', 'how many results', integer('--limit'), 10)
     .option('--filter <json>', 'metadata filter, e.g. \'{"section":"libs"}\'', json('--filter'))
@@ -169,7 +172,7 @@ function program() {
   cli
     .command('get')
     .description('stored items by id (null for ids not stored)')
-    .argument('<dir>', 'store directory')
+    .argument('<dir>', 'store directory or s3://bucket/prefix')
     .argument('<ids...>', 'ids')
     .action(async (dir, ids, _options, command) => {
       const items = await withStore(dir, command.optsWithGlobals(), (store) => store.get(ids))
@@ -182,7 +185,7 @@ function program() {
   cli
     .command('index')
     .description('build the vector index (see the README for the kinds)')
-    .argument('<dir>', 'store directory')
+    .argument('<dir>', 'store directory or s3://bucket/prefix')
     .option('--kind <kind>', 'auto, hnsw, ivf_pq, ivf_hnsw_sq, ivf_flat or none', 'auto')
     .action(async (dir, options, command) => {
       const progress = progressPrinter(process.stderr, 'index')
@@ -195,7 +198,7 @@ function program() {
   cli
     .command('optimize')
     .description('compact data files, prune old versions, update indexes')
-    .argument('<dir>', 'store directory')
+    .argument('<dir>', 'store directory or s3://bucket/prefix')
     .action(async (dir, _options, command) => {
       const progress = progressPrinter(process.stderr, 'optimize')
       const result = await withStore(dir, command.optsWithGlobals(), (store) => store.optimize({ onProgress: progress.update })).finally(progress.end)
