@@ -27,7 +27,9 @@ pub async fn insert_new_ids(
         MergeInsertBuilder::try_new(dataset, vec![schema::ID.to_owned()]).map_err(lance_error("adding embeddings"))?;
     builder.when_matched(WhenMatched::Fail).when_not_matched(WhenNotMatched::InsertAll).conflict_retries(0);
     let job = builder.try_build().map_err(lance_error("adding embeddings"))?;
-    let reader = RecordBatchIterator::new(batches.to_vec().into_iter().map(Ok), SchemaRef::clone(schema));
+    // Owned: the reader outlives this borrow inside LanceDB's job.
+    let owned: Vec<RecordBatch> = batches.to_vec();
+    let reader = RecordBatchIterator::new(owned.into_iter().map(Ok), SchemaRef::clone(schema));
     let (dataset, stats) = match job.execute_reader(reader).await {
         Ok(done) => done,
         // What `WhenMatched::Fail` reports (a DataFusion execution error, so matched by its text).

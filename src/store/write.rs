@@ -184,6 +184,7 @@ impl Store {
             self.spawn_optimize(Arc::clone(handles));
         }
         self.maybe_spawn_upkeep(handles);
+        crate::memory::after_commit();
     }
 }
 
