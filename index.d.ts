@@ -9,7 +9,7 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
-/** An embedded embedding store: one LanceDB table on local disk. Create one with `EmbeddingStore.open`. */
+/** An embedded embedding store: one LanceDB table on local disk or S3-compatible object storage. Create one with `EmbeddingStore.open`. */
 export declare class EmbeddingStore {
   /**
    * Opens the store in directory `path` (created if missing) or at an `s3://bucket/prefix` URL

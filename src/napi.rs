@@ -27,7 +27,7 @@ use results::{
     UpsertResult,
 };
 
-/// An embedded embedding store: one LanceDB table on local disk. Create one with `EmbeddingStore.open`.
+/// An embedded embedding store: one LanceDB table on local disk or S3-compatible object storage. Create one with `EmbeddingStore.open`.
 #[napi]
 pub struct EmbeddingStore {
     inner: Arc<Store>,

@@ -516,7 +516,10 @@ impl Resident {
             unindexed_rows: live - graphed,
             removed_rows: graph.map_or(0, |g| g.len().saturating_sub(graphed)),
             bytes: graph.map_or(0, |g| g.bytes()),
-            building: state.building,
+            // A wanted graph not built yet counts as building from the moment it is due, not only once the
+            // background job has started (a caller polling `building` would otherwise see `false` and 0 rows
+            // indexed in between); a failed build shows `lastError` instead.
+            building: state.building || (wanted && state.graph.is_none() && state.last_error.is_none()),
             builds: state.builds,
             source: state.source.map(|s| match s {
                 Source::Built => "built",
