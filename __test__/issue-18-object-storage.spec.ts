@@ -5,7 +5,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
-import { EmbeddingStore, type OpenOptions } from '../index'
+import { EmbeddingStore, type OpenOptions, type ProgressEvent } from '../index'
 import { bruteForce, isError, randomVectors, sample, tempDir } from './fixtures'
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -136,7 +136,12 @@ s3test('upsert, importFile, optimize and the HNSW graph work on s3:// too', asyn
     const file = join(dir.path, 'items.jsonl')
     writeFileSync(file, vectors.slice(0, 500).map((v, i) => JSON.stringify({ id: `j${i}`, vector: Array.from(v) })).join('\n'))
     expect((await store.importFile(file)).added).toBe(500)
-    await store.addEmbeddings(vectors.slice(500).map((v, i) => ({ id: `a${i}`, vector: v })))
+    const events: ProgressEvent[] = []
+    await store.addEmbeddings(vectors.slice(500).map((v, i) => ({ id: `a${i}`, vector: v })), { onProgress: (p) => events.push(p) })
+    await new Promise((r) => setTimeout(r, 50)) // events are delivered through the event loop
+    // As on local disk: `write` from 0 as LanceDB takes the rows (throttled to one per 100 ms), then `done`.
+    expect(events[0]).toMatchObject({ phase: 'write', rows: 0, totalRows: 300 })
+    expect(events.at(-1)).toMatchObject({ phase: 'done', rows: 300, totalRows: 300 })
     const up = await store.upsertEmbeddings([{ id: 'j0', vector: vectors[1], metadata: { moved: true } }, { id: 'new', vector: vectors[2] }])
     expect([up.inserted, up.updated]).toEqual([1, 1])
     expect(await store.count()).toBe(801)

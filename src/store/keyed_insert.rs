@@ -6,6 +6,9 @@
 //! retry would re-run the insert unseen); the conflict comes back as `Conflict` and the caller checks
 //! the ids again (`DUPLICATE_ID` if the other writer stored one) and retries.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use arrow_array::{RecordBatch, RecordBatchIterator};
 use arrow_schema::SchemaRef;
 use lance::dataset::{MergeInsertBuilder, WhenMatched, WhenNotMatched};
@@ -18,7 +21,7 @@ use super::schema;
 pub async fn insert_new_ids(
     table: &lancedb::Table,
     schema: &SchemaRef,
-    batches: &[RecordBatch],
+    batches: impl Iterator<Item = RecordBatch> + Send + 'static,
 ) -> Result<Option<u64>> {
     let lance_error = |action: &'static str| move |e: lance::Error| StoreError::lance(action)(lancedb::Error::from(e));
     let handle = table.dataset().ok_or_else(|| StoreError::Internal("the table is not a LanceDB table".into()))?;
@@ -27,9 +30,12 @@ pub async fn insert_new_ids(
         MergeInsertBuilder::try_new(dataset, vec![schema::ID.to_owned()]).map_err(lance_error("adding embeddings"))?;
     builder.when_matched(WhenMatched::Fail).when_not_matched(WhenNotMatched::InsertAll).conflict_retries(0);
     let job = builder.try_build().map_err(lance_error("adding embeddings"))?;
-    // Owned: the reader outlives this borrow inside LanceDB's job.
-    let owned: Vec<RecordBatch> = batches.to_vec();
-    let reader = RecordBatchIterator::new(owned.into_iter().map(Ok), SchemaRef::clone(schema));
+    let rows = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&rows);
+    let batches = batches.inspect(move |batch| {
+        counted.fetch_add(batch.num_rows(), Ordering::Relaxed);
+    });
+    let reader = RecordBatchIterator::new(batches.map(Ok), SchemaRef::clone(schema));
     let (dataset, stats) = match job.execute_reader(reader).await {
         Ok(done) => done,
         // What `WhenMatched::Fail` reports (a DataFusion execution error, so matched by its text).
@@ -39,7 +45,7 @@ pub async fn insert_new_ids(
     let version = dataset.manifest().version;
     // The handle moves to the version just written, as LanceDB's own writes do.
     handle.update(dataset.as_ref().clone());
-    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+    let rows = rows.load(Ordering::Relaxed);
     if usize::try_from(stats.num_inserted_rows).ok() != Some(rows) {
         // A matched id fails the insert, so every row is new: anything else is a broken invariant.
         return Err(StoreError::Internal(format!(

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use arrow_array::{RecordBatch, RecordBatchIterator};
 use arrow_schema::SchemaRef;
-use futures::{StreamExt, TryStreamExt};
+use futures::TryStreamExt;
 use lancedb::query::{ExecutableQuery, QueryBase, Select};
 
 use super::activity::Write;
@@ -40,7 +40,7 @@ impl Store {
         let writing = self.lock_writes(&handles).await?;
         let total = items.len() as u64;
         let version = if self.location.is_remote() {
-            self.insert_keyed(&handles, &items, &batches).await?
+            self.insert_keyed(&handles, &items, &batches, progress.as_ref()).await?
         } else {
             // A failed append wrote nothing visible, so retrying it cannot store a row twice; the stored
             // ids are checked again on every attempt, as the conflicting writer may have stored one.
@@ -71,11 +71,19 @@ impl Store {
 
     /// `add` on object storage (see `keyed_insert`): no lock spans processes there, so the commit itself
     /// refuses an id stored meanwhile. Each attempt starts from the latest version.
-    async fn insert_keyed(&self, handles: &Handles, items: &[Item], batches: &[RecordBatch]) -> Result<u64> {
+    async fn insert_keyed(
+        &self,
+        handles: &Handles,
+        items: &[Item],
+        batches: &[RecordBatch],
+        progress: Option<&ProgressSink>,
+    ) -> Result<u64> {
+        let total = items.len() as u64;
         retry::on_conflict(|| async {
             self.look_for_new_commits(handles).await?;
             self.reject_stored_ids(handles, items).await?;
-            if let Some(version) = keyed_insert::insert_new_ids(&handles.table, &handles.schema, batches).await? {
+            let reported = pulled(batches.to_vec(), progress.cloned(), total);
+            if let Some(version) = keyed_insert::insert_new_ids(&handles.table, &handles.schema, reported).await? {
                 return Ok(version);
             }
             // Another writer stored one of the ids between the check and the insert: name it.
@@ -212,15 +220,23 @@ fn reporting(
     sink: ProgressSink,
     total: u64,
 ) -> lancedb::arrow::SendableRecordBatchStream {
-    let mut reporter = Reporter::new(Some(sink));
+    let stream = futures::stream::iter(pulled(batches, Some(sink), total).map(Ok));
+    Box::pin(lancedb::arrow::SimpleRecordBatchStream::new(stream, Arc::clone(schema)))
+}
+
+/// `batches`, telling `sink` (a `write` event) how many rows have been taken each time one is taken.
+pub(super) fn pulled(
+    batches: Vec<RecordBatch>,
+    sink: Option<ProgressSink>,
+    total: u64,
+) -> impl Iterator<Item = RecordBatch> + Send + 'static {
+    let mut reporter = Reporter::new(sink);
     let mut rows = 0u64;
     reporter.always(Progress::rows("write", 0, Some(total)));
-    let stream = futures::stream::iter(batches).map(move |batch| {
+    batches.into_iter().inspect(move |batch| {
         rows += batch.num_rows() as u64;
         reporter.report(Progress::rows("write", rows, Some(total)));
-        Ok(batch)
-    });
-    Box::pin(lancedb::arrow::SimpleRecordBatchStream::new(stream, Arc::clone(schema)))
+    })
 }
 
 /// Fails with `DuplicateId` naming the first id of `items` already stored (queried from LanceDB).
