@@ -89,6 +89,19 @@ function ensureCxx() {
 }
 
 /**
+ * On x86_64 Linux (glibc) Rust's allocator is jemalloc (src/memory.rs), whose C sources the
+ * tikv-jemalloc-sys crate builds with a configure script and `make`.
+ */
+function ensureMake() {
+  if (process.platform !== 'linux' || process.arch !== 'x64' || process.report?.getReport().header.glibcVersionRuntime === undefined) return
+  if (has('make', ['--version'])) return
+  fail(
+    '`make` is needed to build jemalloc (the allocator used on x86_64 Linux) and was not found.\n' +
+      '  Debian/Ubuntu: sudo apt-get install make',
+  )
+}
+
+/**
  * The host's target triple. `napi build` always passes `--target <triple>`, which puts artifacts under
  * target/<triple>/; `cargo test` gets the same flag so both share one compiled dependency tree.
  */
@@ -115,6 +128,7 @@ function prerequisites() {
   ensureProtoc()
   ensureRust()
   ensureCxx()
+  ensureMake()
 }
 
 function bootstrap() {

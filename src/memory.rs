@@ -1,13 +1,14 @@
 //! Memory given back to the operating system under many small commits. Each commit makes many
 //! short-lived allocations (manifests, plans, record batches) between long-lived ones, and glibc's
 //! malloc fragments under that pattern: RSS climbed although the live heap did not (heaptrack, 2,000
-//! five-row commits with searches: 55 MiB live at the end, peak 72 MiB, RSS +90 MiB and rising).
+//! five-row commits with searches: 55 MiB live at the end, peak 72 MiB, RSS 160 → 285 MiB and rising).
 //!
 //! - On x86_64 Linux (glibc), every Rust allocation — LanceDB's, Arrow's, ours — goes to jemalloc
 //!   (`ALLOCATOR`), which keeps size-class slabs apart and returns dirty pages after a decay. Built
 //!   without initial-exec TLS, because the addon is a `dlopen`ed library (initial-exec TLS fails to load
 //!   there: "cannot allocate memory in static TLS block"). Measured over 10,000 five-row commits with 10
-//!   searches each (default options): RSS +87 MiB after warm-up, against +335 MiB with glibc's malloc.
+//!   searches each (default options): RSS +72 MiB after warm-up (32 MiB of it the resident copy and
+//!   graph of the grown table), against +335 MiB with glibc's malloc.
 //!   mimalloc was tried and grew faster than glibc (+171 MiB over 2,500 commits).
 //! - What still uses glibc's malloc (Node itself, usearch's C++ graph) is trimmed: every
 //!   `TRIM_EVERY_COMMITS` commits in this process, `malloc_trim` returns the free pages of every glibc
