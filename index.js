@@ -3,7 +3,8 @@
 // `binding.js` is the loader `napi build` generates: it picks this platform's prebuilt package
 // (`lancestore-<platform>`, installed through `optionalDependencies`), or a `lancestore.<platform>.node`
 // built from source beside it, or the file named by NAPI_RS_NATIVE_LIBRARY_PATH. This file only turns its
-// "nothing loaded" into an error that says which platform this is and what to do about it.
+// failure into an error that says which platform this is, whether a binary was missing or was there and
+// failed to load (and why), and what to do about it.
 'use strict'
 
 function platformName() {
@@ -15,15 +16,58 @@ function platformName() {
   return name
 }
 
-function noBinaryError(cause) {
-  let targets = []
-  try {
-    targets = require('./package.json').napi.targets
-  } catch {
-    // The list is only there to help: the error below stands without it.
+/** The messages of a load-error chain (binding.js links each attempt's error through `cause`), first attempt first. */
+function attempts(error) {
+  const messages = []
+  for (let e = error, depth = 0; e && depth < 64; e = e.cause, depth++) {
+    let message
+    try {
+      message = typeof e.message === 'string' ? e.message : String(e)
+    } catch {
+      message = 'unknown error'
+    }
+    messages.push(message)
   }
+  return messages.reverse()
+}
+
+/** An attempt that only found nothing at that path, as opposed to a binary that is there and failed to load. */
+const notFound = (message) => /^Cannot find (module|native binding)\b/.test(message) || message.startsWith('Unsupported ')
+
+function prebuiltTargets() {
+  try {
+    return require('./package.json').napi.targets
+  } catch {
+    return [] // The list is only there to help: the error stands without it.
+  }
+}
+
+/**
+ * A binary was there but did not load (libc too old, wrong architecture, a damaged or truncated file, a
+ * version mismatch): say which attempt failed and why, rather than "not installed".
+ */
+function loadFailedError(cause, failures) {
+  const glibc = failures.find((m) => /GLIBC(XX)?_[0-9.]+' not found/.test(m))
   const error = new Error(
-    `lancestore: no native binary could be loaded for ${platformName()} on Node.js ${process.version}.\n` +
+    `lancestore: a native binary for ${platformName()} was found but failed to load on Node.js ${process.version}:\n` +
+      failures.map((m) => `  ${m.split('\n')[0]}`).join('\n') +
+      '\n' +
+      (glibc
+        ? 'This system\'s C library is older than the binary needs (the README, "Install", names the minimum); ' +
+          'build from source (README, "Building from source") or use a newer base image.\n'
+        : 'Reinstall the package (the file may be damaged or from another platform or version), or build from ' +
+          'source (README, "Building from source").\n') +
+      "What each attempt reported is in this error's `cause`.",
+  )
+  error.code = 'ERR_LANCESTORE_LOAD_FAILED'
+  error.cause = cause
+  return error
+}
+
+function noBinaryError(cause) {
+  const targets = prebuiltTargets()
+  const error = new Error(
+    `lancestore: no native binary was found for ${platformName()} on Node.js ${process.version}.\n` +
       (targets.length ? `Prebuilt binaries exist for: ${targets.join(', ')}.\n` : '') +
       'If this platform is one of them, its package (lancestore-<platform>) was not installed: npm skips ' +
       'optional dependencies with --omit=optional / --no-optional, and a package-lock.json written on another ' +
@@ -38,11 +82,17 @@ function noBinaryError(cause) {
   return error
 }
 
+/** `ERR_LANCESTORE_LOAD_FAILED` when some attempt found a binary that failed, else `ERR_LANCESTORE_NO_BINARY`. */
+function loaderError(cause) {
+  const failures = attempts(cause).filter((m) => !notFound(m))
+  return failures.length > 0 ? loadFailedError(cause, failures) : noBinaryError(cause)
+}
+
 let binding
 try {
   binding = require('./binding.js')
 } catch (cause) {
-  throw noBinaryError(cause)
+  throw loaderError(cause)
 }
 
 module.exports = binding

@@ -31,7 +31,7 @@ function runOne(system, scenario) {
 const fmt = (x, digits = 2) => (x == null ? '—' : typeof x === 'number' ? (Math.abs(x) >= 1000 ? Math.round(x).toLocaleString('en-US') : x.toFixed(digits)) : String(x))
 const ratio = (a, b) => (a == null || b == null || b === 0 ? '—' : `${(a / b).toFixed(2)}×`)
 
-function table(results, importResult, objectStorage) {
+function table(results, importResult, objectStorage, churnResult) {
   const lines = []
   const targets = []
   for (const spec of specs) {
@@ -124,6 +124,29 @@ function table(results, importResult, objectStorage) {
   } else if (os3) {
     lines.push(`\n## object storage\n  skipped/failed: ${os3.skipped ?? os3.error}`)
   }
+  const churn = churnResult
+  if (churn && !churn.skipped && !churn.error) {
+    const a = churn.lancestore
+    const u = churn.usearch
+    lines.push(`\n## churn (${churn.source} ${churn.n.toLocaleString('en-US')} × ${churn.dim} with the graph, defaults; ${churn.writes} single-row adds, deletes and upserts, a search after each)`)
+    lines.push('| metric | lancestore | usearch (in memory, add/remove) |')
+    lines.push('| --- | ---: | ---: |')
+    lines.push(`| quiet search p50 (ms) | ${fmt(a.quietP50)} | ${fmt(u.quietP50, 3)} |`)
+    lines.push(`| search p50 during the writes (ms) | ${fmt(a.duringP50)} | ${fmt(u.duringP50, 3)} |`)
+    lines.push(`| search p99 during the writes (ms) | ${fmt(a.duringP99)} | ${fmt(u.duringP99, 3)} |`)
+    lines.push(`| p99 during ÷ quiet p50 | ${ratio(a.duringP99, a.quietP50)} | ${ratio(u.duringP99, u.quietP50)} |`)
+    lines.push(`| graph rebuilds / whole reloads of the copy | ${a.graphRebuilds} / ${a.wholeReloads} | |`)
+    lines.push(`| automatic compactions / followed by re-pointing rows / graph nodes renamed | ${a.compactions} / ${a.compactionsFollowed} / ${a.renamedRows} | |`)
+    targets.push(['churn: 0 graph rebuilds', a.graphRebuilds === 0])
+    targets.push(['churn: 0 whole reloads', a.wholeReloads === 0])
+    targets.push(['churn: search p99 during writes ≤ 3× quiet p50', a.duringP99 <= 3 * a.quietP50])
+    const w = churn.writeAmplification
+    if (w) {
+      lines.push(`| ${w.commits.toLocaleString('en-US')} single-row commits: data bytes written per row added | ${fmt(w.writtenPerRowAdded, 0)} (${fmt(w.amplification, 1)}× the table written once) | |`)
+    }
+  } else if (churn) {
+    lines.push(`\n## churn\n  skipped/failed: ${churn.skipped ?? churn.error}`)
+  }
   lines.push('\n## targets (lancestore)')
   lines.push('| target | result |')
   lines.push('| --- | --- |')
@@ -141,7 +164,7 @@ function versions() {
 
 /** Writes the table, JSON, SVG and Markdown of a finished run. */
 function report(doc) {
-  const text = table(doc.results, doc.import, doc.objectStorage)
+  const text = table(doc.results, doc.import, doc.objectStorage, doc.churn)
   console.log(`# lancestore benchmark${doc.quick ? ' (quick)' : ''}, ${doc.date}`)
   console.log('Latencies: median over passes of per-query percentiles, warm-up excluded; ratios are lancestore ÷ @lancedb/lancedb (below 1 is faster for latency, above 1 is faster for throughput).')
   console.log(text)
@@ -183,8 +206,9 @@ function main() {
   }
   const imported = !only || only === 'import' ? runScript('import') : null
   const objectStorage = !only || only === 'object-storage' ? runScript('object-storage') : null
-  report({ date: started.toISOString(), quick, environment: versions(), results, import: imported, objectStorage })
-  if (results.some((r) => r.error) || imported?.error || objectStorage?.error) process.exitCode = 1
+  const churn = !only || only === 'churn' ? runScript('churn') : null
+  report({ date: started.toISOString(), quick, environment: versions(), results, import: imported, objectStorage, churn })
+  if (results.some((r) => r.error) || imported?.error || objectStorage?.error || churn?.error) process.exitCode = 1
 }
 
 main()

@@ -49,23 +49,45 @@ function fieldTypes(value) {
   return fields
 }
 
-/** Opens an existing store; a missing directory is a usage error (opening would create it). */
 /** `s3://bucket/prefix`: an object-storage store (endpoint and credentials from the AWS_* variables). */
 const isUrl = (where) => /^[a-z][a-z0-9+.-]*:\/\//i.test(where)
 
-async function openExisting(dir, options) {
+/**
+ * One command's store options: no automatic index, and no resident copy. A command runs once and exits, so
+ * loading the whole table into memory in the background (which `close()` would then abort) is wasted work;
+ * LanceDB answers a single search directly. `index --kind hnsw|auto` keeps it: the HNSW graph is built over it.
+ */
+const oneShot = (options, { resident = false } = {}) => ({
+  table: options.table,
+  autoIndex: false,
+  ...(resident ? {} : { performance: { residentMemoryMB: 0 } }),
+})
+
+/** Opens an existing store; a missing directory is a usage error (opening would create it). */
+async function openExisting(dir, options, how = {}) {
   if (!isUrl(dir) && !fs.existsSync(dir)) throw new UsageError(`no store at ${dir}`)
-  return EmbeddingStore.open(dir, { table: options.table, autoIndex: false })
+  return EmbeddingStore.open(dir, oneShot(options, how))
 }
 
-/** Runs `work` on the store at `dir` and closes it, whatever happens. */
+/**
+ * Runs `work` on the store `open` gives and closes it, whatever happens. When `work` fails, that error is
+ * the one reported: a failing `close()` after it is printed beside it, never in its place.
+ */
 async function withStore(dir, options, work, open = openExisting) {
   const store = await open(dir, options)
+  let result
   try {
-    return await work(store)
-  } finally {
-    await store.close()
+    result = await work(store)
+  } catch (error) {
+    try {
+      await store.close()
+    } catch (closeError) {
+      process.stderr.write(`lancestore: closing the store after the error below also failed: ${closeError.message}\n`)
+    }
+    throw error
   }
+  await store.close()
+  return result
 }
 
 /** The query vector: inline JSON, or a file holding a JSON array. */
@@ -109,7 +131,7 @@ function program() {
     .option('--commit-every <rows>', 'commit every this many rows instead of once', integer('--commit-every'))
     .action(async (dir, file, options, command) => {
       const open = (where, o) =>
-        EmbeddingStore.open(where, { table: o.table, dimension: o.dimension, metric: o.metric, fields: o.fields, autoIndex: false })
+        EmbeddingStore.open(where, { ...oneShot(o), dimension: o.dimension, metric: o.metric, fields: o.fields })
       const progress = progressPrinter(process.stderr, 'import')
       const result = await withStore(
         dir,
@@ -189,8 +211,11 @@ function program() {
     .option('--kind <kind>', 'auto, hnsw, ivf_pq, ivf_hnsw_sq, ivf_flat or none', 'auto')
     .action(async (dir, options, command) => {
       const progress = progressPrinter(process.stderr, 'index')
-      const report = await withStore(dir, command.optsWithGlobals(), (store) =>
-        store.createIndex({ kind: options.kind, onProgress: progress.update }),
+      const report = await withStore(
+        dir,
+        command.optsWithGlobals(),
+        (store) => store.createIndex({ kind: options.kind, onProgress: progress.update }),
+        (where, o) => openExisting(where, o, { resident: options.kind === 'hnsw' || options.kind === 'auto' }),
       ).finally(progress.end)
       print(command, report, (r) => `index ${r.kind} over ${r.rows} rows in ${(r.buildMs / 1000).toFixed(1)} s${r.reason ? ` (${r.reason})` : ''}`)
     })
@@ -236,4 +261,4 @@ if (require.main === module) {
   })
 }
 
-module.exports = { main, program }
+module.exports = { main, program, withStore }

@@ -7,6 +7,7 @@
 
 mod activity;
 pub mod cache;
+mod compaction;
 pub mod config;
 pub mod error;
 pub mod fields;
@@ -130,7 +131,7 @@ impl Store {
                 Location::Local(dir) => Some(resident::sidecar::path(dir, &config.table)),
                 Location::ObjectStore { .. } => None,
             };
-            shared.resident(&config.table, || {
+            registry::resident(&location, &config.table, || {
                 resident::Resident::new(layout.dimension, layout.metric, &layout.fields, budget, sidecar)
             })
         });

@@ -209,6 +209,89 @@ function fuzzFiles(dir) {
   return [at('files/ok.jsonl'), at('files/bad.jsonl'), at('files/cut.jsonl'), at('files/cut.npy'), at('files/junk.parquet'), at('files/missing.jsonl'), at('files')]
 }
 
+/**
+ * Valid Parquet and Arrow IPC files of 300 rows, then `count` mangled copies of each (seeded): cut short, bytes
+ * flipped, a run of bytes zeroed or repeated. Their decoders may fail anywhere, panics included.
+ */
+function mangledFiles(dir, rand, count) {
+  const files = require('../bench/files')
+  const arrow = require('apache-arrow')
+  const at = (name) => path.join(`${dir}-import`, 'mangled', name)
+  fs.mkdirSync(at(''), { recursive: true })
+  const n = 300
+  const rows = Array.from({ length: n }, (_, i) => ({ id: `mangled-${i}`, metadata: { section: `s${i % 7}` } }))
+  const flat = Float32Array.from({ length: n * 4 }, () => rand() - 0.5)
+  files.writeParquet(at('good.parquet'), rows, flat, 4)
+  // The Arrow IPC file holds the same table, read back from the Parquet file.
+  const parquet = require('parquet-wasm')
+  const ipc = parquet.readParquet(fs.readFileSync(at('good.parquet'))).intoIPCStream()
+  fs.writeFileSync(at('good.arrows'), arrow.tableToIPC(arrow.tableFromIPC(ipc), 'file'))
+  const out = []
+  for (const good of ['good.parquet', 'good.arrows']) {
+    const bytes = fs.readFileSync(at(good))
+    const ext = path.extname(good)
+    for (let k = 0; k < count; k++) {
+      const copy = Buffer.from(bytes)
+      let mangled
+      switch (k % 4) {
+        case 0: mangled = copy.subarray(0, Math.floor(rand() * copy.length)); break
+        case 1: for (let f = 0; f < 1 + Math.floor(rand() * 8); f++) copy[Math.floor(rand() * copy.length)] ^= 1 << Math.floor(rand() * 8); mangled = copy; break
+        case 2: { const from = Math.floor(rand() * copy.length); copy.fill(0, from, from + 1 + Math.floor(rand() * 64)); mangled = copy; break }
+        default: { const from = Math.floor(rand() * copy.length); const run = copy.subarray(from, from + 16); mangled = Buffer.concat([copy.subarray(0, from), run, run, copy.subarray(from)]) }
+      }
+      const file = at(`m${k}${ext}`)
+      fs.writeFileSync(file, mangled)
+      out.push(file)
+    }
+  }
+  return out
+}
+
+/**
+ * Whether a filter holds a value JSON would drop or change (undefined, a function, a symbol, a BigInt, NaN or
+ * ±Infinity, an object JSON writes as `{}`, symbol keys): such a filter must be refused, never run without it.
+ * `null` when walking it throws (a hostile Proxy or getter): the call then has to reject anyway.
+ */
+function dropsSomething(value, seen = new Set()) {
+  try {
+    switch (typeof value) {
+      case 'undefined': case 'function': case 'symbol': case 'bigint': return true
+      case 'number': return !Number.isFinite(value)
+      case 'object': {
+        if (value === null) return false
+        if (seen.has(value)) return null // a cycle: JSON refuses it, so the call rejects
+        seen.add(value)
+        if (!Array.isArray(value) && typeof value.toJSON !== 'function') {
+          if (Object.prototype.toString.call(value) !== '[object Object]') return true
+          if (Object.getOwnPropertySymbols(value).length > 0) return true
+        }
+        const values = typeof value.toJSON === 'function' ? [value.toJSON()] : Array.isArray(value) ? [...value] : Object.values(value)
+        let unknown = false
+        for (const v of values) {
+          const inner = dropsSomething(v, seen)
+          if (inner === true) return true
+          if (inner === null) unknown = true
+        }
+        return unknown ? null : false
+      }
+      default: return false
+    }
+  } catch {
+    return null
+  }
+}
+
+/** The filter a fuzzed `count` / `search` / `delete` call passes, if it passes one. */
+function filterOf(method, argv) {
+  const holder = method === 'search' ? argv[1] : argv[0]
+  if (holder === null || typeof holder !== 'object') return undefined
+  try {
+    return holder.filter
+  } catch {
+    return undefined
+  }
+}
+
 function fuzzValue(rand, depth = 0) {
   const pick = Math.floor(rand() * 24)
   const big = () => Array.from({ length: Math.floor(rand() * 3) }, () => fuzzValue(rand, depth + 1))
@@ -245,6 +328,30 @@ async function fuzzRunner(dir, fuzzSeed, calls) {
   const store = await EmbeddingStore.open(dir, { dimension: 4, fields: { section: 'string', year: 'int' }, autoIndex: false })
   await store.addEmbeddings([{ id: 'seed', vector: [1, 0, 0, 0], metadata: { section: 's', year: 1 } }])
   fuzzPaths = fuzzFiles(dir)
+  // Every mangled Parquet / Arrow file is imported once (and the fuzz picks them again at random): each either
+  // imports whole (a flip that only changed values) or rejects with a code and leaves the table as it was.
+  const mangled = mangledFiles(dir, rand, full ? 40 : 12)
+  for (const file of mangled) {
+    const before = await store.count()
+    const outcome = await store.importFile(file).then((r) => r, (err) => err)
+    if (outcome instanceof Error) {
+      if (!CODES.has(outcome.code)) {
+        console.log(`UNCODED import of ${path.basename(file)} ${String(outcome)}`)
+        process.exit(3)
+      }
+      if ((await store.count()) !== before) {
+        console.log(`CHANGED-ON-REJECT import of ${path.basename(file)} ${outcome.code}`)
+        process.exit(3)
+      }
+    } else if ((await store.count()) !== before + outcome.added) {
+      console.log(`IMPORT-COUNT ${path.basename(file)} added ${outcome.added} but the count moved ${(await store.count()) - before}`)
+      process.exit(3)
+    } else {
+      // The copies share their ids: take them out again so the next file reaches its decoder.
+      await store.delete(Array.from({ length: 300 }, (_, i) => `mangled-${i}`))
+    }
+  }
+  fuzzPaths.push(...mangled)
   const methods = ['addEmbeddings', 'upsertEmbeddings', 'search', 'count', 'get', 'delete', 'stats', 'version', 'optimize', 'createIndex', 'importFile']
   const writes = new Set(['addEmbeddings', 'upsertEmbeddings', 'delete', 'optimize', 'createIndex', 'importFile'])
   let rejected = 0
@@ -269,6 +376,11 @@ async function fuzzRunner(dir, fuzzSeed, calls) {
     ])
     if (outcome === 'HANG') {
       console.log(`HANG ${i} ${method}`)
+      process.exit(3)
+    }
+    const filter = filterOf(method, argv)
+    if (outcome === 'ok' && filter !== undefined && filter !== null && dropsSomething(filter) === true) {
+      console.log(`FILTER-DROPPED ${i} ${method}: a filter holding a value JSON drops was accepted`)
       process.exit(3)
     }
     if (outcome !== 'ok') {
@@ -305,7 +417,7 @@ async function fuzzScenario() {
     total += Number(n)
     rejected += Number(r)
   }
-  console.log(`fuzz: ${total} generated calls in ${processes} processes, ${rejected} coded rejections, no crash, hang, sync throw or change on rejection`)
+  console.log(`fuzz: ${total} generated calls in ${processes} processes (plus mangled Parquet/Arrow imports), ${rejected} coded rejections, no crash, hang, sync throw, change on rejection or filter that dropped a value`)
 }
 
 // ---------- long run: memory and file descriptors over many small commits ----------
@@ -338,7 +450,88 @@ async function longRunScenario() {
   )
 }
 
-const scenarios = { crash: crashScenario, writers: writersScenario, load: loadScenario, fuzz: fuzzScenario, 'long-run': longRunScenario }
+// ---------- churn: single-row adds, deletes and upserts through compactions, with the graph ----------
+
+/**
+ * A table with the graph (defaults: autoIndex, automatic compaction every 100 commits) takes single-row adds,
+ * deletes and upserts; after each, an exact and a default (graph) search check that the write is visible and no
+ * deleted or replaced row comes back. Compactions move rows to new fragments in between: the copy and the graph
+ * must follow them (no rebuild, no whole reload) and still answer correctly.
+ */
+async function churnScenario() {
+  const dir = tempDir()
+  const dim = 32
+  const rand = prng(seed + 3)
+  const rows = 3_000
+  const writes = full ? 3_000 : 600
+  const store = await EmbeddingStore.open(dir, { dimension: dim, performance: { enableQueryCache: false } })
+  const live = new Map()
+  const batch = Array.from({ length: rows }, (_, i) => ({ id: `r${i}`, vector: vector(rand, dim) }))
+  for (const item of batch) live.set(item.id, item.vector)
+  await store.addEmbeddings(batch)
+  for (let i = 0; i < 2_000; i++) {
+    const { index, resident } = await store.stats()
+    if (resident.state === 'ready' && index.graph && index.unindexedRows === 0 && !index.building) break
+    await new Promise((r) => setTimeout(r, 10))
+  }
+  const before = await store.stats()
+  const ids = () => [...live.keys()]
+  let next = rows
+  for (let w = 0; w < writes; w++) {
+    const kind = w % 3
+    let expectId = null
+    let goneId = null
+    let probe
+    if (kind === 0) {
+      const item = { id: `n${next++}`, vector: vector(rand, dim) }
+      await store.addEmbeddings([item])
+      live.set(item.id, item.vector)
+      expectId = item.id
+      probe = item.vector
+    } else if (kind === 1) {
+      const all = ids()
+      goneId = all[Math.floor(rand() * all.length)]
+      probe = live.get(goneId)
+      await store.delete([goneId])
+      live.delete(goneId)
+    } else {
+      const all = ids()
+      const id = all[Math.floor(rand() * all.length)]
+      const old = live.get(id)
+      const fresh = vector(rand, dim)
+      await store.upsertEmbeddings([{ id, vector: fresh }])
+      live.set(id, fresh)
+      expectId = id
+      probe = fresh
+      // The replaced vector must not be returned for its old position any more.
+      const nearOld = await store.search(old, { limit: 1, exact: true })
+      if (nearOld[0]?.id === id && Math.abs(nearOld[0].score - 1) < 1e-6) fail(`churn write ${w}: the replaced vector of ${id} came back`)
+    }
+    for (const exact of [true, false]) {
+      const hits = await store.search(probe, { limit: 10, exact })
+      if (hits.some((h) => !live.has(h.id))) fail(`churn write ${w} (${exact ? 'exact' : 'graph'}): a deleted row came back: ${hits.map((h) => h.id)}`)
+      if (expectId && hits[0]?.id !== expectId) fail(`churn write ${w} (${exact ? 'exact' : 'graph'}): ${expectId} was not found first after its write`)
+      if (goneId && hits.some((h) => h.id === goneId)) fail(`churn write ${w}: deleted ${goneId} came back`)
+    }
+  }
+  const count = await store.count()
+  if (count !== live.size) fail(`churn: count ${count}, expected ${live.size}`)
+  const after = await store.stats()
+  await store.close()
+  fs.rmSync(dir, { recursive: true, force: true })
+  const rebuilds = after.index.builds - before.index.builds
+  const reread = after.resident.rowsRead - before.resident.rowsRead
+  const followed = after.resident.compactionsFollowed - before.resident.compactionsFollowed
+  const compactions = after.optimize.runs - before.optimize.runs
+  if (compactions > 0 && followed === 0) fail(`churn: ${compactions} compactions, none followed by re-pointing rows`)
+  if (reread >= rows) fail(`churn: ${reread} rows were read back from LanceDB (a whole reload)`)
+  console.log(
+    `churn: ${writes} single-row writes on ${rows}×${dim} with the graph, each checked by an exact and a graph search; ` +
+      `${compactions} compactions (${followed} followed by re-pointing rows), ${rebuilds} graph rebuilds, ${reread} rows read back`,
+  )
+}
+
+const scenarios = { crash: crashScenario, writers: writersScenario, load: loadScenario, fuzz: fuzzScenario, 'long-run': longRunScenario, churn: churnScenario }
 
 async function main() {
   if (args[0] === '--child') {

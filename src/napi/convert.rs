@@ -3,7 +3,7 @@
 //! the exception user code threw as its cause), never a pending exception that N-API would throw
 //! synchronously.
 
-use napi::bindgen_prelude::{FromNapiValue, JsObjectValue, Object, Unknown};
+use napi::bindgen_prelude::{FromNapiValue, Function, JsObjectValue, Object, Unknown};
 use napi::{Env, JsValue, ValueType};
 
 use super::error::BadArgument;
@@ -44,7 +44,7 @@ fn given<'env>(env: &'env Env, value: &Unknown<'env>, what: &str) -> Args<'env, 
     let kind = value.get_type().map_err(|e| BadArgument::new(env, what, &e.reason))?;
     match kind {
         ValueType::Undefined | ValueType::Null => Ok(false),
-        ValueType::Object if value.is_array().map_err(|e| BadArgument::new(env, what, &e.reason))? => {
+        ValueType::Object if is_array(env, value).map_err(|e| BadArgument::new(env, what, &e.reason))? => {
             Err(StoreError::invalid(what, "expected an options object, got an array").into())
         }
         ValueType::Object => Ok(true),
@@ -53,6 +53,14 @@ fn given<'env>(env: &'env Env, value: &Unknown<'env>, what: &str) -> Args<'env, 
             Err(StoreError::invalid(what, format!("expected an options object, got a {got}")).into())
         }
     }
+}
+
+/// JS `Array.isArray(value)`: true for a Proxy of an array too (N-API's `napi_is_array` is not, and
+/// napi would then read the Proxy's missing properties as unset options).
+fn is_array<'env>(env: &'env Env, value: &Unknown<'env>) -> napi::Result<bool> {
+    let array: Object<'env> = env.get_global()?.get_named_property("Array")?;
+    let is_array: Function<'env, Unknown<'env>, bool> = array.get_named_property("isArray")?;
+    is_array.call(*value)
 }
 
 /// Refuses the enumerable keys of `value` (an object) that are not in `keys`.

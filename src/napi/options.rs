@@ -7,7 +7,7 @@ use napi::bindgen_prelude::{Either, Float32Array, Function, Null};
 use napi::threadsafe_function::UnknownReturnValue;
 use napi_derive::napi;
 
-use super::json::JsonInput;
+use super::json::{FilterInput, JsonInput};
 use crate::store::{self, StoreError};
 
 /// Options for `EmbeddingStore.open`.
@@ -26,7 +26,7 @@ pub struct OpenOptions {
     /// Typed metadata fields stored as real columns so `filter` can use them, e.g. `{ section: 'string', year: 'int', tags: 'string[]' }`. Names: a letter or `_`, then letters, digits, `_`. Fixed when the table is created; the values are read from each item's `metadata`. Default: none.
     #[napi(ts_type = "Record<string, 'string' | 'int' | 'float' | 'bool' | 'string[]'>")]
     pub fields: Option<BTreeMap<String, String>>,
-    /// Keep a vector index built and fresh in the background: once the table reaches 5,000 rows an `"auto"` index is built (the in-memory `hnsw` graph for tables held in memory, else LanceDB's `ivf_hnsw_sq`); later writes add new rows to it, and it is rebuilt when removed rows pile up (graph) or the table has grown about 4× (LanceDB). Searches stay correct meanwhile (rows not yet indexed are searched exactly). `createIndex({ kind: 'none' })` pauses it for this store object. Default `true`.
+    /// Keep a vector index built and fresh in the background: an `"auto"` index is built once the table is large enough for one to pay off (the in-memory `hnsw` graph from 2,000 rows for tables held in memory; LanceDB's `ivf_hnsw_sq` from 5,000 rows for tables over the memory budget); later writes add new rows to it, and it is rebuilt when removed rows pile up (graph) or the table has grown about 4× (LanceDB). Searches stay correct meanwhile (rows not yet indexed are searched exactly). `createIndex({ kind: 'none' })` pauses it for this store object. Default `true`.
     pub auto_index: Option<bool>,
     /// Tuning knobs; see `PerformanceConfig`.
     #[napi(ts_type = "PerformanceConfig | null")]
@@ -62,7 +62,7 @@ pub struct StorageOptions {
     pub max_retries: Option<f64>,
     /// Longest a request and its retries may take together, in ms (1 to 3600000; counted in whole seconds). Default `30000`.
     pub retry_timeout_ms: Option<f64>,
-    /// Further LanceDB storage options passed as given, e.g. `{ aws_server_side_encryption: 'aws:kms' }` (see LanceDB's object-store docs). Their values are treated as secrets.
+    /// Further LanceDB storage options passed as given, e.g. `{ aws_server_side_encryption: 'aws:kms' }` (see LanceDB's object-store docs). Values whose key names a secret (`key`, `secret`, `token`, `password`, `credential`, `signature`) are masked in messages.
     pub options: Option<HashMap<String, String>>,
 }
 
@@ -223,7 +223,7 @@ pub struct SearchOptions {
     pub threshold: Option<f64>,
     /// Only rows matching this filter over declared `fields`, applied before the top-k, e.g. `{ section: 'utils', year: { $gte: 2020 } }`. Operators: `$eq $ne $gt $gte $lt $lte $in $nin $exists $and $or $not`. Default: none.
     #[napi(ts_type = "Record<string, unknown>")]
-    pub filter: Option<JsonInput>,
+    pub filter: Option<FilterInput>,
     /// With an IVF index: the fewest partitions probed (more are probed when a filter leaves too few rows). An integer from 1 to 65536. Default: a quarter of the partitions, at least 16 (measured to reach recall@10 ≥ 0.95; see README).
     pub nprobes: Option<f64>,
     /// With an `ivf_pq` index: `limit × refineFactor` candidates are re-ranked on the full vectors, so scores are exact. An integer from 1 to 1000. Default `10` for `ivf_pq`; for `ivf_hnsw_sq` `1` when `threshold` is set (so the cut is on exact scores), else none.
@@ -259,7 +259,7 @@ impl TryFrom<SearchOptions> for store::SearchRequest {
 #[napi(object, object_to_js = false)]
 #[derive(Default)]
 pub struct CreateIndexOptions<'env> {
-    /// `"auto"` (default): for a table held in memory (see `residentMemoryMB`), exact search below 5,000 rows, else `"hnsw"`; for a table over the memory budget, exact search below 5,000 rows, else `"ivf_hnsw_sq"`. `"hnsw"`: the in-memory graph over the resident vectors, saved beside the table (needs the resident copy). `"ivf_pq"`, `"ivf_hnsw_sq"`, `"ivf_flat"`: that LanceDB index. `"none"`: drop the vector index and search exactly.
+    /// `"auto"` (default): for a table held in memory (see `residentMemoryMB`), exact search below 2,000 rows, else `"hnsw"`; for a table over the memory budget, exact search below 5,000 rows, else `"ivf_hnsw_sq"`. `"hnsw"`: the in-memory graph over the resident vectors, saved beside the table (needs the resident copy). `"ivf_pq"`, `"ivf_hnsw_sq"`, `"ivf_flat"`: that LanceDB index. `"none"`: drop the vector index and search exactly.
     #[napi(ts_type = "'auto' | 'hnsw' | 'ivf_pq' | 'ivf_hnsw_sq' | 'ivf_flat' | 'none'")]
     pub kind: Option<String>,
     /// IVF partitions, from 1 to the row count. Default: √rows rounded to a power of two within [8, 1024], lowered until each partition has 40 rows to train on.
@@ -318,7 +318,7 @@ impl From<&CreateIndexOptions<'_>> for store::IndexRequest {
 pub struct CountOptions {
     /// Count only rows matching this filter over declared `fields`. Default: all rows.
     #[napi(ts_type = "Record<string, unknown>")]
-    pub filter: Option<JsonInput>,
+    pub filter: Option<FilterInput>,
 }
 
 /// The rows `EmbeddingStore.delete` removes when given an object.
@@ -326,7 +326,7 @@ pub struct CountOptions {
 pub struct DeleteByFilter {
     /// Remove the rows matching this (non-empty) filter over declared `fields`.
     #[napi(ts_type = "Record<string, unknown>")]
-    pub filter: JsonInput,
+    pub filter: FilterInput,
 }
 
 /// Options for `EmbeddingStore.optimize`.

@@ -107,6 +107,11 @@ pub struct GraphStats {
     pub removed_rows: f64,
     /// Approximate bytes the graph holds (f16 vectors and links), on top of `stats().resident.bytes`.
     pub bytes: f64,
+    /// Nodes renamed because a compaction moved their rows to new addresses (the graph keeps them instead of being rebuilt).
+    pub renamed_rows: f64,
+    /// How the graph stores vectors: `'f16'` (cosine tables, and l2/dot tables whose values f16 holds), or `'f32'` (l2/dot tables with values beyond ±60000 or vectors smaller than 0.01 in every component); `null` before the first graph.
+    #[napi(ts_type = "'f16' | 'f32' | null")]
+    pub precision: Either<&'static str, Null>,
     /// `'built'` in this process, or `'loaded'` from the graph file beside the table; `null` before the first graph.
     #[napi(ts_type = "'built' | 'loaded' | null")]
     pub source: Either<&'static str, Null>,
@@ -133,6 +138,10 @@ pub struct ResidentStats {
     pub last_error: Either<String, Null>,
     /// Searches answered from memory so far, by every store on this table in this process (cache hits not included).
     pub searches: f64,
+    /// Rows read from LanceDB into the copy so far: the first load reads the table; later changes read only what they added (this process's own writes are not read back).
+    pub rows_read: f64,
+    /// Compactions the copy followed by re-pointing its rows to their new addresses, instead of reading the rewritten rows again.
+    pub compactions_followed: f64,
 }
 
 impl From<store::resident::ResidentStatus> for ResidentStats {
@@ -144,6 +153,8 @@ impl From<store::resident::ResidentStatus> for ResidentStats {
             version: or_null(s.version.map(|v| v as f64)),
             last_error: or_null(s.last_error),
             searches: s.searches as f64,
+            rows_read: s.rows_read as f64,
+            compactions_followed: s.compactions_followed as f64,
         }
     }
 }
@@ -168,6 +179,8 @@ impl From<store::IndexStatus> for IndexStats {
                 num_edges: f64::from(g.settings.num_edges),
                 ef_construction: f64::from(g.settings.ef_construction),
                 removed_rows: g.removed_rows as f64,
+                renamed_rows: g.renamed_rows as f64,
+                precision: or_null(g.precision),
                 bytes: g.bytes as f64,
                 source: or_null(g.source),
                 ignored_file: or_null(g.ignored_sidecar),

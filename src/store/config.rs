@@ -111,7 +111,7 @@ pub struct StorageOptions {
     pub max_retries: Option<f64>,
     /// Longest a request and its retries may take together, in ms.
     pub retry_timeout_ms: Option<f64>,
-    /// Further LanceDB / object_store storage options, passed as given (values are treated as secrets).
+    /// Further LanceDB / object_store storage options, passed as given (a value whose key names a secret is masked in messages).
     pub extra: BTreeMap<String, String>,
 }
 

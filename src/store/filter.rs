@@ -46,7 +46,8 @@ pub fn quote_ident(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
 }
 
-/// Most ids put in one `id_in` predicate: longer lists are looked up in chunks of this size.
+/// Most ids put in one `id_in` predicate by lookups (`get`, the duplicate-id check): longer lists are looked
+/// up in chunks of this size. `delete` is one commit, so its whole list (at most 100,000 ids) is one predicate.
 pub const IDS_PER_PREDICATE: usize = 2_048;
 
 /// `` `id` IN ('a', 'b', …) `` for a non-empty list of ids.

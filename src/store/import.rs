@@ -2,9 +2,10 @@
 //! file in memory. A blocking thread reads chunks (`import/*.rs`), each chunk is checked as an
 //! `addEmbeddings` batch would be (naming the file's line or row), and the record batches are
 //! streamed into one LanceDB append: one commit for the whole file, or one per `commitEvery` rows.
-//! An error anywhere — a bad line, a duplicate id, a truncated file — ends the stream before its
-//! commit, so that commit never happens (data files LanceDB had written are left unreferenced and
-//! removed by `optimize`).
+//! An error anywhere — a bad line, a duplicate id, a truncated file, a decoder that panics on
+//! malformed data (the reader says "end" explicitly, so stopping without it is an error) — ends the
+//! stream before its commit, so that commit never happens (data files LanceDB had written are left
+//! unreferenced; see `Store::optimize` for when they are removed).
 
 mod columnar;
 mod jsonl;
@@ -13,7 +14,7 @@ pub mod source;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
@@ -190,12 +191,64 @@ fn open(request: &ImportRequest, dimension: usize) -> Result<Opened> {
     Ok(Opened { source, name, fields, bytes, total_bytes, commit_every })
 }
 
+/// What the reader thread sends: a chunk, or that the file ended. The end is said explicitly, so a
+/// reader that stops without saying it (a decoder panicked on malformed data) is an error, not an end.
+enum Read {
+    Chunk(Chunk),
+    End,
+}
+
+/// Reads `source` to its end on a blocking thread, sending each chunk (or the error that stopped it) and
+/// then `Read::End`. Stops early when the receiver is gone.
+fn spawn_reader(mut source: Box<dyn Source>) -> (mpsc::Receiver<Result<Read>>, tokio::task::JoinHandle<()>) {
+    let (sender, chunks) = mpsc::channel::<Result<Read>>(2);
+    let reader = tokio::task::spawn_blocking(move || {
+        loop {
+            let (message, last) = match source.next_chunk(CHUNK_ROWS) {
+                Ok(Some(chunk)) => (Ok(Read::Chunk(chunk)), false),
+                Ok(None) => (Ok(Read::End), true),
+                Err(e) => (Err(e), true),
+            };
+            if sender.blocking_send(message).is_err() || last {
+                break;
+            }
+        }
+    });
+    (chunks, reader)
+}
+
+/// A 128-bit digest of `id`: two SipHash-1-3 hashes (std's, fixed keys) of the id under two prefixes.
+/// Two different ids share a digest with probability about 2⁻¹²⁸ per pair (≈ 10⁻²⁷ for a million-row
+/// file): negligible next to a disk's undetected error rate, and it keeps the set's memory independent of
+/// the ids' length.
+fn id_digest(id: &str) -> u128 {
+    use std::hash::{Hash, Hasher};
+    let half = |prefix: u8| {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        prefix.hash(&mut hasher);
+        id.hash(&mut hasher);
+        hasher.finish()
+    };
+    u128::from(half(0)) << 64 | u128::from(half(1))
+}
+
+/// The text of a panic payload, when it has one.
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> Option<&str> {
+    payload.downcast_ref::<&str>().copied().or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+}
+
 /// The reading side of an import, shared by the streams of its commits.
 struct Feed {
-    chunks: mpsc::Receiver<Result<Chunk>>,
+    chunks: mpsc::Receiver<Result<Read>>,
+    /// The reader thread, until it is joined (at the end, or to learn why it stopped early).
+    reader: Option<tokio::task::JoinHandle<()>>,
+    /// Whether the reader said the file ended.
+    ended: bool,
     pending: Option<Chunk>,
-    /// Every id read so far, with its line or row, to refuse an id the file repeats.
-    seen: HashSet<String>,
+    /// Every id read so far, as a 128-bit digest (`id_digest`), with its line or row, to refuse an id the
+    /// file repeats: 16 + 8 bytes and the map's overhead per row (about 30 MiB per million rows, whatever
+    /// the ids' length), where the ids themselves would take their length plus ~60 bytes each.
+    seen: HashMap<u128, u64>,
     unit: &'static str,
     name: String,
     fields: FieldMap,
@@ -213,7 +266,41 @@ impl Feed {
         if let Some(chunk) = self.pending.take() {
             return Ok(Some(chunk));
         }
-        self.chunks.recv().await.transpose()
+        if self.ended {
+            return Ok(None);
+        }
+        match self.chunks.recv().await {
+            Some(Ok(Read::Chunk(chunk))) => Ok(Some(chunk)),
+            Some(Ok(Read::End)) => {
+                self.ended = true;
+                Ok(None)
+            }
+            Some(Err(e)) => Err(e),
+            None => Err(self.reader_stopped().await),
+        }
+    }
+
+    /// The error for a reader that stopped before the end of the file without an error of its own.
+    async fn reader_stopped(&mut self) -> StoreError {
+        let why = match self.reader.take() {
+            Some(reader) => match reader.await {
+                Err(e) if e.is_panic() => {
+                    let payload = e.into_panic();
+                    format!("the decoder failed ({})", panic_text(payload.as_ref()).unwrap_or("it panicked"))
+                }
+                Err(e) => format!("the reader was stopped ({e})"),
+                Ok(()) => "the reader ended without reaching it".to_owned(),
+            },
+            None => "the reader had already stopped".to_owned(),
+        };
+        StoreError::invalid(
+            &self.name,
+            format!(
+                "reading it stopped after {} {}s before the end of the file: {why}; the file may be malformed, and \
+                 nothing read since the last commit was committed",
+                self.rows, self.unit
+            ),
+        )
     }
 
     /// Whether another row is coming (reading ahead one chunk).
@@ -248,11 +335,11 @@ impl Feed {
     /// Refuses ids this file already had (naming both lines or rows).
     fn check_repeats(&mut self, chunk: &Chunk) -> Result<()> {
         for (i, item) in chunk.items.iter().enumerate() {
-            if !self.seen.insert(item.id.clone()) {
-                let at = chunk.places.get(i).copied().unwrap_or(0);
+            let at = chunk.places.get(i).copied().unwrap_or(0);
+            if let Some(first) = self.seen.insert(id_digest(&item.id), at) {
                 return Err(StoreError::DuplicateId {
                     id: item.id.clone(),
-                    reason: format!("{} {} {at} repeats an id from earlier in the file", self.name, self.unit).into(),
+                    reason: format!("{} {} {at} repeats the id of {} {first}", self.name, self.unit, self.unit).into(),
                 });
             }
         }
@@ -267,30 +354,29 @@ impl Store {
         request: ImportRequest,
         progress: Option<ProgressSink>,
     ) -> Result<ImportOutcome> {
-        let handles = self.handles()?;
+        self.handles()?;
         let started = Instant::now();
         let dimension = self.layout.dimension;
         let opened = tokio::task::spawn_blocking(move || open(&request, dimension))
             .await
             .map_err(|e| StoreError::Internal(format!("the import's reader stopped: {e}")))??;
-        let Opened { mut source, name, fields, bytes, total_bytes, commit_every } = opened;
+        self.import_opened(opened, progress, started).await
+    }
+
+    /// Streams an opened file into the table (see `import_file`).
+    async fn import_opened(
+        self: &Arc<Self>,
+        opened: Opened,
+        progress: Option<ProgressSink>,
+        started: Instant,
+    ) -> Result<ImportOutcome> {
+        let handles = self.handles()?;
+        let Opened { source, name, fields, bytes, total_bytes, commit_every } = opened;
         let total_rows = source.total_rows();
         let unit = source.unit();
         let writing = self.lock_writes(&handles).await?;
 
-        let (sender, chunks) = mpsc::channel::<Result<Chunk>>(2);
-        let reader = tokio::task::spawn_blocking(move || {
-            loop {
-                let next = source.next_chunk(CHUNK_ROWS);
-                let last = !matches!(next, Ok(Some(_)));
-                if let Ok(None) = next {
-                    break;
-                }
-                if sender.blocking_send(next.map(|c| c.unwrap_or_default())).is_err() || last {
-                    break;
-                }
-            }
-        });
+        let (chunks, reader) = spawn_reader(source);
         let mut reporter = Reporter::new(progress);
         reporter.always(Progress {
             phase: "read",
@@ -301,8 +387,10 @@ impl Store {
         });
         let feed = Arc::new(Mutex::new(Feed {
             chunks,
+            reader: Some(reader),
+            ended: false,
             pending: None,
-            seen: HashSet::new(),
+            seen: HashMap::new(),
             unit,
             name,
             fields,
@@ -340,12 +428,18 @@ impl Store {
         }
         .await;
         drop(writing);
-        // Dropping the feed closes the channel, so a reader still running stops at its next send.
+        // Closing the channel makes a reader still running (after an error) stop at its next send.
         let mut state = feed.lock().await;
         state.chunks.close();
+        let reader = state.reader.take();
         drop(state);
-        let _ = reader.await;
+        let joined = match reader {
+            Some(reader) => reader.await,
+            None => Ok(()),
+        };
         outcome?;
+        // Every commit ended on the reader's explicit end, so a reader failing after it lost nothing; still, say so.
+        joined.map_err(|e| StoreError::Internal(format!("the import's reader failed after the file was read: {e}")))?;
         let rows = self.count(None).await? as u64;
         let mut state = feed.lock().await;
         let done = Progress {

@@ -35,6 +35,8 @@ pub enum Location {
         uri: String,
         /// LanceDB storage options (`aws_endpoint`, `timeout`, …), defaults filled in.
         options: HashMap<String, String>,
+        /// Its credentials and secret options, masked in every message while the store lives.
+        secrets: secrets::Held,
     },
 }
 
@@ -72,8 +74,9 @@ impl Location {
         let storage = storage.cloned().unwrap_or_default();
         let options = lance_options(&storage)?;
         let credentials = [&storage.secret_access_key, &storage.session_token, &storage.access_key_id];
-        secrets::remember(credentials.into_iter().flatten().chain(storage.extra.values()).map(String::as_str));
-        Ok(Self::ObjectStore { uri, options })
+        let secret_options = storage.extra.iter().filter(|(key, _)| secrets::is_secret_option(key)).map(|(_, v)| v);
+        let secrets = secrets::remember(credentials.into_iter().flatten().chain(secret_options).map(String::as_str));
+        Ok(Self::ObjectStore { uri, options, secrets })
     }
 
     /// Whether the store is on object storage.
@@ -244,12 +247,26 @@ mod tests {
             secret_access_key: Some("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".into()),
             ..Default::default()
         };
-        Location::parse("s3://bucket-x/p", Some(&storage)).unwrap();
+        let _location = Location::parse("s3://bucket-x/p", Some(&storage)).unwrap();
         let message = "request failed: key AKIAEXAMPLEKEY123 secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
         let clean = secrets::redact(message);
         assert!(!clean.contains("AKIAEXAMPLEKEY123") && !clean.contains("wJalrXUtnFEMI"), "{clean}");
         assert_eq!(clean, "request failed: key *** secret ***");
         let debug = format!("{storage:?}");
         assert!(!debug.contains("AKIA") && !debug.contains("wJalr"), "{debug}");
+    }
+
+    #[test]
+    fn storage_options_are_masked_only_when_their_key_names_a_secret() {
+        let storage = StorageOptions {
+            extra: BTreeMap::from([
+                ("aws_server_side_encryption".to_owned(), "aws:kms-mode".to_owned()),
+                ("aws_sse_customer_key_base64".to_owned(), "c2VjcmV0LWN1c3RvbWVyLWtleQ==".to_owned()),
+            ]),
+            ..Default::default()
+        };
+        let _location = Location::parse("s3://bucket-y/p", Some(&storage)).unwrap();
+        let clean = secrets::redact("mode aws:kms-mode key c2VjcmV0LWN1c3RvbWVyLWtleQ==");
+        assert_eq!(clean, "mode aws:kms-mode key ***");
     }
 }

@@ -19,7 +19,7 @@ use super::metric::Metric;
 use super::model::OptimizeOutcome;
 use super::progress::{Progress, ProgressSink, Reporter, ticking};
 use super::resident::{AUTO_GRAPH_MIN_ROWS, Choice, DEFAULT_EF_CONSTRUCTION, DEFAULT_NUM_EDGES, GraphSettings};
-use super::{Handles, Store, retry};
+use super::{Handles, Store, compaction, retry};
 
 /// What a background job does, which decides how `close()` ends it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,8 +29,9 @@ pub enum JobKind {
     /// Index build, fold or rebuild: cancelled by `close()` (it can take minutes; an uncommitted build
     /// changes nothing in the table, and the next store rebuilds it).
     Index,
-    /// Loading the resident copy or catching it up with a large change: cancelled by `close()` (the
-    /// copy changes only in a final synchronous step, and the next search or store resumes it).
+    /// Loading the resident copy or catching it up with a large change: cancelled by `close()` (a load
+    /// cut off between batches empties the copy, which is tagged with no version meanwhile, so nothing
+    /// half-loaded is ever searched; the next search or store loads it again).
     Resident,
 }
 
@@ -260,8 +261,9 @@ async fn optimize_table(handles: &Handles, declared: &Fields, retain: Duration) 
     let _maintaining = handles.locks.maintenance.lock().await;
     let table = &handles.table;
     let compacted = retry::on_conflict(|| async {
+        let options = compaction::options(table).await?;
         table
-            .optimize(OptimizeAction::Compact { options: Default::default(), remap_options: None })
+            .optimize(OptimizeAction::Compact { options, remap_options: None })
             .await
             .map_err(StoreError::lance("compacting the table"))
     })

@@ -116,8 +116,19 @@ mod tests {
     }
 
     #[test]
-    fn without_a_sink_nothing_happens() {
+    fn without_a_sink_nothing_is_recorded_or_sent() {
         let mut reporter = Reporter::new(None);
+        assert!(!reporter.is_on());
+        reporter.report(Progress::rows("read", 1, None));
         reporter.always(Progress::rows("done", 1, None));
+        assert!(reporter.last.is_none(), "no event went out, so none is remembered for throttling");
+        // With a sink, the same calls are sent and remembered.
+        let sent = Arc::new(Mutex::new(0));
+        let counter = Arc::clone(&sent);
+        let mut reporter = Reporter::new(Some(Arc::new(move |_: Progress| *counter.lock().unwrap() += 1)));
+        reporter.report(Progress::rows("read", 1, None));
+        reporter.always(Progress::rows("done", 1, None));
+        assert_eq!(*sent.lock().unwrap(), 2);
+        assert_eq!(reporter.last.map(|(phase, _)| phase), Some("done"));
     }
 }

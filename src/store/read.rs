@@ -16,6 +16,13 @@ impl Store {
     pub async fn get(&self, ids: Vec<String>) -> Result<Vec<Option<StoredItem>>> {
         let handles = self.handles()?;
         check_id_list(&ids)?;
+        // The resident copy holds id → vector and metadata: at the latest version it answers without a scan.
+        if let Some(resident) = &self.resident {
+            let version = handles.version().await?;
+            if let Some(items) = resident.get(version, &ids) {
+                return Ok(items);
+            }
+        }
         let mut found: HashMap<String, StoredItem> = HashMap::with_capacity(ids.len());
         for chunk in ids.chunks(filter::IDS_PER_PREDICATE) {
             let stream = handles

@@ -1,6 +1,6 @@
 //! Shared handles: one LanceDB connection per directory (and read-consistency setting) per process,
-//! one open table handle per table on that connection, and one pair of locks per table, shared by
-//! every `Store` opened on them. LanceDB tracks what a handle has seen per handle, so sharing it is
+//! one open table handle per table on that connection, and one pair of locks and one resident copy per
+//! table, shared by every `Store` opened on them. LanceDB tracks what a handle has seen per handle, so sharing it is
 //! what lets a store see another store's write at once even when reads may lag other processes.
 //! Held weakly here, so the last store to let go closes the connection.
 
@@ -21,8 +21,6 @@ pub struct Shared {
     pub connection: lancedb::Connection,
     /// Table handles opened through it, by table name.
     tables: tokio::sync::Mutex<HashMap<String, lancedb::Table>>,
-    /// The resident copy of each table, by table name (made by the first store that wants one).
-    residents: Mutex<HashMap<String, Arc<Resident>>>,
 }
 
 impl Shared {
@@ -40,12 +38,27 @@ impl Shared {
         tables.insert(name.to_owned(), table.clone());
         Ok(table)
     }
+}
 
-    /// The resident copy of table `name`, made by `make` for the first store that asks.
-    pub fn resident(&self, name: &str, make: impl FnOnce() -> Resident) -> Arc<Resident> {
-        let mut residents = self.residents.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        Arc::clone(residents.entry(name.to_owned()).or_insert_with(|| Arc::new(make())))
+/// The resident copy of each table by (canonical directory or URL, table name); weak, so the copy and
+/// its graph are freed when the last store on the table closes (other tables' stores do not keep it).
+type ResidentsByTable = HashMap<(String, String), Weak<Resident>>;
+
+static RESIDENTS: LazyLock<Mutex<ResidentsByTable>> = LazyLock::new(Default::default);
+
+/// The resident copy of `table` at `location`, made by `make` for the first store that asks. One per
+/// table in the process, whatever connection (read-consistency setting) a store uses: the copy is tagged
+/// with its version, and each store answers from it only at the version its own handle reads.
+pub fn resident(location: &Location, table: &str, make: impl FnOnce() -> Resident) -> Arc<Resident> {
+    let mut residents = RESIDENTS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let key = (location.display(), table.to_owned());
+    if let Some(resident) = residents.get(&key).and_then(Weak::upgrade) {
+        return resident;
     }
+    let resident = Arc::new(make());
+    residents.retain(|_, weak| weak.strong_count() > 0);
+    residents.insert(key, Arc::downgrade(&resident));
+    resident
 }
 
 /// The locks of one table, shared by every store on it in this process.
@@ -152,9 +165,13 @@ const METADATA_CACHE_BYTES: usize = 32 << 20;
 /// (and, on object storage, give the same storage options).
 type Key = (String, Duration, Vec<(String, String)>);
 
-/// Open connections by canonical directory; weak, so dropping the last store closes one.
-/// A tokio mutex because connecting awaits, and two opens of one directory must not race.
-static CONNECTIONS: LazyLock<tokio::sync::Mutex<HashMap<Key, Weak<Shared>>>> = LazyLock::new(Default::default);
+/// One connection's place in `CONNECTIONS`: the async lock serialises connecting to that key only, so a
+/// slow endpoint (an `s3://` connect retries for up to its timeout) never holds up opens of other stores.
+type Slot = Arc<tokio::sync::Mutex<Weak<Shared>>>;
+
+/// Open connections by key; weak, so dropping the last store closes one. The map's own lock is a
+/// std mutex held only to find or add a slot, never across an await.
+static CONNECTIONS: LazyLock<Mutex<HashMap<Key, Slot>>> = LazyLock::new(Default::default);
 
 /// The shared connection for `location` (canonical), connecting if no store holds one.
 /// `read_consistency` zero makes every read check the latest committed version (~8 µs on local disk,
@@ -165,24 +182,103 @@ pub async fn connect(location: &Location, read_consistency: Duration) -> Result<
         Location::Local(dir) => {
             (dir.to_str().ok_or_else(|| StoreError::invalid("path", "the path is not valid UTF-8"))?, None)
         }
-        Location::ObjectStore { uri, options } => (uri.as_str(), Some(options)),
+        Location::ObjectStore { uri, options, .. } => (uri.as_str(), Some(options)),
     };
     let mut sorted_options: Vec<(String, String)> =
         options.into_iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect();
     sorted_options.sort();
     let key = (uri.to_owned(), read_consistency, sorted_options);
-    let mut connections = CONNECTIONS.lock().await;
-    if let Some(shared) = connections.get(&key).and_then(Weak::upgrade) {
+    shared_for(key, async {
+        let session = lancedb::Session::new(INDEX_CACHE_BYTES, METADATA_CACHE_BYTES, Arc::default());
+        let mut builder =
+            lancedb::connect(uri).session(Arc::new(session)).read_consistency_interval(read_consistency);
+        if let Some(options) = options {
+            builder = builder.storage_options(options.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        let connection = builder.execute().await.map_err(remote_error::classify("connecting to the store"))?;
+        Ok(Shared { connection, tables: tokio::sync::Mutex::default() })
+    })
+    .await
+}
+
+/// The live connection for `key`, or the one `connect` makes. Two opens of one key wait for each other
+/// (one connection, not two); opens of other keys do not wait. A caller dropped while connecting leaves
+/// the slot empty for the next one.
+async fn shared_for(key: Key, connect: impl Future<Output = Result<Shared>>) -> Result<Arc<Shared>> {
+    let slot = {
+        let mut slots = CONNECTIONS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Drop slots nobody waits on whose connection is gone (a slot being connected is locked: kept).
+        slots.retain(|_, slot| Arc::strong_count(slot) > 1 || slot.try_lock().map_or(true, |w| w.strong_count() > 0));
+        Arc::clone(slots.entry(key).or_default())
+    };
+    let mut held = slot.lock().await;
+    if let Some(shared) = held.upgrade() {
         return Ok(shared);
     }
-    let session = lancedb::Session::new(INDEX_CACHE_BYTES, METADATA_CACHE_BYTES, Arc::default());
-    let mut builder = lancedb::connect(uri).session(Arc::new(session)).read_consistency_interval(read_consistency);
-    if let Some(options) = options {
-        builder = builder.storage_options(options.iter().map(|(k, v)| (k.clone(), v.clone())));
-    }
-    let connection = builder.execute().await.map_err(remote_error::classify("connecting to the store"))?;
-    let shared = Arc::new(Shared { connection, tables: tokio::sync::Mutex::default(), residents: Mutex::default() });
-    connections.retain(|_, weak| weak.strong_count() > 0);
-    connections.insert(key, Arc::downgrade(&shared));
+    let shared = Arc::new(connect.await?);
+    *held = Arc::downgrade(&shared);
     Ok(shared)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(dir: &Path) -> Key {
+        (dir.display().to_string(), Duration::ZERO, Vec::new())
+    }
+
+    async fn local(dir: &Path) -> Result<Shared> {
+        let connection = lancedb::connect(dir.to_str().unwrap()).execute().await.unwrap();
+        Ok(Shared { connection, tables: tokio::sync::Mutex::default() })
+    }
+
+    #[tokio::test]
+    async fn a_connect_that_hangs_does_not_hold_up_other_stores() -> Result<()> {
+        let (slow, fast) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        // A connect that never finishes (an unresponsive endpoint), holding its key's slot.
+        let stuck = tokio::spawn(shared_for(key(slow.path()), std::future::pending()));
+        tokio::task::yield_now().await;
+        let opened = tokio::time::timeout(Duration::from_secs(30), shared_for(key(fast.path()), local(fast.path())))
+            .await
+            .expect("the second open waited for the hanging one")?;
+        // The same key again shares the connection instead of making a second one.
+        let again = shared_for(key(fast.path()), std::future::pending()).await?;
+        assert!(Arc::ptr_eq(&opened, &again));
+        stuck.abort();
+        Ok(())
+    }
+
+    /// Issue 26, item 7: the copy was held by the connection for as long as any store on the directory was
+    /// open, and stores with another read-consistency setting (another connection) made a second copy.
+    #[test]
+    fn one_copy_per_table_freed_with_its_last_store() {
+        use crate::store::metric::Metric;
+        let location = Location::Local("/tmp/lancestore-registry-test".into());
+        let made = std::sync::atomic::AtomicUsize::new(0);
+        let make = || {
+            made.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Resident::new(4, Metric::Cosine, &Default::default(), 1 << 20, None)
+        };
+        let first = resident(&location, "t", make);
+        let second = resident(&location, "t", make);
+        assert!(Arc::ptr_eq(&first, &second), "one copy for both stores");
+        let other = resident(&location, "u", make);
+        assert!(!Arc::ptr_eq(&first, &other));
+        let weak = Arc::downgrade(&first);
+        drop((first, second));
+        assert!(weak.upgrade().is_none(), "freed with the last store on the table, though table u is open");
+        let _again = resident(&location, "t", make);
+        assert_eq!(made.load(std::sync::atomic::Ordering::Relaxed), 3);
+    }
+
+    #[tokio::test]
+    async fn a_connect_dropped_midway_leaves_the_slot_usable() -> Result<()> {
+        let dir = tempfile::tempdir().unwrap();
+        let dropped = tokio::time::timeout(Duration::from_millis(20), shared_for(key(dir.path()), std::future::pending()));
+        assert!(dropped.await.is_err());
+        let shared = shared_for(key(dir.path()), local(dir.path())).await?;
+        assert_eq!(Arc::strong_count(&shared), 1);
+        Ok(())
+    }
 }

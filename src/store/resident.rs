@@ -12,6 +12,7 @@ mod graph;
 mod graph_tests;
 mod hnsw;
 mod scan;
+mod rewrite;
 mod select;
 pub mod sidecar;
 mod sync;
@@ -41,6 +42,8 @@ async fn latest_dataset(table: &lancedb::Table) -> Result<Arc<lance::Dataset>> {
     wrapper.get().await.map_err(StoreError::lance("reading the table for the resident copy"))
 }
 
+/// Compactions followed by re-pointing rows in one catch-up, at most.
+const MAX_REWRITES_FOLLOWED: usize = 8;
 /// Filter selections kept per copy (each is one byte per slot).
 const SELECTIONS_KEPT: usize = 32;
 /// Dead slots tolerated before the columns are repacked: this many, and at least as many as live rows.
@@ -89,12 +92,25 @@ pub struct ResidentStatus {
     pub last_error: Option<String>,
     /// Searches answered from memory (by every store on the table in this process).
     pub searches: u64,
+    /// Rows read from LanceDB into the copy so far (loads, catch-ups, this process's writes).
+    pub rows_read: u64,
+    /// Compactions the copy followed by re-pointing rows instead of re-reading them.
+    pub compactions_followed: u64,
 }
 
 impl ResidentStatus {
     /// The status of a store whose resident tier is off.
     pub fn off() -> Self {
-        Self { state: ResidentState::Off, rows: 0, bytes: 0, version: None, last_error: None, searches: 0 }
+        Self {
+            state: ResidentState::Off,
+            rows: 0,
+            bytes: 0,
+            version: None,
+            last_error: None,
+            searches: 0,
+            rows_read: 0,
+            compactions_followed: 0,
+        }
     }
 }
 
@@ -109,6 +125,49 @@ pub enum CatchUp {
     Busy,
 }
 
+/// A scheduled background catch-up of the copy; dropping it (however the job ends) unschedules it.
+pub struct CatchUpTicket(Arc<Resident>);
+
+impl CatchUpTicket {
+    /// The copy the job catches up.
+    pub fn resident(&self) -> &Arc<Resident> {
+        &self.0
+    }
+}
+
+impl Drop for CatchUpTicket {
+    fn drop(&mut self) {
+        self.0.scheduled.store(false, Ordering::Release);
+    }
+}
+
+/// Held while a delta is applied: unless `applied` was set, dropping it (an error, or the future
+/// dropped at an await) empties the copy.
+struct EmptyUnlessApplied<'a> {
+    resident: &'a Resident,
+    applied: bool,
+}
+
+impl Drop for EmptyUnlessApplied<'_> {
+    fn drop(&mut self) {
+        if !self.applied {
+            self.resident.empty();
+        }
+    }
+}
+
+/// Test hook: pauses a streamed load after each batch until the test lets it go on.
+#[cfg(test)]
+#[derive(Default)]
+pub struct LoadPause {
+    /// Told each time a batch has been loaded.
+    pub reached: tokio::sync::Notify,
+    /// Whether loads pause at all.
+    pub on: AtomicBool,
+    /// Permits to go on after a pause.
+    pub go: tokio::sync::Semaphore,
+}
+
 /// The in-memory copy of one table.
 pub struct Resident {
     metric: Metric,
@@ -118,6 +177,8 @@ pub struct Resident {
     /// The version at which the table was found over budget (re-checked when the version moves).
     over_budget_at: Mutex<Option<u64>>,
     bytes: AtomicUsize,
+    /// Bytes per row when the copy last held rows (so a freed copy still knows its rows' real size).
+    bytes_per_row: AtomicUsize,
     last_error: Mutex<Option<String>>,
     /// One catch-up at a time.
     syncing: tokio::sync::Mutex<()>,
@@ -127,6 +188,10 @@ pub struct Resident {
     selections: Mutex<Vec<Selection>>,
     /// Searches answered from memory.
     searches: AtomicU64,
+    /// Rows read from LanceDB into the copy (a whole load reads the table; a write, what it wrote).
+    rows_read: AtomicU64,
+    /// Compactions followed by re-pointing rows instead of re-reading them.
+    rewrites_followed: AtomicU64,
     /// The HNSW graph and its bookkeeping (`hnsw.rs`).
     graph: Mutex<hnsw::GraphState>,
     /// One graph upkeep job at a time.
@@ -142,6 +207,9 @@ pub struct Resident {
     /// Measurements only: filters always walk the graph (to time both sides of the switch).
     #[cfg(test)]
     force_graph_filters: AtomicBool,
+    /// Tests only: pauses streamed loads between batches.
+    #[cfg(test)]
+    pub load_pause: LoadPause,
 }
 
 impl Resident {
@@ -155,7 +223,7 @@ impl Resident {
         budget_bytes: usize,
         sidecar: Option<PathBuf>,
     ) -> Self {
-        let saved = sidecar.as_ref().is_some_and(|path| path.exists());
+        let choice = Choice::at_open(sidecar.as_deref());
         Self {
             metric,
             fields: fields.clone(),
@@ -163,12 +231,15 @@ impl Resident {
             columns: RwLock::new(Columns::new(dimension, fields)),
             over_budget_at: Mutex::default(),
             bytes: AtomicUsize::new(0),
+            bytes_per_row: AtomicUsize::new(0),
             last_error: Mutex::default(),
             syncing: tokio::sync::Mutex::default(),
             scheduled: AtomicBool::new(false),
             selections: Mutex::default(),
             searches: AtomicU64::new(0),
-            graph: Mutex::new(hnsw::GraphState::new(saved)),
+            rows_read: AtomicU64::new(0),
+            rewrites_followed: AtomicU64::new(0),
+            graph: Mutex::new(hnsw::GraphState::new(choice)),
             graph_job: tokio::sync::Mutex::default(),
             graph_stale: AtomicBool::new(true),
             graph_scheduled: AtomicBool::new(false),
@@ -176,6 +247,18 @@ impl Resident {
             sidecar,
             #[cfg(test)]
             force_graph_filters: AtomicBool::new(false),
+            #[cfg(test)]
+            load_pause: LoadPause::default(),
+        }
+    }
+
+    #[cfg(test)]
+    async fn pause_after_batch(&self) {
+        if self.load_pause.on.load(Ordering::Acquire) {
+            self.load_pause.reached.notify_one();
+            if let Ok(permit) = self.load_pause.go.acquire().await {
+                permit.forget();
+            }
         }
     }
 
@@ -197,11 +280,15 @@ impl Resident {
         *lock(&self.over_budget_at) == Some(version)
     }
 
-    /// Whether an exact scan would read enough floats to be worth moving off the async workers (a
-    /// graph search reads few: it stays on them).
-    pub fn is_large(&self) -> bool {
-        let columns = self.read();
-        columns.slots() * columns.dimension >= 1 << 20 && !self.has_graph()
+    /// Whether `search` may scan enough floats to be worth moving off the async workers: the copy is
+    /// large and the search may scan it (no graph, `exact`, or a filter, which scans the rows it selects
+    /// when they are few). An unfiltered graph walk reads few rows: it stays on the workers.
+    pub fn search_may_block(&self, search: &Search) -> bool {
+        let large = {
+            let columns = self.read();
+            columns.slots() * columns.dimension >= 1 << 20
+        };
+        large && (!self.has_graph() || search.knobs.exact || search.filter.is_some())
     }
 
     /// The search's hits from memory, or `None` when the copy is not at `version`.
@@ -275,6 +362,24 @@ impl Resident {
         (columns.version == Some(version)).then(|| ids.find(|id| columns.contains(id)).map(str::to_owned))
     }
 
+    /// With the copy at `version`: the stored item of each of `ids` (`None` for ids not stored), in order.
+    /// `None` when the copy is not at `version` (the caller asks LanceDB).
+    pub fn get(&self, version: u64, ids: &[String]) -> Option<Vec<Option<super::model::StoredItem>>> {
+        let columns = self.read();
+        (columns.version == Some(version)).then(|| {
+            ids.iter()
+                .map(|id| {
+                    let slot = columns.slot_of(id)?;
+                    Some(super::model::StoredItem {
+                        id: id.clone(),
+                        vector: columns.vector(slot).to_vec(),
+                        metadata: columns.metadata.get(slot).cloned().flatten().map(String::from),
+                    })
+                })
+                .collect()
+        })
+    }
+
     /// Brings the copy to the latest version `table`'s handle sees. `max_rows`: give up (`TooLarge`)
     /// when more rows than that must be read; `wait`: wait for a running catch-up instead of
     /// returning `Busy`. A failure leaves the copy at its old version (searches use LanceDB) and is
@@ -295,15 +400,69 @@ impl Resident {
 
     async fn catch_up_locked(&self, table: &lancedb::Table, max_rows: Option<usize>) -> Result<CatchUp> {
         let dataset = latest_dataset(table).await?;
+        self.follow_rewrites(&dataset, max_rows).await?;
+        self.bring_to(&dataset, max_rows).await
+    }
+
+    /// Follows the compactions committed after the copy's version by re-pointing rows (`rewrite.rs`),
+    /// catching up to the version before each first. Stops, leaving the rest to `bring_to`, at the first
+    /// version that is not a compaction it can follow.
+    async fn follow_rewrites(&self, dataset: &Arc<lance::Dataset>, max_rows: Option<usize>) -> Result<()> {
+        let latest = dataset.version().version;
+        for _ in 0..MAX_REWRITES_FOLLOWED {
+            let held = match self.read().version {
+                Some(held) if held < latest => held,
+                _ => return Ok(()),
+            };
+            // A compaction always replaces fragments: without a dropped one there is none to follow.
+            if !sync::plan(&self.read(), dataset).drops_fragments() {
+                return Ok(());
+            }
+            let Some((at, groups)) = rewrite::find(dataset, held, latest).await? else { return Ok(()) };
+            if at > held + 1 {
+                let before = dataset
+                    .checkout_version(at - 1)
+                    .await
+                    .map_err(|e| StoreError::lance("reading the version before a compaction")(lancedb::Error::from(e)))?;
+                self.bring_to(&Arc::new(before), max_rows).await?;
+            }
+            if !self.repoint(at, &groups) {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies the compaction committed as `version` to a copy at `version - 1` by re-pointing its rows;
+    /// `false`, changing nothing, when the copy is elsewhere or does not match the compaction's input.
+    fn repoint(&self, version: u64, groups: &[rewrite::Group]) -> bool {
+        let moved = {
+            let mut columns = self.write();
+            if columns.version != version.checked_sub(1) {
+                return false;
+            }
+            let Some(moved) = columns.follow_rewrite(groups) else { return false };
+            columns.version = Some(version);
+            moved
+        };
+        self.follow_moved_rows(&moved);
+        self.rewrites_followed.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+
+    /// Brings the copy to `dataset`'s version by fragment differences (`sync.rs`).
+    async fn bring_to(&self, dataset: &Arc<lance::Dataset>, max_rows: Option<usize>) -> Result<CatchUp> {
         let version = dataset.version().version;
         // A restore can take at most one extra round per fragment brought back; three is plenty.
         for _ in 0..3 {
             let plan = {
                 let columns = self.read();
-                if columns.version == Some(version) {
+                // At it, or past it: another store's connection already read a newer version (versions
+                // only grow), and the copy never goes back; this caller searches through LanceDB.
+                if columns.version.is_some_and(|held| held >= version) {
                     return Ok(CatchUp::Done);
                 }
-                sync::plan(&columns, &dataset)
+                sync::plan(&columns, dataset)
             };
             if plan.is_empty() {
                 self.write().version = Some(version);
@@ -312,12 +471,13 @@ impl Resident {
             if max_rows.is_some_and(|max| plan.load_rows > max) {
                 return Ok(CatchUp::TooLarge);
             }
-            if self.would_exceed_budget(plan.load_rows) {
+            if self.would_exceed_budget(plan.load_rows, plan.freed_rows) {
                 self.give_up_over_budget(version);
                 return Ok(CatchUp::Done);
             }
             let projection = sync::projection(&self.read());
-            let delta = sync::read(&dataset, plan, &projection).await?;
+            self.rows_read.fetch_add(plan.load_rows as u64, Ordering::Relaxed);
+            let delta = sync::read(dataset, plan, &projection).await?;
             let complete = self.apply(delta).await?;
             if self.bytes.load(Ordering::Relaxed) > self.budget_bytes {
                 self.give_up_over_budget(version);
@@ -352,7 +512,7 @@ impl Resident {
             return Ok(false);
         }
         let plan = sync::plan(&self.read(), &dataset);
-        if self.would_exceed_budget(plan.load_rows) {
+        if self.would_exceed_budget(plan.load_rows, plan.freed_rows) {
             return Ok(false);
         }
         let Some(delta) = sync::read_own_append(&dataset, plan, batches).await? else { return Ok(false) };
@@ -363,26 +523,34 @@ impl Resident {
 
     /// Applies a read delta, copying new rows in batch by batch (the write lock is taken per batch;
     /// meanwhile the copy is tagged with no version, so searches use LanceDB), and repacks when dead
-    /// slots pile up. A delta that fails half-way empties the copy, so the next catch-up reloads it
-    /// whole rather than trusting half-applied fragments.
+    /// slots pile up. A delta cut off half-way — by an error, or by `close()` dropping this future at
+    /// one of its awaits — empties the copy (`EmptyUnlessApplied`), so the next catch-up reloads it
+    /// whole rather than trusting fragments recorded as loaded whose rows never arrived.
     async fn apply(&self, delta: sync::Delta) -> Result<bool> {
-        let outcome = self.apply_steps(delta).await;
-        let mut columns = self.write();
-        match outcome {
-            Ok(complete) => {
-                if columns.dead_slots() >= REPACK_MIN_DEAD.max(columns.live_rows()) {
-                    columns.repack();
-                }
-                self.bytes.store(columns.bytes(), Ordering::Relaxed);
-                self.graph_stale.store(true, Ordering::Release);
-                Ok(complete)
+        let mut guard = EmptyUnlessApplied { resident: self, applied: false };
+        let complete = self.apply_steps(delta).await?;
+        {
+            let mut columns = self.write();
+            if columns.dead_slots() >= REPACK_MIN_DEAD.max(columns.live_rows()) {
+                // Slots are renumbered under this lock: selections cached on the old numbering go with it
+                // (the version was already published, so a search may have cached one meanwhile).
+                lock(&self.selections).clear();
+                columns.repack();
             }
-            Err(err) => {
-                *columns = Columns::new(columns.dimension, &self.fields);
-                self.bytes.store(0, Ordering::Relaxed);
-                Err(err)
-            }
+            self.measure(&columns);
         }
+        self.graph_stale.store(true, Ordering::Release);
+        guard.applied = true;
+        Ok(complete)
+    }
+
+    /// Empties the copy (the next catch-up reads the table whole).
+    fn empty(&self) {
+        let mut columns = self.write();
+        *columns = Columns::new(columns.dimension, &self.fields);
+        self.bytes.store(0, Ordering::Relaxed);
+        lock(&self.selections).clear();
+        self.graph_stale.store(true, Ordering::Release);
     }
 
     async fn apply_steps(&self, mut delta: sync::Delta) -> Result<bool> {
@@ -404,19 +572,34 @@ impl Resident {
                     .map_err(|e| StoreError::lance("loading rows into memory")(lancedb::Error::from(e)))?
                 {
                     self.write().load_batch(&batch)?;
+                    #[cfg(test)]
+                    self.pause_after_batch().await;
                 }
             }
         }
         Ok(sync::finish(&mut self.write(), delta))
     }
 
-    /// Whether reading `new_rows` more rows would take the copy past its budget (estimated from the
-    /// vector size and the text held per row so far).
-    fn would_exceed_budget(&self, new_rows: usize) -> bool {
-        let columns = self.read();
+    /// Whether reading `new_rows` more rows, and freeing `freed_rows` (dropped or rewritten), would take
+    /// the copy past its budget. Estimated from the bytes per row measured when the copy last held rows
+    /// (metadata and fields included; kept after the copy is freed), else from the vector size.
+    fn would_exceed_budget(&self, new_rows: usize, freed_rows: usize) -> bool {
+        let dimension = self.read().dimension;
+        let per_row = self.bytes_per_row.load(Ordering::Relaxed).max(4 * dimension + 128);
         let held = self.bytes.load(Ordering::Relaxed);
-        let per_row = if columns.slots() > 0 { held / columns.slots() } else { 4 * columns.dimension + 128 };
-        held.saturating_add(new_rows.saturating_mul(per_row.max(4 * columns.dimension))) > self.budget_bytes
+        let after = held
+            .saturating_sub(freed_rows.saturating_mul(per_row))
+            .saturating_add(new_rows.saturating_mul(per_row));
+        after > self.budget_bytes
+    }
+
+    /// Records what the copy holds: its bytes, and (when it holds rows) the bytes per row.
+    fn measure(&self, columns: &Columns) {
+        let bytes = columns.bytes();
+        self.bytes.store(bytes, Ordering::Relaxed);
+        if columns.slots() > 0 {
+            self.bytes_per_row.store(bytes / columns.slots(), Ordering::Relaxed);
+        }
     }
 
     /// Frees the copy: the table does not fit. Searches use LanceDB until the version changes.
@@ -434,14 +617,15 @@ impl Resident {
         lock(&self.over_budget_at).is_some()
     }
 
-    /// Marks a background catch-up as scheduled; `false` if one already is.
-    pub fn schedule(&self) -> bool {
-        !self.scheduled.swap(true, Ordering::AcqRel)
+    /// Marks a background catch-up as scheduled: the ticket, or `None` if one already is. Dropping the
+    /// ticket — the job ended, or `close()` aborted it at any await — marks it ended.
+    pub fn schedule(resident: &Arc<Self>) -> Option<CatchUpTicket> {
+        (!resident.scheduled.swap(true, Ordering::AcqRel)).then(|| CatchUpTicket(Arc::clone(resident)))
     }
 
-    /// Marks the scheduled background catch-up as ended.
-    pub fn unschedule(&self) {
-        self.scheduled.store(false, Ordering::Release);
+    /// Whether a background catch-up is scheduled or running.
+    pub fn is_scheduled(&self) -> bool {
+        self.scheduled.load(Ordering::Acquire)
     }
 
     /// Where the copy stands relative to the table's `latest` version.
@@ -460,6 +644,8 @@ impl Resident {
             version: columns.version,
             last_error: lock(&self.last_error).clone(),
             searches: self.searches.load(Ordering::Relaxed),
+            rows_read: self.rows_read.load(Ordering::Relaxed),
+            compactions_followed: self.rewrites_followed.load(Ordering::Relaxed),
         }
     }
 }

@@ -41,7 +41,7 @@ async fn search_resident(
     if !resident.is_at(version) {
         return Ok(None);
     }
-    if !resident.is_large() {
+    if !resident.search_may_block(search) {
         return Ok(resident.search(version, query, search));
     }
     let (resident, query, search) = (Arc::clone(resident), query.to_vec(), search.clone());
@@ -172,18 +172,16 @@ impl Store {
 
     /// Loads or catches up the resident copy in the background (one such job per table at a time).
     pub(super) fn spawn_resident_catch_up(&self, handles: &Arc<Handles>) {
-        let Some(resident) = self.resident.as_ref().map(Arc::clone) else { return };
-        if !resident.schedule() {
-            return;
-        }
+        let Some(ticket) = self.resident.as_ref().and_then(Resident::schedule) else { return };
         let handles = Arc::clone(handles);
         let handle = tokio::spawn(async move {
             // The outcome is kept in the copy's status; a failed load is retried by the next search.
-            let _ = resident.catch_up(&handles.table, None, true).await;
-            resident.unschedule();
+            let _ = ticket.resident().catch_up(&handles.table, None, true).await;
+            let resident = Arc::clone(ticket.resident());
+            drop(ticket); // unscheduled here, or wherever `close()` drops this job
             // Then the graph: loaded from its sidecar or built, in the same job (so `close()` ends it).
-            if let Some(ticket) = Resident::schedule_graph(&resident) {
-                let _ = ticket.resident().upkeep_graph().await;
+            if let Some(graph) = Resident::schedule_graph(&resident) {
+                let _ = graph.resident().upkeep_graph().await;
             }
         });
         self.track(JobKind::Resident, handle);

@@ -4,12 +4,16 @@
 //! line, or JSONL records with an id and metadata) or are the row numbers `"0"`, `"1"`, ….
 
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufRead, BufReader, Read};
 
 use super::jsonl::Lines;
 use super::source::{BytesRead, Chunk, Counting, FieldMap, Source, id_from_json, place};
+use crate::store::config::MAX_ID_BYTES;
 use crate::store::error::{Result, StoreError};
 use crate::store::model::Item;
+
+/// Longest line of an ids text file read: an id (at most `MAX_ID_BYTES`) and its line break, with room to spare.
+const MAX_ID_LINE_BYTES: usize = 4 * MAX_ID_BYTES;
 
 /// Where ids come from.
 pub enum Ids {
@@ -114,11 +118,21 @@ impl Npy {
         match &mut self.ids {
             Ids::RowNumbers => Ok((row.to_string(), None)),
             Ids::Text(reader, file) => {
+                // Bounded: a file with no line breaks (a wrong file) must not be read into one string.
                 let mut line = String::new();
-                let read = std::io::BufRead::read_line(reader, &mut line)
+                let read = reader
+                    .by_ref()
+                    .take(MAX_ID_LINE_BYTES as u64 + 1)
+                    .read_line(&mut line)
                     .map_err(|e| StoreError::io(format!("reading {file}"), &e))?;
                 if read == 0 {
                     return Err(missing(file));
+                }
+                if read > MAX_ID_LINE_BYTES {
+                    return Err(StoreError::invalid(
+                        place(file, "line", row + 1, "id"),
+                        format!("the line is longer than {MAX_ID_LINE_BYTES} bytes; ids are at most {MAX_ID_BYTES} bytes"),
+                    ));
                 }
                 Ok((line.trim_end_matches(['\n', '\r']).to_owned(), None))
             }
@@ -138,9 +152,19 @@ impl Npy {
         match &mut self.ids {
             Ids::RowNumbers => Ok(()),
             Ids::Text(reader, file) => {
-                let mut rest = String::new();
-                reader.read_to_string(&mut rest).map_err(|e| StoreError::io(format!("reading {file}"), &e))?;
-                if rest.trim().is_empty() { Ok(()) } else { Err(extra(file)) }
+                // Only blank space may follow, checked buffer by buffer and stopping at the first other
+                // byte: the rest of a wrong (say 10 GB) file is never read into memory.
+                loop {
+                    let buffer = reader.fill_buf().map_err(|e| StoreError::io(format!("reading {file}"), &e))?;
+                    if buffer.is_empty() {
+                        return Ok(());
+                    }
+                    if !buffer.iter().all(u8::is_ascii_whitespace) {
+                        return Err(extra(file));
+                    }
+                    let n = buffer.len();
+                    reader.consume(n);
+                }
             }
             Ids::Records(lines, _) => match lines.next_object()? {
                 None => Ok(()),

@@ -127,7 +127,7 @@ async fn bad_jsonl_writes_nothing_and_names_the_line() -> Result<()> {
         ),
         ("short", Box::new(|r| r[10_500]["vector"] = json!([1.0, 2.0])), ErrorCode::DimensionMismatch, "line 10501"),
         ("zero", Box::new(|r| r[11_000]["vector"] = json!(vec![0.0; DIM])), ErrorCode::InvalidVector, "line 11001"),
-        ("repeat", Box::new(|r| r[11_500]["id"] = json!("r3")), ErrorCode::DuplicateId, "line 11501"),
+        ("repeat", Box::new(|r| r[11_500]["id"] = json!("r3")), ErrorCode::DuplicateId, "line 11501 repeats the id of line 4"),
         ("stored", Box::new(|r| r[9_000]["id"] = json!("stored")), ErrorCode::DuplicateId, "line 9001"),
         (
             "no id",
@@ -405,5 +405,80 @@ async fn options_are_checked() -> Result<()> {
         let err = store.import_file(bad, None).await.unwrap_err();
         assert_eq!(err.kind(), ErrorCode::InvalidArgument, "{err}");
     }
+    Ok(())
+}
+
+/// A source that hands over `good` chunks of a real one, then panics (as a decoder can on malformed data).
+struct PanicsAfter {
+    inner: Box<dyn super::Source>,
+    good: usize,
+}
+
+impl super::Source for PanicsAfter {
+    fn next_chunk(&mut self, rows: usize) -> Result<Option<super::Chunk>> {
+        if self.good == 0 {
+            panic!("decoder exploded on malformed page");
+        }
+        self.good -= 1;
+        self.inner.next_chunk(rows)
+    }
+
+    fn total_rows(&self) -> Option<u64> {
+        self.inner.total_rows()
+    }
+
+    fn unit(&self) -> &'static str {
+        self.inner.unit()
+    }
+}
+
+/// Issue 27, item 2: a reader thread that panics midway used to look like the end of the file, and
+/// the rows read so far were committed.
+#[tokio::test]
+async fn a_reader_that_panics_midway_commits_nothing() -> Result<()> {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await?;
+    let file = dir.path().join("rows.jsonl");
+    write_jsonl(&file, &jsonl_rows(20_000, 3));
+    for commit_every in [None, Some(5_000.0)] {
+        let mut opened = super::open(&ImportRequest { commit_every, ..request(&file) }, DIM)?;
+        opened.source = Box::new(PanicsAfter { inner: opened.source, good: 1 });
+        let before = store.count(None).await?;
+        let err = store.import_opened(opened, None, std::time::Instant::now()).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorCode::InvalidArgument, "{err}");
+        assert!(err.to_string().contains("decoder exploded on malformed page"), "{err}");
+        assert!(err.to_string().contains("rows.jsonl"), "{err}");
+        // One chunk (8,192 rows) was read: with one commit nothing lands; with commitEvery 5,000 only the
+        // first full commit does, never the rows of the chunk's remainder.
+        let expected = if commit_every.is_some() { 5_000 } else { 0 };
+        assert_eq!(store.count(None).await? - before, expected, "commitEvery {commit_every:?}");
+        store.delete(crate::store::DeleteTarget::Ids((0..20_000).map(|i| format!("r{i}")).collect())).await?;
+    }
+    Ok(())
+}
+
+/// Issue 27, item 3: an ids file with no line breaks was read into one string, and the rest of an ids file
+/// with too many ids was read whole into memory; both are now bounded and still refused.
+#[tokio::test]
+async fn a_wrong_ids_file_is_refused_without_reading_it_into_memory() -> Result<()> {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await?;
+    let data: Vec<u8> = vectors(3, DIM, 4).iter().flatten().flat_map(|x| x.to_le_bytes()).collect();
+    let file = dir.path().join("v.npy");
+    std::fs::write(&file, npy_bytes("<f4", 3, DIM, &data)).unwrap();
+    let ids = dir.path().join("ids.txt");
+    let import = |ids: &std::path::Path| ImportRequest { ids_path: Some(ids.to_string_lossy().into_owned()), ..request(&file) };
+    // One endless line (a binary file given as ids).
+    std::fs::write(&ids, format!("a\n{}", "x".repeat(1 << 20))).unwrap();
+    let err = store.import_file(import(&ids), None).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorCode::InvalidArgument, "{err}");
+    assert!(err.to_string().contains("line 2") && err.to_string().contains("longer than"), "{err}");
+    // Three ids, then a large tail: refused at its first byte, however large it is.
+    std::fs::write(&ids, format!("a\nb\nc\n  \n{}", "junk ".repeat(1 << 20))).unwrap();
+    let err = store.import_file(import(&ids), None).await.unwrap_err();
+    assert!(err.to_string().contains("more ids than"), "{err}");
+    // Three ids and blank lines: accepted.
+    std::fs::write(&ids, "a\nb\nc\n\n  \n").unwrap();
+    assert_eq!(store.import_file(import(&ids), None).await?.added, 3);
     Ok(())
 }

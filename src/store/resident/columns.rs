@@ -10,6 +10,7 @@ use arrow_array::{
     StringArray, UInt64Array,
 };
 
+use super::rewrite::Group;
 use crate::store::error::{Result, StoreError};
 use crate::store::fields::{FieldType, Fields};
 use crate::store::schema;
@@ -161,6 +162,9 @@ pub struct Columns {
     live_rows: usize,
     /// Live slots whose row is in the graph.
     graphed_live: usize,
+    /// No live slot below this is missing from the graph (new rows come last, so the rows still to add
+    /// are found without walking every slot).
+    ungraphed_from: usize,
 }
 
 impl Columns {
@@ -181,6 +185,7 @@ impl Columns {
             fragments: HashMap::new(),
             live_rows: 0,
             graphed_live: 0,
+            ungraphed_from: 0,
         }
     }
 
@@ -210,6 +215,12 @@ impl Columns {
     /// Whether `id` is a live row.
     pub fn contains(&self, id: &str) -> bool {
         self.slot_of.contains_key(id)
+    }
+
+    /// The live slot holding `id`, if it is stored.
+    pub fn slot_of(&self, id: &str) -> Option<usize> {
+        let slot = *self.slot_of.get(id)? as usize;
+        self.live.get(slot).copied().unwrap_or(false).then_some(slot)
     }
 
     /// Approximate bytes held.
@@ -384,12 +395,29 @@ impl Columns {
 
     /// Live slots whose row is not in the graph yet.
     pub fn ungraphed_slots(&self) -> impl Iterator<Item = usize> + '_ {
+        let from = self.ungraphed_from.min(self.slots());
         self.live
             .iter()
             .zip(&self.graphed)
             .enumerate()
+            .skip(from)
             .filter(|(_, (live, graphed))| **live && !**graphed)
             .map(|(s, _)| s)
+    }
+
+    /// The lowest slot that may hold a live row missing from the graph.
+    pub fn first_ungraphed(&self) -> usize {
+        self.ungraphed_from
+    }
+
+    /// Moves `ungraphed_from` past the slots that are dead or in the graph.
+    fn advance_ungraphed(&mut self) {
+        while self.ungraphed_from < self.slots()
+            && (!self.live.get(self.ungraphed_from).copied().unwrap_or(false)
+                || self.graphed.get(self.ungraphed_from).copied().unwrap_or(false))
+        {
+            self.ungraphed_from += 1;
+        }
     }
 
     /// Marks each live slot as in the graph or not, by whether `holds` its row address.
@@ -400,6 +428,8 @@ impl Columns {
             count += usize::from(*graphed);
         }
         self.graphed_live = count;
+        self.ungraphed_from = 0;
+        self.advance_ungraphed();
     }
 
     /// Marks the live rows at `addresses` as added to the graph.
@@ -413,6 +443,7 @@ impl Columns {
                 self.graphed_live += 1;
             }
         }
+        self.advance_ungraphed();
     }
 
     /// Up to `max` live rows from slot `from` on (only those not in the graph when `ungraphed_only`),
@@ -444,6 +475,55 @@ impl Columns {
     }
 
     /// Slots that hold no current row.
+    /// Re-points the rows of rewritten fragments to their new addresses (see `rewrite.rs`): for each
+    /// group, the live rows of the old fragments, in order, are the rows of the new ones, in order.
+    /// Returns the (old, new) address of every row moved, or `None`, changing nothing, when a group
+    /// does not match what the columns hold.
+    pub fn follow_rewrite(&mut self, groups: &[Group]) -> Option<Vec<(u64, u64)>> {
+        let mut moves: Vec<(usize, u64)> = Vec::new();
+        let mut created: Vec<(u64, FragmentSlots)> = Vec::new();
+        for group in groups {
+            let mut kept: Vec<usize> = Vec::new();
+            for (id, identity) in &group.old {
+                let fragment = self.fragments.get(id).filter(|f| f.identity == *identity)?;
+                let live = fragment.slots.iter().flatten().map(|&s| s as usize);
+                kept.extend(live.filter(|&slot| self.live.get(slot).copied().unwrap_or(false)));
+            }
+            let written: usize = group.new.iter().map(|(_, _, rows)| rows).sum();
+            if written != kept.len() {
+                return None;
+            }
+            let mut rows = kept.into_iter();
+            for (id, identity, count) in &group.new {
+                let replaced = group.old.iter().any(|(old, _)| old == id);
+                if self.fragments.contains_key(id) && !replaced {
+                    return None;
+                }
+                let mut slots = Vec::with_capacity(*count);
+                for offset in 0..*count as u64 {
+                    let slot = rows.next()?;
+                    moves.push((slot, id << 32 | offset));
+                    slots.push(Some(u32::try_from(slot).ok()?));
+                }
+                created.push((*id, FragmentSlots { slots, identity: identity.clone() }));
+            }
+        }
+        for group in groups {
+            for (id, _) in &group.old {
+                self.fragments.remove(id);
+            }
+        }
+        self.fragments.extend(created);
+        let mut moved = Vec::with_capacity(moves.len());
+        for (slot, address) in moves {
+            if let Some(held) = self.addresses.get_mut(slot) {
+                moved.push((*held, address));
+                *held = address;
+            }
+        }
+        Some(moved)
+    }
+
     pub fn dead_slots(&self) -> usize {
         self.slots() - self.live_rows
     }
@@ -481,6 +561,8 @@ impl Columns {
             *slot = renumber.get(*slot as usize).copied().flatten().unwrap_or(u32::MAX);
         }
         self.vectors.shrink_to_fit();
+        self.ungraphed_from = 0;
+        self.advance_ungraphed();
     }
 }
 

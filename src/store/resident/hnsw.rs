@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::Resident;
 use super::columns::Columns;
-use super::graph::{DEFAULT_EF_SEARCH, Graph, GraphSettings};
+use super::graph::{DEFAULT_EF_SEARCH, Graph, GraphSettings, Precision};
 use super::sidecar;
 use crate::store::config::Search;
 use crate::store::error::{Result, StoreError};
@@ -53,6 +53,41 @@ pub enum Choice {
     Off,
 }
 
+impl Choice {
+    /// The choice as the choice file records it (`Saved` is not a choice anyone makes: `None`).
+    fn to_json(self) -> Option<serde_json::Value> {
+        match self {
+            Self::Auto => Some(serde_json::json!({ "graph": "auto" })),
+            Self::Off => Some(serde_json::json!({ "graph": "none" })),
+            Self::Graph(s) => Some(serde_json::json!({
+                "graph": "hnsw", "numEdges": s.num_edges, "efConstruction": s.ef_construction
+            })),
+            Self::Saved => None,
+        }
+    }
+
+    fn from_json(value: &serde_json::Value) -> Option<Self> {
+        let number = |name: &str| value.get(name).and_then(serde_json::Value::as_u64).and_then(|n| u32::try_from(n).ok());
+        match value.get("graph")?.as_str()? {
+            "auto" => Some(Self::Auto),
+            "none" => Some(Self::Off),
+            "hnsw" => Some(Self::Graph(GraphSettings { num_edges: number("numEdges")?, ef_construction: number("efConstruction")? })),
+            _ => None,
+        }
+    }
+
+    /// The choice a copy starts with: what the choice file records, else a graph if one was saved.
+    pub fn at_open(sidecar: Option<&std::path::Path>) -> Self {
+        let recorded = sidecar.and_then(|path| sidecar::read_choice(&sidecar::choice_path(path)));
+        let saved = sidecar.is_some_and(std::path::Path::exists);
+        match recorded.as_ref().and_then(Self::from_json) {
+            Some(Self::Auto) | None if saved => Self::Saved,
+            Some(choice) => choice,
+            None => Self::Auto,
+        }
+    }
+}
+
 /// How the current graph came to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
@@ -76,15 +111,19 @@ pub struct GraphState {
     ignored_sidecar: Option<String>,
     /// The sidecar was tried since the graph was last dropped.
     sidecar_tried: bool,
-    /// Rows added since the last save.
+    /// Rows added (or renamed) since the last save.
     unsaved: usize,
+    /// Keys renamed after compactions moved their rows (for `stats()`).
+    renamed: u64,
+    /// The choice file's content when this copy last wrote or read it.
+    recorded: Option<serde_json::Value>,
 }
 
 impl GraphState {
-    /// The state of a table whose sidecar exists (`saved`) or not.
-    pub fn new(saved: bool) -> Self {
+    /// The state of a table whose graph choice is `choice` (see `Choice::at_open`).
+    pub fn new(choice: Choice) -> Self {
         Self {
-            choice: if saved { Choice::Saved } else { Choice::Auto },
+            choice,
             auto: false,
             graph: None,
             source: None,
@@ -94,6 +133,8 @@ impl GraphState {
             ignored_sidecar: None,
             sidecar_tried: false,
             unsaved: 0,
+            renamed: 0,
+            recorded: None,
         }
     }
 }
@@ -115,12 +156,35 @@ pub struct GraphStatus {
     pub building: bool,
     /// Graphs built (or loaded) by this process.
     pub builds: u64,
+    /// Rows whose keys were renamed after a compaction moved them (instead of a rebuild).
+    pub renamed_rows: u64,
+    /// How the graph stores vectors (`"f16"` or `"f32"`), once there is one.
+    pub precision: Option<&'static str>,
     /// `"built"` or `"loaded"` (from the sidecar).
     pub source: Option<&'static str>,
     /// Why the sidecar was ignored, if it was.
     pub ignored_sidecar: Option<String>,
     /// The last failed upkeep's error, until one succeeds.
     pub last_error: Option<String>,
+}
+
+/// Whether the fragments a sidecar names are this table's: a fragment id the copy also holds must have
+/// the same data file (LanceDB names data files uniquely, so a table dropped and made again, even with
+/// the same rows, has other names), and at least one must be held when the table has rows.
+fn same_table(named: &[(u64, String)], columns: &Columns) -> std::result::Result<(), String> {
+    let mut matched = 0usize;
+    for (id, file) in named {
+        if let Some(fragment) = columns.fragments.get(id) {
+            if fragment.identity.files.first() != Some(file) {
+                return Err(format!("fragment {id} holds other data files (another table's graph?)"));
+            }
+            matched += 1;
+        }
+    }
+    if matched == 0 && columns.live_rows() > 0 {
+        return Err("it names none of the table's fragments (another table's graph?)".into());
+    }
+    Ok(())
 }
 
 /// One upkeep round: a round cancelled half-way (by `close()`) leaves the graph stale, so the next
@@ -182,11 +246,13 @@ impl Resident {
         Ok(())
     }
 
-    /// Replaces the graph as `createIndex` asks: drops the current one and its sidecar, sets
-    /// `choice`, and runs the upkeep that builds the new one (if the choice wants one), waiting for it.
+    /// Replaces the graph as `createIndex` asks: records `choice` in the choice file (so it lasts, for
+    /// every store and process on the table), drops the current graph and its sidecar, and runs the
+    /// upkeep that builds the new one (if the choice wants one), waiting for it.
     pub async fn rebuild_graph(&self, choice: Choice) -> Result<()> {
         {
             let _job = self.graph_job.lock().await;
+            self.record_choice(choice)?;
             self.choose_graph(Choice::Off)?; // deletes the sidecar
             self.install(None, None);
             lock(&self.graph).choice = choice;
@@ -199,6 +265,35 @@ impl Resident {
             (Choice::Graph(_), None, None) => Err(StoreError::index_failed("the graph was not built")),
             _ => Ok(()),
         }
+    }
+
+    /// Writes `choice` to the choice file (when the graph is saved at all).
+    fn record_choice(&self, choice: Choice) -> Result<()> {
+        let (Some(sidecar), Some(json)) = (&self.sidecar, choice.to_json()) else { return Ok(()) };
+        let path = sidecar::choice_path(sidecar);
+        sidecar::write_choice(&path, &json)
+            .map_err(|e| StoreError::io(format!("recording the index choice in {}", path.display()), &e))?;
+        lock(&self.graph).recorded = Some(json);
+        Ok(())
+    }
+
+    /// Adopts a choice another store or process recorded since this copy last looked: `"none"` drops
+    /// the graph (and keeps this copy from saving it again), a graph with other settings is rebuilt with
+    /// them. Returns whether the table now wants no graph.
+    fn adopt_recorded_choice(&self) -> bool {
+        let Some(sidecar) = &self.sidecar else { return false };
+        let recorded = sidecar::read_choice(&sidecar::choice_path(sidecar));
+        let mut state = lock(&self.graph);
+        if recorded.is_some() && recorded != state.recorded {
+            state.recorded.clone_from(&recorded);
+            match recorded.as_ref().and_then(Choice::from_json) {
+                Some(Choice::Off) => state.choice = Choice::Off,
+                Some(Choice::Graph(settings)) => state.choice = Choice::Graph(settings),
+                Some(Choice::Auto) if matches!(state.choice, Choice::Off | Choice::Graph(_)) => state.choice = Choice::Auto,
+                _ => {}
+            }
+        }
+        state.choice == Choice::Off
     }
 
     /// Rows the running graph build has added so far.
@@ -284,6 +379,7 @@ impl Resident {
     }
 
     async fn upkeep_graph_once(&self) -> Result<()> {
+        self.adopt_recorded_choice();
         let (version, live_rows) = {
             let columns = self.read();
             (columns.version, columns.live_rows())
@@ -310,20 +406,28 @@ impl Resident {
             Choice::Graph(settings) => Some(settings),
         };
         let mut graph = current.filter(|g| settings.is_none_or(|s| g.settings == s));
-        if graph.is_none() && matches!(choice, Choice::Auto | Choice::Saved) {
-            graph = self.load_sidecar().await;
+        if graph.is_none() {
+            graph = self.load_sidecar(settings).await;
         }
         if let Some(current) = &graph {
             let removed = current.len().saturating_sub(self.read().graphed_live());
             if removed >= REBUILD_MIN_REMOVED && removed as f64 >= REBUILD_REMOVED_FRACTION * current.len() as f64 {
                 graph = None; // rebuilt beside the old one, which serves searches meanwhile
+            } else if !self.pending_rows_fit(current) {
+                graph = None; // new rows f16 cannot hold: rebuilt in f32 beside the old one
             }
         }
         let graph = match graph {
             Some(graph) => graph,
             None => {
                 let settings = settings.unwrap_or_default();
-                let built = Arc::new(Graph::new(self.read().dimension, self.metric, settings)?);
+                let (dimension, precision) = {
+                    let columns = self.read();
+                    let live = columns.live.iter().enumerate().filter(|(_, live)| **live);
+                    let vectors = live.map(|(slot, _)| columns.vector(slot));
+                    (columns.dimension, Precision::for_vectors(self.metric, vectors))
+                };
+                let built = Arc::new(Graph::new(dimension, self.metric, settings, precision)?);
                 self.fill(&built, false).await?;
                 self.install(Some(Arc::clone(&built)), Some(Source::Built));
                 lock(&self.graph).unsaved = usize::MAX; // a new graph is saved at once
@@ -336,6 +440,31 @@ impl Resident {
             }
         }
         self.save_if_due(&graph, version).await
+    }
+
+    /// Renames the graph's keys of rows a compaction moved (`moves`: old, new address), so the graph
+    /// stays whole instead of counting them removed and re-adding them. A graph that fails to rename is
+    /// dropped (the next upkeep rebuilds it; searches scan exactly meanwhile).
+    pub(super) fn follow_moved_rows(&self, moves: &[(u64, u64)]) {
+        let Some(graph) = lock(&self.graph).graph.clone() else { return };
+        match graph.rename(moves) {
+            Ok(renamed) => {
+                let mut state = lock(&self.graph);
+                state.unsaved = state.unsaved.saturating_add(renamed);
+                state.renamed = state.renamed.saturating_add(renamed as u64);
+            }
+            Err(err) => {
+                lock(&self.graph).last_error = Some(err.to_string());
+                self.install(None, None);
+            }
+        }
+        self.graph_stale.store(true, Ordering::Release);
+    }
+
+    /// Whether `graph`'s precision holds the rows still to be added to it.
+    fn pending_rows_fit(&self, graph: &Graph) -> bool {
+        let columns = self.read();
+        graph.holds(columns.ungraphed_slots().map(|slot| columns.vector(slot)))
     }
 
     /// Live rows not in the graph yet.
@@ -353,7 +482,10 @@ impl Resident {
         {
             return;
         }
-        columns.mark_graphed(|key| graph.as_ref().is_some_and(|g| g.contains(key)));
+        // With no graph (and none before) every flag is already off: skip the walk over every slot.
+        if graph.is_some() || columns.graphed_live() > 0 {
+            columns.mark_graphed(|key| graph.as_ref().is_some_and(|g| g.contains(key)));
+        }
         if graph.is_some() {
             state.builds += 1;
         } else {
@@ -368,7 +500,9 @@ impl Resident {
     /// them); returns how many were added.
     async fn fill(&self, graph: &Arc<Graph>, installed: bool) -> Result<usize> {
         let threads = std::thread::available_parallelism().map_or(1, usize::from);
-        let (mut next, mut added) = (0, 0);
+        // Adding to an installed graph starts where rows may be missing, not at slot 0.
+        let mut next = if installed { self.read().first_ungraphed() } else { 0 };
+        let mut added = 0;
         self.graph_filled.store(0, Ordering::Relaxed);
         loop {
             let (rows, end) = {
@@ -398,9 +532,10 @@ impl Resident {
         Ok(added)
     }
 
-    /// The graph in the sidecar, if it is there, fits the table and holds the same vectors as the
-    /// copy for a sample of its rows; otherwise `None`, with the reason kept for `stats()`.
-    async fn load_sidecar(&self) -> Option<Arc<Graph>> {
+    /// The graph in the sidecar, if it is there, was built with the `wanted` settings (when given), fits
+    /// the table (its fragments, its version, the vectors of a sample of its rows); otherwise `None`,
+    /// with the reason kept for `stats()`.
+    async fn load_sidecar(&self, wanted: Option<GraphSettings>) -> Option<Arc<Graph>> {
         let path = self.sidecar.clone()?;
         if std::mem::replace(&mut lock(&self.graph).sidecar_tried, true) || !path.exists() {
             return None;
@@ -411,20 +546,37 @@ impl Resident {
             if header.dimension != dimension || header.metric != metric {
                 return Err("it was built for another dimension or metric".to_string());
             }
-            Graph::from_bytes(&payload, dimension, metric, header.settings).map_err(|e| e.to_string())
+            if wanted.is_some_and(|settings| settings != header.settings) {
+                return Err("it was built with other settings than the ones chosen".to_string());
+            }
+            let graph = Graph::from_bytes(payload.as_slice(), dimension, metric, header.settings, header.precision)
+                .map_err(|e| e.to_string())?;
+            if graph.len() != header.rows {
+                return Err(format!("its header says {} rows but the graph holds {}", header.rows, graph.len()));
+            }
+            Ok((header, graph))
         })
         .await
         .unwrap_or_else(|e| Err(format!("reading it stopped: {e}")));
-        let checked = read.and_then(|graph| {
+        let checked = read.and_then(|(header, graph)| {
             let columns = self.read();
+            if columns.version.is_some_and(|held| header.table_version > held) {
+                return Err(format!(
+                    "it was saved at table version {}, newer than the table's {} (a table dropped and made again?)",
+                    header.table_version,
+                    columns.version.unwrap_or_default()
+                ));
+            }
+            same_table(&header.fragments, &columns)?;
             let sample = columns.sample_addresses(SIDECAR_CHECKED_ROWS, |key| graph.contains(key));
             if sample.is_empty() && columns.live_rows() > 0 {
                 return Err("it holds none of the table's rows".to_string());
             }
             for (key, slot) in sample {
                 let held = graph.vector(key).unwrap_or_default();
+                let stored = graph.prepared(columns.vector(slot));
                 let close = held.len() == columns.dimension
-                    && held.iter().zip(columns.vector(slot)).all(|(a, b)| (a - b).abs() <= 1e-2 * b.abs().max(1e-3));
+                    && held.iter().zip(stored.iter()).all(|(a, b)| (a - b).abs() <= 1e-2 * b.abs().max(1e-3));
                 if !close {
                     return Err("its vectors differ from the table's (another table's graph?)".to_string());
                 }
@@ -472,15 +624,33 @@ impl Resident {
     /// before `close()` returns or not at all, and nothing writes the file after it.
     async fn save(&self, graph: &Arc<Graph>, version: Option<u64>) -> Result<()> {
         let Some(path) = self.sidecar.clone() else { return Ok(()) };
-        let header = sidecar::Header {
-            dimension: graph.dimension,
-            metric: graph.metric,
-            settings: graph.settings,
-            table_version: version.unwrap_or_default(),
-            rows: graph.len(),
+        if self.adopt_recorded_choice() {
+            // `createIndex({ kind: 'none' })` (or another kind) since: the graph must not come back.
+            self.graph_stale.store(true, Ordering::Release);
+            return Ok(());
+        }
+        let fragments = {
+            let columns = self.read();
+            let mut named: Vec<(u64, String)> = columns
+                .fragments
+                .iter()
+                .filter_map(|(id, f)| Some((*id, f.identity.files.first()?.clone())))
+                .collect();
+            named.sort_unstable();
+            named.truncate(sidecar::MAX_FRAGMENTS);
+            named
         };
         let write = || {
-            let payload = graph.to_bytes()?;
+            let (payload, rows) = graph.to_bytes()?;
+            let header = sidecar::Header {
+                dimension: graph.dimension,
+                metric: graph.metric,
+                settings: graph.settings,
+                precision: graph.precision,
+                table_version: version.unwrap_or_default(),
+                rows,
+                fragments,
+            };
             sidecar::write(&path, &header, &payload)
                 .map_err(|e| StoreError::io(format!("writing the graph file {}", path.display()), &e))
         };
@@ -521,6 +691,8 @@ impl Resident {
             // indexed in between); a failed build shows `lastError` instead.
             building: state.building || (wanted && state.graph.is_none() && state.last_error.is_none()),
             builds: state.builds,
+            renamed_rows: state.renamed,
+            precision: graph.map(|g| g.precision.as_str()),
             source: state.source.map(|s| match s {
                 Source::Built => "built",
                 Source::Loaded => "loaded",

@@ -1,8 +1,9 @@
 //! The graph's sidecar file beside the table (`.lancestore-<table>.hnsw` in the store directory),
 //! so a reopened store or another process loads the graph instead of rebuilding it. Layout: an
 //! 8-byte magic, a little-endian u32 header length, the JSON header (format, dimension, metric,
-//! settings, the table version the graph reflects, rows), a u64 payload length, the payload's
-//! CRC-32, then the payload (usearch's serialised graph). Written to a temporary file, synced and
+//! settings, the table version the graph reflects, rows, and the table's identity: the data file of
+//! each fragment the graph's keys point into, whose names LanceDB makes unique), a u64 payload
+//! length, the payload's CRC-32, then the payload (usearch's serialised graph). Written to a temporary file, synced and
 //! renamed, so a reader sees the old file or the new one, never a mix. Anything unexpected on read
 //! (missing, foreign, truncated, corrupt) is an error the caller answers by rebuilding.
 
@@ -12,16 +13,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::json;
 
-use super::graph::GraphSettings;
+use super::graph::{GraphSettings, Precision};
 use crate::store::metric::Metric;
 
 const MAGIC: &[u8; 8] = b"LSHNSW\0\x01";
-const FORMAT: u64 = 1;
+/// 2: the header names the table's fragments (format 1 files are ignored and rebuilt once).
+const FORMAT: u64 = 2;
+/// Most fragments named in a header (a table has far fewer after compaction).
+pub const MAX_FRAGMENTS: usize = 100_000;
 /// Longest header accepted (it is a few hundred bytes).
 const MAX_HEADER: usize = 64 * 1024;
 
 /// What the header says about the graph in the file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
     /// Vector length.
     pub dimension: usize,
@@ -29,10 +33,28 @@ pub struct Header {
     pub metric: Metric,
     /// How the graph was built.
     pub settings: GraphSettings,
+    /// How it stores vectors.
+    pub precision: Precision,
     /// The table version the graph reflected when saved.
     pub table_version: u64,
     /// Nodes in the graph.
     pub rows: usize,
+    /// The table's identity: (fragment id, path of its first data file) of the fragments the copy held.
+    pub fragments: Vec<(u64, String)>,
+}
+
+/// A sidecar's payload, inside the bytes read from the file (not copied out of them).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Payload {
+    bytes: Vec<u8>,
+    start: usize,
+}
+
+impl Payload {
+    /// The serialised graph.
+    pub fn as_slice(&self) -> &[u8] {
+        self.bytes.get(self.start..).unwrap_or_default()
+    }
 }
 
 /// The sidecar path of table `table` in store directory `dir`.
@@ -40,29 +62,38 @@ pub fn path(dir: &Path, table: &str) -> PathBuf {
     dir.join(format!(".lancestore-{table}.hnsw"))
 }
 
-/// Writes `payload` with `header` to `path` atomically (temporary file, fsync, rename, directory fsync).
-pub fn write(path: &Path, header: &Header, payload: &[u8]) -> std::io::Result<()> {
+/// The file beside the sidecar recording which graph `createIndex` chose for the table (`"none"`, a graph
+/// with its settings, `"auto"`), so the choice lasts: another store or process holding a graph reads it
+/// before saving its graph again, and a store whose graph file vanished builds with the chosen settings.
+pub fn choice_path(sidecar: &Path) -> PathBuf {
+    sidecar.with_extension("choice")
+}
+
+/// Writes `choice` (JSON) to `path` atomically.
+pub fn write_choice(path: &Path, choice: &serde_json::Value) -> std::io::Result<()> {
+    replace_atomically(path, |file| file.write_all(choice.to_string().as_bytes()))
+}
+
+/// The choice recorded at `path`, if there is a readable one.
+pub fn read_choice(path: &Path) -> Option<serde_json::Value> {
+    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+}
+
+/// Writes `path` through `fill` atomically: a temporary file, fsync, rename, directory fsync.
+fn replace_atomically(
+    path: &Path,
+    fill: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     static WRITES: AtomicU64 = AtomicU64::new(0);
-    let temporary =
-        path.with_extension(format!("hnsw.{}-{}.tmp", std::process::id(), WRITES.fetch_add(1, Ordering::Relaxed)));
-    let head = json!({
-        "format": FORMAT,
-        "dimension": header.dimension,
-        "metric": header.metric.as_str(),
-        "numEdges": header.settings.num_edges,
-        "efConstruction": header.settings.ef_construction,
-        "tableVersion": header.table_version,
-        "rows": header.rows,
-    })
-    .to_string();
+    let temporary = path.with_extension(format!(
+        "{}.{}-{}.tmp",
+        path.extension().and_then(|e| e.to_str()).unwrap_or("tmp"),
+        std::process::id(),
+        WRITES.fetch_add(1, Ordering::Relaxed)
+    ));
     let outcome = (|| {
         let mut file = std::io::BufWriter::new(std::fs::File::create(&temporary)?);
-        file.write_all(MAGIC)?;
-        file.write_all(&u32::try_from(head.len()).unwrap_or(u32::MAX).to_le_bytes())?;
-        file.write_all(head.as_bytes())?;
-        file.write_all(&(payload.len() as u64).to_le_bytes())?;
-        file.write_all(&crc32fast::hash(payload).to_le_bytes())?;
-        file.write_all(payload)?;
+        fill(&mut file)?;
         file.into_inner().map_err(std::io::IntoInnerError::into_error)?.sync_all()?;
         std::fs::rename(&temporary, path)?;
         if let Some(dir) = path.parent() {
@@ -76,8 +107,32 @@ pub fn write(path: &Path, header: &Header, payload: &[u8]) -> std::io::Result<()
     outcome
 }
 
+/// Writes `payload` with `header` to `path` atomically (temporary file, fsync, rename, directory fsync).
+pub fn write(path: &Path, header: &Header, payload: &[u8]) -> std::io::Result<()> {
+    let head = json!({
+        "format": FORMAT,
+        "dimension": header.dimension,
+        "metric": header.metric.as_str(),
+        "numEdges": header.settings.num_edges,
+        "efConstruction": header.settings.ef_construction,
+        "precision": header.precision.as_str(),
+        "tableVersion": header.table_version,
+        "rows": header.rows,
+        "fragments": header.fragments,
+    })
+    .to_string();
+    replace_atomically(path, |file| {
+        file.write_all(MAGIC)?;
+        file.write_all(&u32::try_from(head.len()).unwrap_or(u32::MAX).to_le_bytes())?;
+        file.write_all(head.as_bytes())?;
+        file.write_all(&(payload.len() as u64).to_le_bytes())?;
+        file.write_all(&crc32fast::hash(payload).to_le_bytes())?;
+        file.write_all(payload)
+    })
+}
+
 /// Reads the sidecar at `path`: its header and checked payload. `Err` says why it cannot be trusted.
-pub fn read(path: &Path) -> Result<(Header, Vec<u8>), String> {
+pub fn read(path: &Path) -> Result<(Header, Payload), String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read it: {e}"))?;
     let mut rest = bytes.as_slice();
     let mut take = |n: usize, what: &str| -> Result<&[u8], String> {
@@ -107,8 +162,12 @@ pub fn read(path: &Path) -> Result<(Header, Vec<u8>), String> {
     if crc32fast::hash(payload) != checksum {
         return Err("its checksum does not match (the file is corrupt)".into());
     }
+    if head.get("format").and_then(serde_json::Value::as_u64).is_some_and(|format| format < FORMAT) {
+        return Err("it was written by an older lancestore (format without the table's identity)".into());
+    }
     let header = parse_header(&head).ok_or("its header lacks a field or has a wrong one")?;
-    Ok((header, payload.to_vec()))
+    let start = bytes.len() - payload.len();
+    Ok((header, Payload { bytes, start }))
 }
 
 fn parse_header(head: &serde_json::Value) -> Option<Header> {
@@ -123,8 +182,16 @@ fn parse_header(head: &serde_json::Value) -> Option<Header> {
             num_edges: u32::try_from(number("numEdges")?).ok()?,
             ef_construction: u32::try_from(number("efConstruction")?).ok()?,
         },
+        precision: Precision::parse(head.get("precision")?.as_str()?)?,
         table_version: number("tableVersion")?,
         rows: usize::try_from(number("rows")?).ok()?,
+        fragments: head
+            .get("fragments")?
+            .as_array()?
+            .iter()
+            .take(MAX_FRAGMENTS)
+            .map(|pair| Some((pair.get(0)?.as_u64()?, pair.get(1)?.as_str()?.to_owned())))
+            .collect::<Option<Vec<_>>>()?,
     })
 }
 
@@ -133,7 +200,15 @@ mod tests {
     use super::*;
 
     fn header() -> Header {
-        Header { dimension: 4, metric: Metric::Dot, settings: GraphSettings::default(), table_version: 9, rows: 3 }
+        Header {
+            dimension: 4,
+            metric: Metric::Dot,
+            settings: GraphSettings::default(),
+            precision: Precision::F32,
+            table_version: 9,
+            rows: 3,
+            fragments: vec![(0, "0a1b-data.lance".into()), (7, "7c8d-data.lance".into())],
+        }
     }
 
     #[test]
@@ -143,7 +218,8 @@ mod tests {
         assert!(read(&file).unwrap_err().contains("cannot read"));
         let payload: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
         write(&file, &header(), &payload).unwrap();
-        assert_eq!(read(&file).unwrap(), (header(), payload.clone()));
+        let (read_header, read_payload) = read(&file).unwrap();
+        assert_eq!((read_header, read_payload.as_slice()), (header(), payload.as_slice()));
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file is left");
 
         let whole = std::fs::read(&file).unwrap();

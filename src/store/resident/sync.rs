@@ -2,8 +2,9 @@
 //! fragment the version no longer has (deleted whole, or rewritten by compaction) is dropped; a new
 //! one (an append, the new rows of an upsert, compaction's output) is read with its row addresses;
 //! one whose deletion file changed gets its deletion vector applied. So an append or a delete costs
-//! what it changed, and only compaction re-reads what it rewrote. Reading happens outside any lock;
-//! applying the result is a short, synchronous step.
+//! what it changed, and only compaction re-reads what it rewrote. The plan is made under the columns'
+//! read lock; new rows are then streamed in batch by batch (`Resident::apply`, the write lock taken per
+//! batch), with the columns tagged with no version until `finish` applies the deletions and tags them.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -34,6 +35,8 @@ pub struct Plan {
     deletions: Vec<Fragment>,
     /// Live rows the new fragments hold (what reading them costs).
     pub load_rows: usize,
+    /// Live rows the columns hold in fragments the version dropped or rewrote (freed by applying it).
+    pub freed_rows: usize,
 }
 
 impl Plan {
@@ -41,6 +44,11 @@ impl Plan {
     /// after an index build or a compaction that rewrote nothing).
     pub fn is_empty(&self) -> bool {
         self.drop.is_empty() && self.load.is_empty() && self.deletions.is_empty()
+    }
+
+    /// Whether fragments the columns hold are gone: what a compaction (or deleting a fragment's every row) does.
+    pub fn drops_fragments(&self) -> bool {
+        !self.drop.is_empty()
     }
 }
 
@@ -63,7 +71,8 @@ pub enum Rows {
     Streamed(DatasetRecordBatchStream),
 }
 
-fn identity(fragment: &Fragment) -> FragmentIdentity {
+/// What the copy records of `fragment`, to tell later whether it changed.
+pub fn identity(fragment: &Fragment) -> FragmentIdentity {
     FragmentIdentity {
         files: fragment.files.iter().map(|file| file.path.clone()).collect(),
         deletion: fragment.deletion_file.as_ref().map(|d| (d.id, d.read_version)),
@@ -74,7 +83,7 @@ fn identity(fragment: &Fragment) -> FragmentIdentity {
 pub fn plan(columns: &Columns, dataset: &Dataset) -> Plan {
     let fragments = dataset.fragments();
     let current: HashMap<u64, &Fragment> = fragments.iter().map(|f| (f.id, f)).collect();
-    let drop = columns.fragments.keys().filter(|id| !current.contains_key(id)).copied().collect();
+    let drop: Vec<u64> = columns.fragments.keys().filter(|id| !current.contains_key(id)).copied().collect();
     let (mut load, mut deletions) = (Vec::new(), Vec::new());
     for fragment in fragments.iter() {
         let now = identity(fragment);
@@ -92,7 +101,13 @@ pub fn plan(columns: &Columns, dataset: &Dataset) -> Plan {
             f.physical_rows.unwrap_or(0).saturating_sub(deleted)
         })
         .sum();
-    Plan { version: dataset.version().version, drop, load, deletions, load_rows }
+    let live_in = |id: &u64| {
+        columns.fragments.get(id).map_or(0, |f| {
+            f.slots.iter().flatten().filter(|&&slot| columns.live.get(slot as usize).copied().unwrap_or(false)).count()
+        })
+    };
+    let freed_rows = drop.iter().chain(load.iter().map(|f| &f.id)).map(live_in).sum();
+    Plan { version: dataset.version().version, drop, load, deletions, load_rows, freed_rows }
 }
 
 /// Reads what `plan` needs from `dataset`: the new fragments' rows (`columns`: the table's columns

@@ -235,3 +235,94 @@ async fn turned_off_it_reports_off_and_lancedb_answers() -> Result<()> {
     assert_eq!(store.stats().await?.resident.state, ResidentState::Off);
     Ok(())
 }
+
+/// A table of `rows` 8-dimensional rows written through a store without a resident copy, and its
+/// LanceDB handle through a connection of its own (as another store in the process would have).
+async fn written_table(dir: &tempfile::TempDir, rows: usize) -> Result<lancedb::Table> {
+    let writer = Store::open(&path(dir), OpenOptions { dimension: Some(8.0), ..reference_options() }).await?;
+    for chunk in items("r", rows, 8, 11).chunks(10_000) {
+        writer.add(chunk.to_vec()).await?;
+    }
+    writer.close().await?;
+    let connection = lancedb::connect(&path(dir)).execute().await.unwrap();
+    Ok(connection.open_table(crate::store::config::DEFAULT_TABLE).execute().await.unwrap())
+}
+
+/// Issue 26, item 1: a load dropped between two batches (what `close()` does to a background load)
+/// left its fragments recorded as loaded without their rows, and the next catch-up then marked the
+/// half-filled copy ready: searches missed rows and the duplicate-id check let stored ids in again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_load_dropped_between_batches_leaves_the_copy_empty_not_half_filled() -> Result<()> {
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+
+    use crate::store::metric::Metric;
+    use crate::store::resident::{CatchUp, Resident};
+
+    let dir = tempfile::tempdir().unwrap();
+    let rows = 30_000;
+    let table = written_table(&dir, rows).await?;
+    let version = table.version().await.unwrap();
+    let resident = Arc::new(Resident::new(8, Metric::Cosine, &Default::default(), 1 << 30, None));
+    resident.load_pause.on.store(true, Ordering::Release);
+    let job = tokio::spawn({
+        let (resident, table) = (Arc::clone(&resident), table.clone());
+        async move { resident.catch_up(&table, None, true).await }
+    });
+    resident.load_pause.reached.notified().await; // one batch is in
+    job.abort();
+    assert!(job.await.unwrap_err().is_cancelled());
+    let status = resident.status(version);
+    assert_eq!((status.rows, status.state), (0, ResidentState::Loading), "cut off: emptied, not half-filled");
+
+    resident.load_pause.on.store(false, Ordering::Release);
+    assert_eq!(resident.catch_up(&table, None, true).await?, CatchUp::Done);
+    let status = resident.status(version);
+    assert_eq!((status.rows, status.state), (rows, ResidentState::Ready));
+    let last = format!("r{}", rows - 1);
+    assert_eq!(resident.first_stored(version, [last.as_str()].into_iter()), Some(Some(last.clone())));
+    Ok(())
+}
+
+/// Issue 26, item 2: a background catch-up aborted by `close()` left its "scheduled" flag set, so no
+/// background catch-up ever ran again for that table in the process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_aborted_background_catch_up_can_be_scheduled_again() -> Result<()> {
+    use std::sync::Arc;
+
+    use crate::store::metric::Metric;
+    use crate::store::resident::Resident;
+
+    let resident = Arc::new(Resident::new(8, Metric::Cosine, &Default::default(), 1 << 30, None));
+    let ticket = Resident::schedule(&resident).expect("nothing was scheduled");
+    assert!(Resident::schedule(&resident).is_none(), "one at a time");
+    let job = tokio::spawn(async move {
+        let _held = ticket;
+        std::future::pending::<()>().await;
+    });
+    tokio::task::yield_now().await;
+    job.abort();
+    let _ = job.await;
+    assert!(!resident.is_scheduled());
+    assert!(Resident::schedule(&resident).is_some(), "scheduled again after the abort");
+    Ok(())
+}
+
+/// Issue 27, item 5: `get` scanned the id column although the copy holds id → vector and metadata. It
+/// now answers from the copy at the latest version, with exactly what LanceDB returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_from_the_copy_equals_get_from_lancedb() -> Result<()> {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&path(&dir), open_options(8, "l2")).await?;
+    store.add(items("g", 3_000, 8, 5)).await?;
+    store.delete(crate::store::DeleteTarget::Ids(vec!["g7".into()])).await?;
+    let reference = Store::open(&path(&dir), reference_options()).await?;
+    let ids: Vec<String> = (0..120).map(|i| format!("g{}", i * 7)).chain(["missing".to_owned()]).collect();
+    let version = store.version().await?;
+    assert!(store.resident.as_ref().is_some_and(|r| r.get(version, &ids).is_some()), "answered by the copy");
+    let from_copy = store.get(ids.clone()).await?;
+    assert_eq!(from_copy, reference.get(ids).await?);
+    assert!(from_copy[0].is_some() && from_copy[1].is_none(), "g0 stored, g7 deleted");
+    assert_eq!(from_copy.iter().filter(|i| i.is_none()).count(), 1 + 1, "g7 was deleted, and one id is missing");
+    Ok(())
+}
