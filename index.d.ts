@@ -137,7 +137,7 @@ export interface CountOptions {
 
 /** Options for `EmbeddingStore.createIndex`. Every field is optional: the parameters left out are tuned from the data. */
 export interface CreateIndexOptions {
-  /** `"auto"` (default): for a table held in memory (see `residentMemoryMB`), exact search below 5,000 rows, else `"hnsw"`; for a table over the memory budget, exact search below 5,000 rows, else `"ivf_hnsw_sq"`. `"hnsw"`: the in-memory graph over the resident vectors, saved beside the table (needs the resident copy). `"ivf_pq"`, `"ivf_hnsw_sq"`, `"ivf_flat"`: that LanceDB index. `"none"`: drop the vector index and search exactly. */
+  /** `"auto"` (default): for a table held in memory (see `residentMemoryMB`), exact search below 2,000 rows, else `"hnsw"`; for a table over the memory budget, exact search below 5,000 rows, else `"ivf_hnsw_sq"`. `"hnsw"`: the in-memory graph over the resident vectors, saved beside the table (needs the resident copy). `"ivf_pq"`, `"ivf_hnsw_sq"`, `"ivf_flat"`: that LanceDB index. `"none"`: drop the vector index and search exactly. */
   kind?: 'auto' | 'hnsw' | 'ivf_pq' | 'ivf_hnsw_sq' | 'ivf_flat' | 'none'
   /** IVF partitions, from 1 to the row count. Default: √rows rounded to a power of two within [8, 1024], lowered until each partition has 40 rows to train on. */
   numPartitions?: number
@@ -198,6 +198,10 @@ export interface GraphStats {
   removedRows: number
   /** Approximate bytes the graph holds (f16 vectors and links), on top of `stats().resident.bytes`. */
   bytes: number
+  /** Nodes renamed because a compaction moved their rows to new addresses (the graph keeps them instead of being rebuilt). */
+  renamedRows: number
+  /** How the graph stores vectors: `'f16'` (cosine tables, and l2/dot tables whose values f16 holds), or `'f32'` (l2/dot tables with values beyond ±60000 or vectors smaller than 0.01 in every component); `null` before the first graph. */
+  precision: 'f16' | 'f32' | null
   /** `'built'` in this process, or `'loaded'` from the graph file beside the table; `null` before the first graph. */
   source: 'built' | 'loaded' | null
   /** Why the saved graph file was not used (missing rows, checksum, another table's graph, …), or `null`. */
@@ -330,7 +334,7 @@ export interface OpenOptions {
   maxConcurrentSearches?: number
   /** Typed metadata fields stored as real columns so `filter` can use them, e.g. `{ section: 'string', year: 'int', tags: 'string[]' }`. Names: a letter or `_`, then letters, digits, `_`. Fixed when the table is created; the values are read from each item's `metadata`. Default: none. */
   fields?: Record<string, 'string' | 'int' | 'float' | 'bool' | 'string[]'>
-  /** Keep a vector index built and fresh in the background: once the table reaches 5,000 rows an `"auto"` index is built (the in-memory `hnsw` graph for tables held in memory, else LanceDB's `ivf_hnsw_sq`); later writes add new rows to it, and it is rebuilt when removed rows pile up (graph) or the table has grown about 4× (LanceDB). Searches stay correct meanwhile (rows not yet indexed are searched exactly). `createIndex({ kind: 'none' })` pauses it for this store object. Default `true`. */
+  /** Keep a vector index built and fresh in the background: an `"auto"` index is built once the table is large enough for one to pay off (the in-memory `hnsw` graph from 2,000 rows for tables held in memory; LanceDB's `ivf_hnsw_sq` from 5,000 rows for tables over the memory budget); later writes add new rows to it, and it is rebuilt when removed rows pile up (graph) or the table has grown about 4× (LanceDB). Searches stay correct meanwhile (rows not yet indexed are searched exactly). `createIndex({ kind: 'none' })` pauses it for this store object. Default `true`. */
   autoIndex?: boolean
   /** Tuning knobs; see `PerformanceConfig`. */
   performance?: PerformanceConfig | null
@@ -420,6 +424,10 @@ export interface ResidentStats {
   lastError: string | null
   /** Searches answered from memory so far, by every store on this table in this process (cache hits not included). */
   searches: number
+  /** Rows read from LanceDB into the copy so far: the first load reads the table; later changes read only what they added (this process's own writes are not read back). */
+  rowsRead: number
+  /** Compactions the copy followed by re-pointing its rows to their new addresses, instead of reading the rewritten rows again. */
+  compactionsFollowed: number
 }
 
 /** One search result. */
@@ -476,7 +484,7 @@ export interface StorageOptions {
   maxRetries?: number
   /** Longest a request and its retries may take together, in ms (1 to 3600000; counted in whole seconds). Default `30000`. */
   retryTimeoutMs?: number
-  /** Further LanceDB storage options passed as given, e.g. `{ aws_server_side_encryption: 'aws:kms' }` (see LanceDB's object-store docs). Their values are treated as secrets. */
+  /** Further LanceDB storage options passed as given, e.g. `{ aws_server_side_encryption: 'aws:kms' }` (see LanceDB's object-store docs). Values whose key names a secret (`key`, `secret`, `token`, `password`, `credential`, `signature`) are masked in messages. */
   options?: Record<string, string>
 }
 

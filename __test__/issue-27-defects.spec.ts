@@ -160,7 +160,7 @@ describe('8. the CLI', () => {
     const failingClose = { close: () => Promise.reject(new Error('close failed')) }
     const written: string[] = []
     const write = process.stderr.write
-    process.stderr.write = ((chunk: string) => written.push(String(chunk))) as typeof process.stderr.write
+    process.stderr.write = ((chunk: string) => written.push(String(chunk)) > 0) as typeof process.stderr.write
     try {
       const work = () => Promise.reject(Object.assign(new Error('the real failure'), { code: 'INVALID_FILTER' }))
       await expect(withStore('x', {}, work, async () => failingClose)).rejects.toThrow('the real failure')

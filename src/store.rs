@@ -65,6 +65,10 @@ struct Handles {
     locks: Arc<registry::TableLocks>,
     table: lancedb::Table,
     schema: SchemaRef,
+    /// This store's claim on the table's resident copy: released at `close()`, so a store opened after the
+    /// last one closed starts from the table afresh (its graph loaded from the saved file).
+    #[expect(dead_code, reason = "held, never read: dropping it releases the copy")]
+    resident_lease: Option<registry::ResidentLease>,
 }
 
 impl Handles {
@@ -124,7 +128,7 @@ impl Store {
         }
         let search_slots = Semaphore::new(config.max_concurrent_searches);
         let cache = Mutex::new(QueryCache::new(config.cache_capacity, config.cache_ttl));
-        let resident = (config.resident_budget_bytes > 0).then(|| {
+        let leased = (config.resident_budget_bytes > 0).then(|| {
             let budget = config.resident_budget_bytes;
             // The saved graph is a local file beside the table; on object storage each process builds its own.
             let sidecar = match &location {
@@ -135,12 +139,13 @@ impl Store {
                 resident::Resident::new(layout.dimension, layout.metric, &layout.fields, budget, sidecar)
             })
         });
+        let (resident, resident_lease) = leased.unzip();
         if config.auto_index
             && let Some(resident) = &resident
         {
             resident.allow_auto_graph();
         }
-        let handles = Arc::new(Handles { shared, locks, table, schema });
+        let handles = Arc::new(Handles { shared, locks, table, schema, resident_lease });
         let store = Self {
             location,
             config,

@@ -58,7 +58,8 @@ fn given<'env>(env: &'env Env, value: &Unknown<'env>, what: &str) -> Args<'env, 
 /// JS `Array.isArray(value)`: true for a Proxy of an array too (N-API's `napi_is_array` is not, and
 /// napi would then read the Proxy's missing properties as unset options).
 fn is_array<'env>(env: &'env Env, value: &Unknown<'env>) -> napi::Result<bool> {
-    let array: Object<'env> = env.get_global()?.get_named_property("Array")?;
+    // `Array` is a function: read it unchecked as an object (napi's checked read wants typeof 'object').
+    let array: Object<'env> = env.get_global()?.get_named_property_unchecked("Array")?;
     let is_array: Function<'env, Unknown<'env>, bool> = array.get_named_property("isArray")?;
     is_array.call(*value)
 }

@@ -33,7 +33,8 @@ pub fn settled(fragments: &[FragmentRows]) -> Vec<u32> {
     let mut settled = Vec::new();
     for fragment in fragments.iter().rev() {
         let live = fragment.physical.saturating_sub(fragment.deleted);
-        let dirty = fragment.physical > 0 && fragment.deleted as f64 >= MATERIALIZE_DELETIONS_SHARE * fragment.physical as f64;
+        let dirty =
+            fragment.physical > 0 && fragment.deleted as f64 >= MATERIALIZE_DELETIONS_SHARE * fragment.physical as f64;
         if !dirty && live >= SETTLED_MIN_ROWS && live > newer {
             settled.push(fragment.id);
         }

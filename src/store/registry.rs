@@ -40,25 +40,40 @@ impl Shared {
     }
 }
 
-/// The resident copy of each table by (canonical directory or URL, table name); weak, so the copy and
-/// its graph are freed when the last store on the table closes (other tables' stores do not keep it).
-type ResidentsByTable = HashMap<(String, String), Weak<Resident>>;
+/// The resident copy of each table by (canonical directory or URL, table name), with the number of open
+/// stores leasing it: the entry goes when the last of them closes, so the copy and its graph are freed then
+/// (other tables' stores do not keep it), and a store opened later starts from the table afresh.
+type ResidentsByTable = HashMap<(String, String), (Arc<Resident>, usize)>;
 
 static RESIDENTS: LazyLock<Mutex<ResidentsByTable>> = LazyLock::new(Default::default);
 
-/// The resident copy of `table` at `location`, made by `make` for the first store that asks. One per
-/// table in the process, whatever connection (read-consistency setting) a store uses: the copy is tagged
-/// with its version, and each store answers from it only at the version its own handle reads.
-pub fn resident(location: &Location, table: &str, make: impl FnOnce() -> Resident) -> Arc<Resident> {
+/// An open store's claim on its table's resident copy; dropped when the store closes.
+pub struct ResidentLease {
+    key: (String, String),
+}
+
+impl Drop for ResidentLease {
+    fn drop(&mut self) {
+        let mut residents = RESIDENTS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((_, leases)) = residents.get_mut(&self.key) {
+            *leases = leases.saturating_sub(1);
+            if *leases == 0 {
+                residents.remove(&self.key);
+            }
+        }
+    }
+}
+
+/// The resident copy of `table` at `location`, made by `make` for the first store that asks, and that
+/// store's lease on it. One per table in the process, whatever connection (read-consistency setting) a
+/// store uses: the copy is tagged with its version, and each store answers from it only at the version its
+/// own handle reads.
+pub fn resident(location: &Location, table: &str, make: impl FnOnce() -> Resident) -> (Arc<Resident>, ResidentLease) {
     let mut residents = RESIDENTS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let key = (location.display(), table.to_owned());
-    if let Some(resident) = residents.get(&key).and_then(Weak::upgrade) {
-        return resident;
-    }
-    let resident = Arc::new(make());
-    residents.retain(|_, weak| weak.strong_count() > 0);
-    residents.insert(key, Arc::downgrade(&resident));
-    resident
+    let entry = residents.entry(key.clone()).or_insert_with(|| (Arc::new(make()), 0));
+    entry.1 += 1;
+    (Arc::clone(&entry.0), ResidentLease { key })
 }
 
 /// The locks of one table, shared by every store on it in this process.
@@ -190,8 +205,7 @@ pub async fn connect(location: &Location, read_consistency: Duration) -> Result<
     let key = (uri.to_owned(), read_consistency, sorted_options);
     shared_for(key, async {
         let session = lancedb::Session::new(INDEX_CACHE_BYTES, METADATA_CACHE_BYTES, Arc::default());
-        let mut builder =
-            lancedb::connect(uri).session(Arc::new(session)).read_consistency_interval(read_consistency);
+        let mut builder = lancedb::connect(uri).session(Arc::new(session)).read_consistency_interval(read_consistency);
         if let Some(options) = options {
             builder = builder.storage_options(options.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
@@ -260,22 +274,25 @@ mod tests {
             made.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             Resident::new(4, Metric::Cosine, &Default::default(), 1 << 20, None)
         };
-        let first = resident(&location, "t", make);
-        let second = resident(&location, "t", make);
+        let (first, first_lease) = resident(&location, "t", make);
+        let (second, second_lease) = resident(&location, "t", make);
         assert!(Arc::ptr_eq(&first, &second), "one copy for both stores");
-        let other = resident(&location, "u", make);
+        let (other, _other_lease) = resident(&location, "u", make);
         assert!(!Arc::ptr_eq(&first, &other));
         let weak = Arc::downgrade(&first);
-        drop((first, second));
+        drop((first, second, first_lease));
+        assert!(weak.upgrade().is_some(), "kept while a store on the table is open");
+        drop(second_lease);
         assert!(weak.upgrade().is_none(), "freed with the last store on the table, though table u is open");
-        let _again = resident(&location, "t", make);
+        let (_again, _lease) = resident(&location, "t", make);
         assert_eq!(made.load(std::sync::atomic::Ordering::Relaxed), 3);
     }
 
     #[tokio::test]
     async fn a_connect_dropped_midway_leaves_the_slot_usable() -> Result<()> {
         let dir = tempfile::tempdir().unwrap();
-        let dropped = tokio::time::timeout(Duration::from_millis(20), shared_for(key(dir.path()), std::future::pending()));
+        let dropped =
+            tokio::time::timeout(Duration::from_millis(20), shared_for(key(dir.path()), std::future::pending()));
         assert!(dropped.await.is_err());
         let shared = shared_for(key(dir.path()), local(dir.path())).await?;
         assert_eq!(Arc::strong_count(&shared), 1);

@@ -11,8 +11,8 @@ mod graph;
 #[cfg(test)]
 mod graph_tests;
 mod hnsw;
-mod scan;
 mod rewrite;
+mod scan;
 mod select;
 pub mod sidecar;
 mod sync;
@@ -158,7 +158,6 @@ impl Drop for EmptyUnlessApplied<'_> {
 
 /// Test hook: pauses a streamed load after each batch until the test lets it go on.
 #[cfg(test)]
-#[derive(Default)]
 pub struct LoadPause {
     /// Told each time a batch has been loaded.
     pub reached: tokio::sync::Notify,
@@ -166,6 +165,13 @@ pub struct LoadPause {
     pub on: AtomicBool,
     /// Permits to go on after a pause.
     pub go: tokio::sync::Semaphore,
+}
+
+#[cfg(test)]
+impl Default for LoadPause {
+    fn default() -> Self {
+        Self { reached: tokio::sync::Notify::new(), on: AtomicBool::new(false), go: tokio::sync::Semaphore::new(0) }
+    }
 }
 
 /// The in-memory copy of one table.
@@ -418,12 +424,11 @@ impl Resident {
             if !sync::plan(&self.read(), dataset).drops_fragments() {
                 return Ok(());
             }
-            let Some((at, groups)) = rewrite::find(dataset, held, latest).await? else { return Ok(()) };
+            let Some((at, groups)) = rewrite::find(dataset, held, latest).await else { return Ok(()) };
             if at > held + 1 {
-                let before = dataset
-                    .checkout_version(at - 1)
-                    .await
-                    .map_err(|e| StoreError::lance("reading the version before a compaction")(lancedb::Error::from(e)))?;
+                let before = dataset.checkout_version(at - 1).await.map_err(|e| {
+                    StoreError::lance("reading the version before a compaction")(lancedb::Error::from(e))
+                })?;
                 self.bring_to(&Arc::new(before), max_rows).await?;
             }
             if !self.repoint(at, &groups) {
@@ -587,9 +592,8 @@ impl Resident {
         let dimension = self.read().dimension;
         let per_row = self.bytes_per_row.load(Ordering::Relaxed).max(4 * dimension + 128);
         let held = self.bytes.load(Ordering::Relaxed);
-        let after = held
-            .saturating_sub(freed_rows.saturating_mul(per_row))
-            .saturating_add(new_rows.saturating_mul(per_row));
+        let after =
+            held.saturating_sub(freed_rows.saturating_mul(per_row)).saturating_add(new_rows.saturating_mul(per_row));
         after > self.budget_bytes
     }
 
@@ -624,6 +628,7 @@ impl Resident {
     }
 
     /// Whether a background catch-up is scheduled or running.
+    #[cfg(test)]
     pub fn is_scheduled(&self) -> bool {
         self.scheduled.load(Ordering::Acquire)
     }

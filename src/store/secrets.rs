@@ -37,7 +37,9 @@ pub fn is_secret_option(key: &str) -> bool {
 
 /// Secrets kept for `redact` while this (or a clone of it) lives.
 #[derive(Clone, Default)]
-pub struct Held(Arc<HeldValues>);
+pub struct Held(
+    #[expect(dead_code, reason = "held, never read: dropping the last clone releases them")] Arc<HeldValues>,
+);
 
 #[derive(Default)]
 struct HeldValues(Vec<String>);

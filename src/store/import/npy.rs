@@ -131,7 +131,9 @@ impl Npy {
                 if read > MAX_ID_LINE_BYTES {
                     return Err(StoreError::invalid(
                         place(file, "line", row + 1, "id"),
-                        format!("the line is longer than {MAX_ID_LINE_BYTES} bytes; ids are at most {MAX_ID_BYTES} bytes"),
+                        format!(
+                            "the line is longer than {MAX_ID_LINE_BYTES} bytes; ids are at most {MAX_ID_BYTES} bytes"
+                        ),
                     ));
                 }
                 Ok((line.trim_end_matches(['\n', '\r']).to_owned(), None))

@@ -127,7 +127,12 @@ async fn bad_jsonl_writes_nothing_and_names_the_line() -> Result<()> {
         ),
         ("short", Box::new(|r| r[10_500]["vector"] = json!([1.0, 2.0])), ErrorCode::DimensionMismatch, "line 10501"),
         ("zero", Box::new(|r| r[11_000]["vector"] = json!(vec![0.0; DIM])), ErrorCode::InvalidVector, "line 11001"),
-        ("repeat", Box::new(|r| r[11_500]["id"] = json!("r3")), ErrorCode::DuplicateId, "line 11501 repeats the id of line 4"),
+        (
+            "repeat",
+            Box::new(|r| r[11_500]["id"] = json!("r3")),
+            ErrorCode::DuplicateId,
+            "line 11501 repeats the id of line 4",
+        ),
         ("stored", Box::new(|r| r[9_000]["id"] = json!("stored")), ErrorCode::DuplicateId, "line 9001"),
         (
             "no id",
@@ -467,7 +472,8 @@ async fn a_wrong_ids_file_is_refused_without_reading_it_into_memory() -> Result<
     let file = dir.path().join("v.npy");
     std::fs::write(&file, npy_bytes("<f4", 3, DIM, &data)).unwrap();
     let ids = dir.path().join("ids.txt");
-    let import = |ids: &std::path::Path| ImportRequest { ids_path: Some(ids.to_string_lossy().into_owned()), ..request(&file) };
+    let import =
+        |ids: &std::path::Path| ImportRequest { ids_path: Some(ids.to_string_lossy().into_owned()), ..request(&file) };
     // One endless line (a binary file given as ids).
     std::fs::write(&ids, format!("a\n{}", "x".repeat(1 << 20))).unwrap();
     let err = store.import_file(import(&ids), None).await.unwrap_err();

@@ -290,7 +290,8 @@ mod tests {
         graph.add(&rows, 2)?;
         graph.add(&rows[..10], 2)?; // already held: skipped, not duplicated
         assert_eq!(graph.len(), 2_000);
-        let again = Graph::from_bytes(&graph.to_bytes()?.0, 32, Metric::Cosine, GraphSettings::default(), Precision::F16)?;
+        let again =
+            Graph::from_bytes(&graph.to_bytes()?.0, 32, Metric::Cosine, GraphSettings::default(), Precision::F16)?;
         for g in [&graph, &again] {
             let found = g.search(&data[123], 5, None)?;
             assert_eq!(found.first(), Some(&(123u64 << 32 | 7)));
@@ -317,7 +318,10 @@ mod tests {
             let mut saves = 0;
             while !adder.is_finished() || saves == 0 {
                 let (bytes, rows) = graph.to_bytes()?;
-                assert_eq!(Graph::from_bytes(&bytes, 16, Metric::Cosine, GraphSettings::default(), Precision::F16)?.len(), rows);
+                assert_eq!(
+                    Graph::from_bytes(&bytes, 16, Metric::Cosine, GraphSettings::default(), Precision::F16)?.len(),
+                    rows
+                );
                 saves += 1;
             }
             adder.join().unwrap_or_else(|_| Err(StoreError::Internal("the adder panicked".into())))
@@ -342,7 +346,9 @@ mod tests {
                 })
                 .collect();
             graph.add(&rows[100..], 200)?;
-            searchers.into_iter().try_for_each(|s| s.join().unwrap_or_else(|_| Err(StoreError::Internal("panicked".into()))))
+            searchers
+                .into_iter()
+                .try_for_each(|s| s.join().unwrap_or_else(|_| Err(StoreError::Internal("panicked".into()))))
         })?;
         assert_eq!(graph.len(), 3_000);
         Ok(())

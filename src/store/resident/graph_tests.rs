@@ -95,8 +95,9 @@ async fn recall(store: &Store, queries: &[Vec<f32>], filter: Option<serde_json::
         assert_eq!(hits.len(), exact.len());
         if let Some(serde_json::Value::Object(wanted)) = &filter {
             // The tests filter on field equality only: each hit's metadata must hold every wanted value.
-            for hit in &hits {
-                let metadata: serde_json::Value = serde_json::from_str(hit.metadata.as_deref().unwrap_or("null")).unwrap();
+            for hit in hits.iter() {
+                let metadata: serde_json::Value =
+                    serde_json::from_str(hit.metadata.as_deref().unwrap_or("null")).unwrap();
                 for (field, value) in wanted {
                     assert_eq!(metadata.get(field), Some(value), "hit {} does not pass the filter {filter:?}", hit.id);
                 }

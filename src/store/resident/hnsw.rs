@@ -67,11 +67,15 @@ impl Choice {
     }
 
     fn from_json(value: &serde_json::Value) -> Option<Self> {
-        let number = |name: &str| value.get(name).and_then(serde_json::Value::as_u64).and_then(|n| u32::try_from(n).ok());
+        let number =
+            |name: &str| value.get(name).and_then(serde_json::Value::as_u64).and_then(|n| u32::try_from(n).ok());
         match value.get("graph")?.as_str()? {
             "auto" => Some(Self::Auto),
             "none" => Some(Self::Off),
-            "hnsw" => Some(Self::Graph(GraphSettings { num_edges: number("numEdges")?, ef_construction: number("efConstruction")? })),
+            "hnsw" => Some(Self::Graph(GraphSettings {
+                num_edges: number("numEdges")?,
+                ef_construction: number("efConstruction")?,
+            })),
             _ => None,
         }
     }
@@ -289,7 +293,9 @@ impl Resident {
             match recorded.as_ref().and_then(Choice::from_json) {
                 Some(Choice::Off) => state.choice = Choice::Off,
                 Some(Choice::Graph(settings)) => state.choice = Choice::Graph(settings),
-                Some(Choice::Auto) if matches!(state.choice, Choice::Off | Choice::Graph(_)) => state.choice = Choice::Auto,
+                Some(Choice::Auto) if matches!(state.choice, Choice::Off | Choice::Graph(_)) => {
+                    state.choice = Choice::Auto
+                }
                 _ => {}
             }
         }
@@ -631,11 +637,8 @@ impl Resident {
         }
         let fragments = {
             let columns = self.read();
-            let mut named: Vec<(u64, String)> = columns
-                .fragments
-                .iter()
-                .filter_map(|(id, f)| Some((*id, f.identity.files.first()?.clone())))
-                .collect();
+            let mut named: Vec<(u64, String)> =
+                columns.fragments.iter().filter_map(|(id, f)| Some((*id, f.identity.files.first()?.clone()))).collect();
             named.sort_unstable();
             named.truncate(sidecar::MAX_FRAGMENTS);
             named

@@ -11,7 +11,6 @@ use lance::dataset::transaction::Operation;
 
 use super::columns::FragmentIdentity;
 use super::sync::identity;
-use crate::store::error::{Result, StoreError};
 
 /// Versions after the copy's own whose transactions are read to look for a compaction.
 const LOOKAHEAD: u64 = 16;
@@ -27,16 +26,14 @@ pub struct Group {
 }
 
 /// The first compaction committed after version `after` (looking at most `LOOKAHEAD` versions ahead,
-/// up to `latest`): its version and groups. `None` when there is none, or a version's transaction is
-/// gone (pruned) or a group's row counts are not recorded.
-pub async fn find(dataset: &Dataset, after: u64, latest: u64) -> Result<Option<(u64, Vec<Group>)>> {
+/// up to `latest`): its version and groups. `None` when there is none, or a version's transaction cannot
+/// be read (pruned) or a group's row counts are not recorded.
+pub async fn find(dataset: &Dataset, after: u64, latest: u64) -> Option<(u64, Vec<Group>)> {
     let last = latest.min(after.saturating_add(LOOKAHEAD));
     for version in after + 1..=last {
-        let transaction = dataset
-            .read_transaction_by_version(version)
-            .await
-            .map_err(|e| StoreError::lance("reading a version's transaction")(lancedb::Error::from(e)))?;
-        let Some(transaction) = transaction else { return Ok(None) };
+        // A version pruned meanwhile (its manifest is gone) cannot be followed: the ordinary catch-up then
+        // re-reads the rewritten fragments, and reports any real I/O failure itself.
+        let Ok(Some(transaction)) = dataset.read_transaction_by_version(version).await else { return None };
         if let Operation::Rewrite { groups, .. } = &transaction.operation {
             let groups = groups
                 .iter()
@@ -49,8 +46,8 @@ pub async fn find(dataset: &Dataset, after: u64, latest: u64) -> Result<Option<(
                     Some(Group { old: group.old_fragments.iter().map(|f| (f.id, identity(f))).collect(), new })
                 })
                 .collect::<Option<Vec<_>>>();
-            return Ok(groups.map(|groups| (version, groups)));
+            return groups.map(|groups| (version, groups));
         }
     }
-    Ok(None)
+    None
 }
