@@ -283,8 +283,9 @@ function dropsSomething(value, seen = new Set()) {
 
 /** The filter a fuzzed `count` / `search` / `delete` call passes, if it passes one. */
 function filterOf(method, argv) {
+  if (!['search', 'count', 'delete'].includes(method)) return undefined
   const holder = method === 'search' ? argv[1] : argv[0]
-  if (holder === null || typeof holder !== 'object') return undefined
+  if (holder === null || typeof holder !== 'object' || Array.isArray(holder)) return undefined // an id list, not { filter }
   try {
     return holder.filter
   } catch {
@@ -380,7 +381,7 @@ async function fuzzRunner(dir, fuzzSeed, calls) {
     }
     const filter = filterOf(method, argv)
     if (outcome === 'ok' && filter !== undefined && filter !== null && dropsSomething(filter) === true) {
-      console.log(`FILTER-DROPPED ${i} ${method}: a filter holding a value JSON drops was accepted`)
+      console.log(`FILTER-DROPPED ${i} ${method}: a filter holding a value JSON drops was accepted: ${require('node:util').inspect(filter, { depth: 6 }).replace(/\s+/g, ' ').slice(0, 400)}`)
       process.exit(3)
     }
     if (outcome !== 'ok') {
