@@ -16,6 +16,7 @@ pub mod import;
 pub mod index;
 mod keyed_insert;
 mod latency;
+mod latest;
 pub mod location;
 mod lock;
 mod maintenance;
@@ -71,6 +72,20 @@ struct Handles {
     resident_lease: Option<registry::ResidentLease>,
 }
 
+impl Store {
+    /// The table's latest committed version for a read: two `stat` calls when nothing was committed since
+    /// the last check (`latest.rs`), else LanceDB's check (then recorded). Never older than the last commit.
+    async fn read_version(&self, handles: &Handles) -> Result<u64> {
+        let Some(latest) = &self.latest else { return handles.version().await };
+        if let Some(version) = latest.unchanged() {
+            return Ok(version);
+        }
+        let version = handles.version().await?;
+        latest.record(version);
+        Ok(version)
+    }
+}
+
 impl Handles {
     /// The table's latest committed version (as far as the connection's read consistency sees).
     async fn version(&self) -> Result<u64> {
@@ -98,6 +113,8 @@ pub struct Store {
     jobs: Mutex<Vec<maintenance::Job>>,
     /// The table's in-memory copy (shared with the other stores on it); `None` when turned off.
     resident: Option<Arc<resident::Resident>>,
+    /// The latest version in O(1) for reads, on local disk with `readConsistencyIntervalMs: 0` (`latest.rs`).
+    latest: Option<latest::LatestVersion>,
 }
 
 /// A call accepted before `close()`: while one is held, `close()` waits.
@@ -146,6 +163,12 @@ impl Store {
             resident.allow_auto_graph();
         }
         let handles = Arc::new(Handles { shared, locks, table, schema, resident_lease });
+        let latest = match &location {
+            Location::Local(dir) if config.read_consistency.is_zero() => {
+                Some(latest::LatestVersion::new(dir.join(format!("{}.lance", config.table))))
+            }
+            _ => None,
+        };
         let store = Self {
             location,
             config,
@@ -160,6 +183,7 @@ impl Store {
             calls: Arc::default(),
             jobs: Mutex::default(),
             resident,
+            latest,
         };
         // Loaded in the background so `open` stays fast whatever the table's size; searches meanwhile
         // go through LanceDB (`stats().resident.state` is `'loading'`).

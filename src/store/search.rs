@@ -61,7 +61,7 @@ impl Store {
         let handles = self.handles()?;
         let search = request.validate(query, self.layout.dimension, self.layout.metric, &self.layout.fields)?;
         // The version is read *before* searching: a result is never labelled newer than its data.
-        let version = handles.version().await?;
+        let version = self.read_version(&handles).await?;
         let hits = if lock(&self.cache).is_enabled() {
             self.search_cached(&handles, query, search, version).await?
         } else {
