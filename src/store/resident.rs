@@ -92,7 +92,8 @@ pub struct ResidentStatus {
     pub last_error: Option<String>,
     /// Searches answered from memory (by every store on the table in this process).
     pub searches: u64,
-    /// Rows read from LanceDB into the copy so far (loads, catch-ups, this process's writes).
+    /// Rows read from LanceDB into the copy so far (loads and catch-ups; this process's own appends are
+    /// applied from the rows it wrote, not read back).
     pub rows_read: u64,
     /// Compactions the copy followed by re-pointing rows instead of re-reading them.
     pub compactions_followed: u64,
@@ -194,7 +195,7 @@ pub struct Resident {
     selections: Mutex<Vec<Selection>>,
     /// Searches answered from memory.
     searches: AtomicU64,
-    /// Rows read from LanceDB into the copy (a whole load reads the table; a write, what it wrote).
+    /// Rows read from LanceDB into the copy (a whole load reads the table; a catch-up, what changed).
     rows_read: AtomicU64,
     /// Compactions followed by re-pointing rows instead of re-reading them.
     rewrites_followed: AtomicU64,
@@ -608,12 +609,8 @@ impl Resident {
 
     /// Frees the copy: the table does not fit. Searches use LanceDB until the version changes.
     fn give_up_over_budget(&self, version: u64) {
-        let mut columns = self.write();
-        *columns = Columns::new(columns.dimension, &self.fields);
-        self.bytes.store(0, Ordering::Relaxed);
+        self.empty();
         *lock(&self.over_budget_at) = Some(version);
-        lock(&self.selections).clear();
-        self.graph_stale.store(true, Ordering::Release);
     }
 
     /// Whether the table was found over budget at some version (and not re-checked since).
