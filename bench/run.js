@@ -31,7 +31,7 @@ function runOne(system, scenario) {
 const fmt = (x, digits = 2) => (x == null ? '—' : typeof x === 'number' ? (Math.abs(x) >= 1000 ? Math.round(x).toLocaleString('en-US') : x.toFixed(digits)) : String(x))
 const ratio = (a, b) => (a == null || b == null || b === 0 ? '—' : `${(a / b).toFixed(2)}×`)
 
-function table(results, importResult, objectStorage, churnResult) {
+function table(results, importResult, objectStorage, churnResult, idsResult) {
   const lines = []
   const targets = []
   for (const spec of specs) {
@@ -147,6 +147,18 @@ function table(results, importResult, objectStorage, churnResult) {
   } else if (churn) {
     lines.push(`\n## churn\n  skipped/failed: ${churn.skipped ?? churn.error}`)
   }
+  const ids = idsResult
+  if (ids && !ids.error) {
+    lines.push(`\n## by id (${ids.rows.toLocaleString('en-US')} rows × 384, ${ids.batch} ids per call, medians of ${ids.rounds}; "index": after optimize() built the index on id)`)
+    lines.push('| path | get, no index (ms) | get, index (ms) | delete, no index (ms) | delete, index (ms) |')
+    lines.push('| --- | ---: | ---: | ---: | ---: |')
+    for (const [name, label] of [['resident', 'resident copy'], ['lancedb', 'LanceDB path (residentMemoryMB: 0)']]) {
+      const r = ids[name]
+      lines.push(`| ${label} | ${fmt(r.before.getMs)} | ${fmt(r.after.getMs)} | ${fmt(r.before.deleteMs)} | ${fmt(r.after.deleteMs)} |`)
+    }
+  } else if (ids) {
+    lines.push(`\n## by id\n  failed: ${ids.error}`)
+  }
   lines.push('\n## targets (lancestore)')
   lines.push('| target | result |')
   lines.push('| --- | --- |')
@@ -164,7 +176,7 @@ function versions() {
 
 /** Writes the table, JSON, SVG and Markdown of a finished run. */
 function report(doc) {
-  const text = table(doc.results, doc.import, doc.objectStorage, doc.churn)
+  const text = table(doc.results, doc.import, doc.objectStorage, doc.churn, doc.ids)
   console.log(`# lancestore benchmark${doc.quick ? ' (quick)' : ''}, ${doc.date}`)
   console.log('Latencies: median over passes of per-query percentiles, warm-up excluded; ratios are lancestore ÷ @lancedb/lancedb (below 1 is faster for latency, above 1 is faster for throughput).')
   console.log(text)
@@ -207,8 +219,9 @@ function main() {
   const imported = !only || only === 'import' ? runScript('import') : null
   const objectStorage = !only || only === 'object-storage' ? runScript('object-storage') : null
   const churn = !only || only === 'churn' ? runScript('churn') : null
-  report({ date: started.toISOString(), quick, environment: versions(), results, import: imported, objectStorage, churn })
-  if (results.some((r) => r.error) || imported?.error || objectStorage?.error || churn?.error) process.exitCode = 1
+  const ids = !only || only === 'ids' ? runScript('ids') : null
+  report({ date: started.toISOString(), quick, environment: versions(), results, import: imported, objectStorage, churn, ids })
+  if (results.some((r) => r.error) || imported?.error || objectStorage?.error || churn?.error || ids?.error) process.exitCode = 1
 }
 
 main()

@@ -1,5 +1,5 @@
 //! Maintenance: compaction and version pruning (`optimize`, and automatically every N commits),
-//! scalar indexes on declared fields, `createIndex`, and background vector-index upkeep. What to
+//! scalar indexes on `id` and declared fields, `createIndex`, and background vector-index upkeep. What to
 //! build is decided in `index/plan.rs` and `index/upkeep.rs`; the LanceDB calls are in `index/lance.rs`.
 
 use std::sync::Arc;
@@ -19,7 +19,7 @@ use super::metric::Metric;
 use super::model::OptimizeOutcome;
 use super::progress::{Progress, ProgressSink, Reporter, ticking};
 use super::resident::{AUTO_GRAPH_MIN_ROWS, Choice, DEFAULT_EF_CONSTRUCTION, DEFAULT_NUM_EDGES, GraphSettings};
-use super::{Handles, Store, compaction, retry};
+use super::{Handles, Store, compaction, retry, schema};
 
 /// What a background job does, which decides how `close()` ends it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -253,8 +253,8 @@ impl Store {
 }
 
 /// Compaction, then pruning of versions older than `retain` (every call checks the latest version,
-/// and that check slows down with thousands of retained versions), then a scalar index for every
-/// declared field that lacks one, then folding new rows into existing indexes. Serialised with other
+/// and that check slows down with thousands of retained versions), then the scalar indexes
+/// that are missing (on `id` and on every declared field), then folding new rows into existing indexes. Serialised with other
 /// maintenance, not with writes: LanceDB rebases appends, deletes and updates committed meanwhile
 /// over the compaction; a conflict it cannot resolve retries the compaction.
 async fn optimize_table(handles: &Handles, declared: &Fields, retain: Duration) -> Result<OptimizeOutcome> {
@@ -278,7 +278,7 @@ async fn optimize_table(handles: &Handles, declared: &Fields, retain: Duration) 
         })
         .await
         .map_err(StoreError::lance("pruning old versions"))?;
-    retry::on_conflict(|| create_field_indexes(table, declared)).await?;
+    retry::on_conflict(|| create_scalar_indexes(table, declared)).await?;
     retry::on_conflict(|| async {
         table.optimize(OptimizeAction::Index(Default::default())).await.map_err(StoreError::lance("optimizing indexes"))
     })
@@ -292,22 +292,25 @@ async fn optimize_table(handles: &Handles, declared: &Fields, retain: Duration) 
     })
 }
 
-/// Builds the scalar index of each declared field that has none yet (once the table has rows), so
-/// filters read an index instead of scanning the column.
-async fn create_field_indexes(table: &lancedb::Table, declared: &Fields) -> Result<()> {
-    if declared.is_empty() || table.count_rows(None).await.map_err(StoreError::lance("counting rows"))? == 0 {
+/// Builds the scalar indexes that are missing (once the table has rows): a BTREE on `id`, so `get`,
+/// `delete(ids)`, upserts and the stored-id check look ids up instead of scanning the column when the
+/// resident copy cannot answer, and one per declared field, so filters read an index.
+async fn create_scalar_indexes(table: &lancedb::Table, declared: &Fields) -> Result<()> {
+    if table.count_rows(None).await.map_err(StoreError::lance("counting rows"))? == 0 {
         return Ok(());
     }
     let existing = table.list_indices().await.map_err(StoreError::lance("listing indexes"))?;
-    for (name, kind) in declared {
-        if existing.iter().any(|index| index.columns.iter().any(|c| c == name)) {
+    let id_index = lancedb::index::Index::BTree(lancedb::index::scalar::BTreeIndexBuilder::default());
+    let wanted = std::iter::once((schema::ID, id_index, "creating the scalar index on id")).chain(
+        declared
+            .iter()
+            .map(|(name, kind)| (name.as_str(), kind.scalar_index(), "creating a scalar index on a declared field")),
+    );
+    for (column, index, action) in wanted {
+        if existing.iter().any(|index| index.columns.iter().any(|c| c == column)) {
             continue;
         }
-        table
-            .create_index(&[name], kind.scalar_index())
-            .execute()
-            .await
-            .map_err(StoreError::lance("creating a scalar index on a declared field"))?;
+        table.create_index(&[column], index).execute().await.map_err(StoreError::lance(action))?;
     }
     Ok(())
 }

@@ -369,6 +369,16 @@ impl Resident {
         (columns.version == Some(version)).then(|| ids.find(|id| columns.contains(id)).map(str::to_owned))
     }
 
+    /// With the copy at `version`: those of `ids` that are stored, each once, in the order given.
+    /// `None` when the copy is not at `version` (the caller asks LanceDB).
+    pub fn stored<'a>(&self, version: u64, ids: &'a [String]) -> Option<Vec<&'a str>> {
+        let columns = self.read();
+        (columns.version == Some(version)).then(|| {
+            let mut seen = std::collections::HashSet::new();
+            ids.iter().map(String::as_str).filter(|id| columns.contains(id) && seen.insert(*id)).collect()
+        })
+    }
+
     /// With the copy at `version`: the stored item of each of `ids` (`None` for ids not stored), in order.
     /// `None` when the copy is not at `version` (the caller asks LanceDB).
     pub fn get(&self, version: u64, ids: &[String]) -> Option<Vec<Option<super::model::StoredItem>>> {

@@ -124,24 +124,34 @@ impl Store {
     /// Removes rows by id or by filter in one commit.
     pub async fn delete(&self, target: DeleteTarget) -> Result<DeleteOutcome> {
         let handles = self.handles()?;
-        let predicate = match &target {
+        let doomed = match &target {
             DeleteTarget::Ids(ids) => {
                 check_id_list(ids)?;
                 if ids.is_empty() {
                     return Ok(DeleteOutcome { deleted: 0, version: handles.version().await? });
                 }
-                filter::id_in(ids.iter().map(String::as_str))
+                Doomed::Ids(ids)
             }
             DeleteTarget::Filter(value) => {
-                filter::compile(value, &self.layout.fields)?.ok_or_else(|| StoreError::InvalidFilter {
-                    reason: "an empty filter would delete every row; pass a filter that says what to delete".into(),
-                })?
+                Doomed::Matching(filter::compile(value, &self.layout.fields)?.ok_or_else(|| {
+                    StoreError::InvalidFilter {
+                        reason: "an empty filter would delete every row; pass a filter that says what to delete".into(),
+                    }
+                })?)
             }
         };
         let started = Instant::now();
         let writing = self.lock_writes(&handles).await?;
-        let matching =
-            handles.table.count_rows(Some(predicate.clone())).await.map_err(StoreError::lance("counting rows"))?;
+        let (predicate, known) = match doomed {
+            Doomed::Ids(ids) => self.ids_to_delete(&handles, ids).await?,
+            Doomed::Matching(predicate) => (predicate, None),
+        };
+        let matching = match known {
+            Some(matching) => matching,
+            None => {
+                handles.table.count_rows(Some(predicate.clone())).await.map_err(StoreError::lance("counting rows"))?
+            }
+        };
         if matching == 0 {
             return Ok(DeleteOutcome { deleted: 0, version: handles.version().await? });
         }
@@ -150,6 +160,20 @@ impl Store {
         self.committed(&handles, Write::Delete, started).await;
         let deleted = usize::try_from(result.num_deleted_rows).unwrap_or(matching);
         Ok(DeleteOutcome { deleted: if deleted == 0 { matching } else { deleted }, version: result.version })
+    }
+
+    /// The predicate that deletes `ids`, and how many rows it matches when known. With the resident copy
+    /// at the latest version (checked under the write lock, so no commit can come in between) it names
+    /// only the stored ids, so a list of mostly missing ids costs no scan and an IN list no longer than
+    /// the rows it removes; otherwise every id, counted by LanceDB.
+    async fn ids_to_delete(&self, handles: &Handles, ids: &[String]) -> Result<(String, Option<usize>)> {
+        if let Some(resident) = &self.resident {
+            let version = handles.version().await?;
+            if let Some(stored) = resident.stored(version, ids) {
+                return Ok((filter::id_in(stored.iter().copied()), Some(stored.len())));
+            }
+        }
+        Ok((filter::id_in(ids.iter().map(String::as_str)), None))
     }
 
     /// Takes the table's write lock (this process and, by a file lock, other processes on this
@@ -213,6 +237,12 @@ impl Store {
     }
 }
 
+/// What a `delete` removes: rows by id, or the rows a compiled filter matches.
+enum Doomed<'a> {
+    Ids(&'a [String]),
+    Matching(String),
+}
+
 /// `batches` as a stream that reports the rows LanceDB has pulled so far (`write` events).
 fn reporting(
     schema: &SchemaRef,
@@ -265,7 +295,7 @@ async fn reject_stored_ids(table: &lancedb::Table, items: &[Item]) -> Result<()>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::testing::{item, options, path, with_fields};
+    use crate::store::testing::{item, lance_store_with, options, path, store_with, with_fields};
     use crate::store::{SearchRequest, Store};
 
     #[tokio::test]
@@ -278,6 +308,32 @@ mod tests {
         assert!(matches!(err, StoreError::DuplicateId { ref id, .. } if id == "a"));
         assert_eq!(store.count(None).await?, 1);
         assert_eq!(store.version().await?, version);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn delete_by_ids_counts_each_stored_id_once_on_both_paths() -> Result<()> {
+        for lance_only in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let store =
+                if lance_only { lance_store_with(&dir, 50, false).await? } else { store_with(&dir, 50, false).await? };
+            let ids = |list: &[&str]| DeleteTarget::Ids(list.iter().map(|id| id.to_string()).collect());
+            let version = store.version().await?;
+            let outcome = store.delete(ids(&["nope", "also-missing"])).await?;
+            assert_eq!((outcome.deleted, outcome.version), (0, version), "nothing stored: no commit");
+            let outcome = store.delete(ids(&["3", "missing", "3", "7"])).await?;
+            assert_eq!(outcome.deleted, 2, "lance_only {lance_only}");
+            assert_eq!(store.count(None).await?, 48);
+            let got = store.get(vec!["3".into(), "7".into(), "8".into()]).await?;
+            assert!(got[0].is_none() && got[1].is_none() && got[2].is_some());
+            // After optimize the id index answers the lookups; the results are the same.
+            store.optimize(None, None).await?;
+            let outcome = store.delete(ids(&["8", "8", "gone"])).await?;
+            assert_eq!(outcome.deleted, 1);
+            assert_eq!(store.count(None).await?, 47);
+            assert!(store.get(vec!["8".into()]).await?[0].is_none());
+            store.close().await?;
+        }
         Ok(())
     }
 
@@ -314,7 +370,7 @@ mod tests {
         store.optimize(None, None).await?; // builds the declared fields' scalar indexes
         let indexed: Vec<String> =
             store.handles()?.table.list_indices().await.unwrap().into_iter().flat_map(|i| i.columns).collect();
-        for field in ["section", "year", "tags"] {
+        for field in ["id", "section", "year", "tags"] {
             assert!(indexed.iter().any(|c| c == field), "{field} has no index: {indexed:?}");
         }
         let hits = store
