@@ -125,4 +125,23 @@ async function searchDiverse(store, query, { k, fetchK, lambda, filter }) {
   return order.map((i) => present[i].hit)
 }
 
-module.exports = { LazyStore, invalid, maximalMarginalRelevance, searchDiverse }
+/**
+ * `load()` (the framework's modules), or, when the framework is not installed, an error that says which
+ * package to install (code `ERR_LANCESTORE_PEER_MISSING`; the loader's own error is its `cause`).
+ */
+function requirePeer(entry, peer, load) {
+  try {
+    return load()
+  } catch (error) {
+    if (error?.code !== 'MODULE_NOT_FOUND' && error?.code !== 'ERR_MODULE_NOT_FOUND') throw error
+    throw peerMissing(entry, peer, error)
+  }
+}
+
+function peerMissing(entry, peer, cause) {
+  const error = new Error(`${entry} needs ${peer}, which is not installed: npm install ${peer}`, { cause })
+  error.code = 'ERR_LANCESTORE_PEER_MISSING'
+  return error
+}
+
+module.exports = { LazyStore, invalid, maximalMarginalRelevance, peerMissing, requirePeer, searchDiverse }

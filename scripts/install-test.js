@@ -6,6 +6,10 @@
 // small app against the shipped `index.d.ts` (as ESM and as CommonJS), one real add + search, and the
 // `lancestore` command from the installed bin. A second
 // project installs the main package without its platform package and must get the clear "no binary" error.
+// A third has only lancestore and the frameworks (`@langchain/core`, `@llamaindex/core`, packed with their
+// dependencies from this repo's node_modules, installed offline too) and runs both adapters from CommonJS and
+// ESM, with a strict TypeScript check of the adapters' typings; without the frameworks (the first project),
+// `lancestore/langchain` must say which package to install.
 // Prints the install time and the tarball sizes.
 'use strict'
 
@@ -130,9 +134,10 @@ export async function run(dir: string): Promise<string[]> {
 }
 `
 
-function typeCheck(dir) {
-  fs.writeFileSync(path.join(dir, 'app.mts'), TS_APP)
-  fs.writeFileSync(path.join(dir, 'app.cts'), TS_APP)
+/** A strict check of `source` as ESM and CommonJS; `skipLibCheck` for frameworks whose own typings do not check. */
+function typeCheck(dir, source = TS_APP, skipLibCheck = false) {
+  fs.writeFileSync(path.join(dir, 'app.mts'), source)
+  fs.writeFileSync(path.join(dir, 'app.cts'), source)
   const tsconfig = {
     compilerOptions: {
       strict: true,
@@ -140,7 +145,7 @@ function typeCheck(dir) {
       target: 'es2022',
       module: 'nodenext',
       moduleResolution: 'nodenext',
-      skipLibCheck: false,
+      skipLibCheck,
       typeRoots: [path.join(root, 'node_modules', '@types')],
       types: ['node'],
     },
@@ -149,6 +154,111 @@ function typeCheck(dir) {
   fs.writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify(tsconfig, null, 2))
   const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc')
   mustExec('strict TypeScript check (app.mts as ESM, app.cts as CommonJS)', process.execPath, [tsc, '-p', 'tsconfig.json'], dir, process.env)
+}
+
+// The adapters, as a user of each framework would call them (deterministic toy embeddings: words hashed).
+const TOY_EMBED = `
+const embedText = (text) => {
+  const v = new Array(16).fill(0)
+  for (const word of text.toLowerCase().split(/\\W+/).filter(Boolean)) {
+    let h = 2166136261
+    for (const ch of word) h = Math.imul(h ^ ch.charCodeAt(0), 16777619) >>> 0
+    v[h % 16] += 1
+  }
+  return v
+}
+`
+
+const LANGCHAIN_CJS_APP = `
+const fs = require('node:fs'); const os = require('node:os'); const path = require('node:path')
+const { Embeddings } = require('@langchain/core/embeddings')
+const { LancestoreVectorStore } = require('lancestore/langchain')
+${TOY_EMBED}
+class Toy extends Embeddings {
+  async embedDocuments(texts) { return texts.map(embedText) }
+  async embedQuery(text) { return embedText(text) }
+}
+async function main() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lancestore-install-langchain-'))
+  const store = await LancestoreVectorStore.fromTexts(['red apples', 'green pears', 'rust compiler'], [{ kind: 'fruit' }, { kind: 'fruit' }, { kind: 'code' }], new Toy({}), { path: dir, fields: { kind: 'string' } })
+  const top = await store.asRetriever(1).invoke('red apples')
+  const fruit = await store.similaritySearch('rust compiler', 3, { kind: 'fruit' })
+  const bad = await store.similaritySearch('x', 1, { nope: 1 }).then(() => 'resolved', (e) => e.code)
+  await store.close()
+  fs.rmSync(dir, { recursive: true, force: true })
+  console.log(JSON.stringify({ top: top.map((d) => d.pageContent), fruit: fruit.map((d) => d.pageContent).sort(), bad }))
+}
+main().catch((e) => { console.error(e); process.exit(1) })
+`
+
+const LLAMAINDEX_ESM_APP = `
+import fs from 'node:fs'; import os from 'node:os'; import path from 'node:path'
+import { TextNode } from '@llamaindex/core/schema'
+import { BaseEmbedding } from '@llamaindex/core/embeddings'
+import LancestoreVectorStore from 'lancestore/llamaindex'
+${TOY_EMBED}
+class Toy extends BaseEmbedding { async getTextEmbedding(text) { return embedText(text) } }
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lancestore-install-llamaindex-'))
+const store = new LancestoreVectorStore({ path: dir, embedModel: new Toy(), fields: { kind: 'string' } })
+const node = (id, text, kind) => new TextNode({ id_: id, text, metadata: { kind }, embedding: embedText(text) })
+await store.add([node('a', 'red apples', 'fruit'), node('b', 'green pears', 'fruit'), node('c', 'rust compiler', 'code')])
+const q = embedText('rust compiler')
+const all = await store.query({ queryEmbedding: q, similarityTopK: 1, mode: 'default' })
+const fruit = await store.query({ queryEmbedding: q, similarityTopK: 3, mode: 'default', filters: { filters: [{ key: 'kind', value: 'fruit', operator: '==' }] } })
+const bad = await store.query({ queryEmbedding: [1], similarityTopK: 1, mode: 'default' }).then(() => 'resolved', (e) => e.code)
+await store.close()
+fs.rmSync(dir, { recursive: true, force: true })
+console.log(JSON.stringify({ top: all.nodes.map((n) => n.getContent()), fruit: fruit.ids.sort(), bad }))
+`
+
+// Type-checked only (strict), against the shipped adapter typings and the frameworks' own.
+const ADAPTERS_TS_APP = `
+import { LancestoreVectorStore as LangChainStore } from 'lancestore/langchain'
+import LlamaIndexStore from 'lancestore/llamaindex'
+import type { EmbeddingsInterface } from '@langchain/core/embeddings'
+
+export async function run(dir: string, embeddings: EmbeddingsInterface): Promise<number> {
+  const lc = await LangChainStore.fromTexts(['a'], [{}], embeddings, { path: dir, fields: { kind: 'string' } })
+  const ids: string[] = await lc.addVectors([[1, 0]], [{ pageContent: 'b', metadata: {} }], { ids: ['b'] })
+  const hits = await lc.similaritySearchVectorWithScore([1, 0], 2, { kind: 'x' })
+  // @ts-expect-error delete takes { ids } or { filter }
+  await lc.delete('b')
+  const li = new LlamaIndexStore({ path: dir })
+  const result = await li.query({ queryEmbedding: [1, 0], similarityTopK: 1, mode: 'default' as never })
+  await li.close()
+  await lc.close()
+  return ids.length + hits.length + result.ids.length
+}
+`
+
+/** Tarballs of `names` and everything they depend on, packed from this repo's node_modules (no network). */
+function packFrameworks(names, out) {
+  const packed = new Map()
+  const visit = (name, from) => {
+    let dir = from
+    let found = null
+    for (;;) {
+      const candidate = path.join(dir, 'node_modules', name)
+      if (fs.existsSync(path.join(candidate, 'package.json'))) {
+        found = fs.realpathSync(candidate)
+        break
+      }
+      const up = path.dirname(dir)
+      if (up === dir) fail(`${name} (needed by ${from}) is not in node_modules: run npm install`)
+      dir = up
+    }
+    if (packed.has(found)) return
+    packed.set(found, null)
+    const manifest = JSON.parse(fs.readFileSync(path.join(found, 'package.json'), 'utf8'))
+    for (const dependency of Object.keys(manifest.dependencies ?? {})) visit(dependency, found)
+  }
+  for (const name of names) visit(name, root)
+  fs.mkdirSync(out, { recursive: true })
+  for (const dir of packed.keys()) {
+    const json = mustExec(`npm pack ${dir}`, 'npm', ['pack', dir, '--pack-destination', out, '--ignore-scripts', '--json'], root, process.env)
+    packed.set(dir, path.join(out, JSON.parse(json)[0].filename))
+  }
+  return [...packed.values()]
 }
 
 function lastJsonLine(output) {
@@ -198,6 +308,27 @@ function main() {
 
     typeCheck(app)
     log('TypeScript: strict check of an ESM and a CommonJS app against the shipped index.d.ts passed')
+
+    const noPeer = exec(process.execPath, ['-e', "try { require('lancestore/langchain') } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })) }"], app, env)
+    const peer = noPeer.status === 0 && noPeer.stdout.trim() ? lastJsonLine(noPeer.stdout) : {}
+    if (peer.code !== 'ERR_LANCESTORE_PEER_MISSING' || !peer.message.includes('npm install @langchain/core')) {
+      fail(`without @langchain/core, require('lancestore/langchain') should say what to install: ${noPeer.stdout}${noPeer.stderr}`)
+    }
+    log(`without the framework: ${peer.code} ("${peer.message}")`)
+
+    // 3. lancestore and the frameworks only: both adapters, CommonJS and ESM, and their typings.
+    const frameworks = newProject(work, 'frameworks')
+    const peers = packFrameworks(['@langchain/core', '@llamaindex/core'], path.join(work, 'framework-tarballs'))
+    install(frameworks, [...tarballs, ...peers], env)
+    fs.writeFileSync(path.join(frameworks, 'langchain.cjs'), LANGCHAIN_CJS_APP)
+    const lc = lastJsonLine(mustExec('LangChain.js adapter (CommonJS)', process.execPath, ['langchain.cjs'], frameworks, env))
+    if (lc.top.join() !== 'red apples' || lc.fruit.join() !== 'green pears,red apples' || lc.bad !== 'INVALID_FILTER') fail(`LangChain.js app: ${JSON.stringify(lc)}`)
+    fs.writeFileSync(path.join(frameworks, 'llamaindex.mjs'), LLAMAINDEX_ESM_APP)
+    const li = lastJsonLine(mustExec('LlamaIndex.TS adapter (ESM)', process.execPath, ['llamaindex.mjs'], frameworks, env))
+    if (li.top.join() !== 'rust compiler' || li.fruit.join() !== 'a,b' || li.bad !== 'DIMENSION_MISMATCH') fail(`LlamaIndex.TS app: ${JSON.stringify(li)}`)
+    // skipLibCheck: @llamaindex/core's own typings import `ajv`, which it does not depend on.
+    typeCheck(frameworks, ADAPTERS_TS_APP, true)
+    log(`frameworks: lancestore/langchain (CommonJS) and lancestore/llamaindex (ESM) searched, filtered and rejected bad input with codes; ${peers.length} framework packages installed offline; adapter typings pass a strict check`)
 
     // 2. The platform package missing (what npm --omit=optional gives): a clear error, not a stack of paths.
     const bare = newProject(work, 'no-binary')
