@@ -31,7 +31,7 @@ function runOne(system, scenario) {
 const fmt = (x, digits = 2) => (x == null ? '—' : typeof x === 'number' ? (Math.abs(x) >= 1000 ? Math.round(x).toLocaleString('en-US') : x.toFixed(digits)) : String(x))
 const ratio = (a, b) => (a == null || b == null || b === 0 ? '—' : `${(a / b).toFixed(2)}×`)
 
-function table(results, importResult, objectStorage, churnResult, idsResult) {
+function table(results, importResult, objectStorage, churnResult, idsResult, callPathResult) {
   const lines = []
   const targets = []
   for (const spec of specs) {
@@ -159,6 +159,20 @@ function table(results, importResult, objectStorage, churnResult, idsResult) {
   } else if (ids) {
     lines.push(`\n## by id\n  failed: ${ids.error}`)
   }
+  const call = callPathResult
+  if (call && !call.error) {
+    lines.push(`\n## per call (${call.rows.toLocaleString('en-US')} × ${call.dim}, limit 10; p50 at ${call.few.versions} versions and after ${call.commits.toLocaleString('en-US')} single-row commits)`)
+    lines.push(`| call | ${call.few.versions} versions (µs) | ${call.many.versions.toLocaleString('en-US')} versions (µs) | ratio |`)
+    lines.push('| --- | ---: | ---: | ---: |')
+    for (const [key, label] of [['cachedHitUs', 'cached hit, Float32Array query'], ['cachedHitArrayUs', 'cached hit, number[] query'], ['residentSearchUs', 'resident search, cache off']]) {
+      lines.push(`| ${label} | ${fmt(call.few[key], 1)} | ${fmt(call.many[key], 1)} | ${ratio(call.many[key], call.few[key])} |`)
+    }
+    targets.push(['cached hit p50 ≤ 20 µs', call.few.cachedHitUs <= 20])
+    targets.push(['cached hit p50 with many versions ÷ with 2 ≤ 1.2×', call.many.cachedHitUs <= 1.2 * call.few.cachedHitUs])
+    targets.push(['resident search p50 with many versions ÷ with 2 ≤ 1.2×', call.many.residentSearchUs <= 1.2 * call.few.residentSearchUs])
+  } else if (call) {
+    lines.push(`\n## per call\n  failed: ${call.error}`)
+  }
   lines.push('\n## targets (lancestore)')
   lines.push('| target | result |')
   lines.push('| --- | --- |')
@@ -176,7 +190,7 @@ function versions() {
 
 /** Writes the table, JSON, SVG and Markdown of a finished run. */
 function report(doc) {
-  const text = table(doc.results, doc.import, doc.objectStorage, doc.churn, doc.ids)
+  const text = table(doc.results, doc.import, doc.objectStorage, doc.churn, doc.ids, doc.callPath)
   console.log(`# lancestore benchmark${doc.quick ? ' (quick)' : ''}, ${doc.date}`)
   console.log('Latencies: median over passes of per-query percentiles, warm-up excluded; ratios are lancestore ÷ @lancedb/lancedb (below 1 is faster for latency, above 1 is faster for throughput).')
   console.log(text)
@@ -220,8 +234,9 @@ function main() {
   const objectStorage = !only || only === 'object-storage' ? runScript('object-storage') : null
   const churn = !only || only === 'churn' ? runScript('churn') : null
   const ids = !only || only === 'ids' ? runScript('ids') : null
-  report({ date: started.toISOString(), quick, environment: versions(), results, import: imported, objectStorage, churn, ids })
-  if (results.some((r) => r.error) || imported?.error || objectStorage?.error || churn?.error || ids?.error) process.exitCode = 1
+  const callPath = !only || only === 'call-path' ? runScript('call-path') : null
+  report({ date: started.toISOString(), quick, environment: versions(), results, import: imported, objectStorage, churn, ids, callPath })
+  if ([imported, objectStorage, churn, ids, callPath].some((r) => r?.error) || results.some((r) => r.error)) process.exitCode = 1
 }
 
 main()

@@ -23,7 +23,7 @@ use options::{
     AddOptions, CountOptions, CreateIndexOptions, DeleteByFilter, ImportOptions, OptimizeOptions, SearchOptions,
 };
 use results::{
-    AddResult, DeleteResult, ImportResult, IndexReport, OptimizeResult, SearchHit, StoreStats, StoredEmbedding,
+    AddResult, DeleteResult, ImportResult, IndexReport, OptimizeResult, SearchHits, StoreStats, StoredEmbedding,
     UpsertResult,
 };
 
@@ -159,19 +159,22 @@ impl EmbeddingStore {
         env: &'env Env,
         query: Unknown<'env>,
         options: Option<Unknown<'env>>,
-    ) -> napi::Result<PromiseRaw<'env, Vec<SearchHit>>> {
+    ) -> napi::Result<PromiseRaw<'env, SearchHits>> {
         let args = query_from_js(env, &query).and_then(|query| {
             let options =
                 optional_from_js::<SearchOptions>(env, options, "options", SearchOptions::KEYS)?.unwrap_or_default();
             Ok((query, store::SearchRequest::try_from(options)?))
         });
         // Each call gets fresh JS objects, so callers may mutate hits without touching the cache.
-        self.call(
-            env,
-            args,
-            |store, (query, request)| async move { store.search(&query, &request).await },
-            |hits| hits.iter().cloned().map(SearchHit::from).collect(),
-        )
+        let to_js = SearchHits;
+        // A cached answer at the latest version resolves at once, without a hop through the runtime.
+        if let Ok((query, request)) = &args
+            && let Ok(_call) = self.inner.begin()
+            && let Some(hits) = self.inner.search_if_cached(query, request)
+        {
+            return PromiseRaw::resolve(env, to_js(hits));
+        }
+        self.call(env, args, |store, (query, request)| async move { store.search(&query, &request).await }, to_js)
     }
 
     /// Row count, version, query-cache counters, operation counts and latency summaries.

@@ -34,11 +34,20 @@ impl ToNapiValue for JsonText {
             // SAFETY: `raw_env` is the live env napi handed to this conversion, on the JS thread.
             return unsafe { Null::to_napi_value(raw_env, Null) };
         };
-        let env = Env::from_raw(raw_env);
-        let json: Object<'_> = env.get_global()?.get_named_property("JSON")?;
-        let parse: Function<'_, String, Unknown<'_>> = json.get_named_property("parse")?;
-        Ok(parse.call(text)?.raw())
+        // SAFETY: as above.
+        unsafe { parse_json(raw_env, text) }
     }
+}
+
+/// `JSON.parse(text)` in the JS env `raw_env`.
+///
+/// # Safety
+/// `raw_env` must be the live env of the JS thread this runs on (as in a `to_napi_value`).
+pub unsafe fn parse_json(raw_env: sys::napi_env, text: String) -> napi::Result<sys::napi_value> {
+    let env = Env::from_raw(raw_env);
+    let json: Object<'_> = env.get_global()?.get_named_property("JSON")?;
+    let parse: Function<'_, String, Unknown<'_>> = json.get_named_property("parse")?;
+    Ok(parse.call(text)?.raw())
 }
 
 /// A JS value given as metadata, as the JSON text `JSON.stringify` makes of it.

@@ -96,32 +96,43 @@ impl QueryCache {
 
     /// The cached hits for `key` if they were computed at `version` and are younger than the TTL.
     pub fn get(&mut self, key: &CacheKey, version: u64, now: Instant) -> Option<Arc<Vec<Hit>>> {
-        let Some(lru) = self.lru.as_mut() else {
-            self.stats.misses += 1;
-            return None;
-        };
-        let verdict = lru.get(key).map(|entry| {
-            if entry.version != version {
-                Err(false)
-            } else if self.ttl.is_some_and(|ttl| now.saturating_duration_since(entry.stored_at) >= ttl) {
-                Err(true)
-            } else {
-                Ok(Arc::clone(&entry.hits))
-            }
-        });
-        match verdict {
+        match self.verdict(key, version, now) {
             Some(Ok(hits)) => {
                 self.stats.hits += 1;
                 return Some(hits);
             }
             Some(Err(expired)) => {
-                lru.pop(key);
+                if let Some(lru) = self.lru.as_mut() {
+                    lru.pop(key);
+                }
                 if expired { self.stats.expired += 1 } else { self.stats.stale_rejected += 1 }
             }
             None => {}
         }
         self.stats.misses += 1;
         None
+    }
+
+    /// `get` for a fast path that falls back to `get` when it finds nothing servable: an entry computed
+    /// at `version` and not expired is a hit (counted); anything else is `None`, counted and dropped by
+    /// the fallback's own `get`, so no lookup is counted twice.
+    pub fn get_fresh(&mut self, key: &CacheKey, version: u64, now: Instant) -> Option<Arc<Vec<Hit>>> {
+        let hits = self.verdict(key, version, now)?.ok()?;
+        self.stats.hits += 1;
+        Some(hits)
+    }
+
+    /// The entry for `key`: `Ok` when servable at `version`, `Err(expired)` when it is stale (`false`) or
+    /// older than the TTL (`true`); `None` when there is none (or the cache is off). Marks it recently used.
+    fn verdict(&mut self, key: &CacheKey, version: u64, now: Instant) -> Option<Result<Arc<Vec<Hit>>, bool>> {
+        let entry = self.lru.as_mut()?.get(key)?;
+        Some(if entry.version != version {
+            Err(false)
+        } else if self.ttl.is_some_and(|ttl| now.saturating_duration_since(entry.stored_at) >= ttl) {
+            Err(true)
+        } else {
+            Ok(Arc::clone(&entry.hits))
+        })
     }
 
     /// Remembers `hits` for `key` as computed at `version`, evicting the least recently used entry when full.
@@ -179,6 +190,23 @@ mod tests {
         assert!(cache.get(&key(&[1.0]), 1, now).is_none(), "the stale entry was dropped");
         let stats = cache.stats();
         assert_eq!((stats.hits, stats.misses, stats.stale_rejected, stats.size), (1, 3, 1, 0));
+    }
+
+    #[test]
+    fn get_fresh_counts_only_its_hits_and_leaves_the_rest_to_get() {
+        let now = Instant::now();
+        let mut cache = QueryCache::new(10, Some(Duration::from_secs(60)));
+        assert!(cache.get_fresh(&key(&[1.0]), 1, now).is_none(), "nothing stored");
+        cache.insert(key(&[1.0]), 1, hits("a"), now);
+        assert_eq!(cache.get_fresh(&key(&[1.0]), 1, now).unwrap()[0].id, "a");
+        assert!(cache.get_fresh(&key(&[1.0]), 2, now).is_none(), "a newer version is not served");
+        assert!(cache.get_fresh(&key(&[1.0]), 1, now + Duration::from_secs(61)).is_none(), "nor an expired entry");
+        let stats = cache.stats();
+        assert_eq!((stats.hits, stats.misses, stats.stale_rejected, stats.expired, stats.size), (1, 0, 0, 0, 1));
+        // The fallback's `get` then counts the miss and drops the stale entry, once.
+        assert!(cache.get(&key(&[1.0]), 2, now).is_none());
+        let stats = cache.stats();
+        assert_eq!((stats.hits, stats.misses, stats.stale_rejected, stats.size), (1, 1, 1, 0));
     }
 
     #[test]

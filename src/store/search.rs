@@ -71,6 +71,21 @@ impl Store {
         Ok(hits)
     }
 
+    /// A search answered on the caller's thread, without the async runtime: only when the latest version
+    /// is known from two `stat`s (local disk with `readConsistencyIntervalMs: 0`, see `latest.rs`) and the
+    /// query cache holds the answer at that version. `None` sends the call down the async `search`, which
+    /// also reports every error (bad options included), so both paths answer alike.
+    pub fn search_if_cached(&self, query: &[f32], request: &SearchRequest) -> Option<Arc<Vec<Hit>>> {
+        let started = Instant::now();
+        self.handles().ok()?;
+        let version = self.latest.as_ref()?.unchanged()?;
+        let search = request.validate(query, self.layout.dimension, self.layout.metric, &self.layout.fields).ok()?;
+        let key = CacheKey::new(query, &search, self.layout.metric);
+        let hits = lock(&self.cache).get_fresh(&key, version, Instant::now())?;
+        lock(&self.activity).record_search(elapsed_ms(started));
+        Some(hits)
+    }
+
     async fn search_cached(
         &self,
         handles: &Arc<Handles>,
@@ -205,6 +220,28 @@ mod tests {
     use super::*;
     use crate::store::testing::{item, options, path};
     use crate::store::{Item, SearchRequest, Store};
+
+    #[tokio::test]
+    async fn a_cached_answer_is_served_synchronously_only_at_the_latest_version() -> Result<()> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&path(&dir), options(2)).await?;
+        let other = Store::open(&path(&dir), options(2)).await?;
+        store.add(vec![item("x", &[1.0, 0.0]), item("y", &[0.0, 1.0])]).await?;
+        let request = SearchRequest::default();
+        assert!(store.search_if_cached(&[1.0, 0.1], &request).is_none(), "nothing cached yet");
+        let hits = store.search(&[1.0, 0.1], &request).await?;
+        let cached = store.search_if_cached(&[1.0, 0.1], &request).expect("a hit at the latest version");
+        assert!(Arc::ptr_eq(&hits, &cached));
+        let bad = SearchRequest { limit: Some(0.0), ..Default::default() };
+        assert!(store.search_if_cached(&[1.0, 0.1], &bad).is_none(), "bad options go the async way, which rejects");
+        other.add(vec![item("z", &[1.0, 0.1])]).await?;
+        assert!(store.search_if_cached(&[1.0, 0.1], &request).is_none(), "another store's commit is seen at once");
+        assert_eq!(store.search(&[1.0, 0.1], &request).await?[0].id, "z");
+        store.close().await?;
+        assert!(store.search_if_cached(&[1.0, 0.1], &request).is_none(), "a closed store answers nothing");
+        other.close().await?;
+        Ok(())
+    }
 
     #[tokio::test]
     async fn adds_and_finds_the_nearest_with_metadata() -> Result<()> {
