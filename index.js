@@ -95,4 +95,16 @@ try {
   throw loaderError(cause)
 }
 
+// `await using store = await EmbeddingStore.open(…)` (explicit resource management) closes the store when the
+// scope ends, however it ends. Declared in index.d.ts's header (scripts/setup.js).
+if (typeof Symbol.asyncDispose === 'symbol' && binding.EmbeddingStore) {
+  Object.defineProperty(binding.EmbeddingStore.prototype, Symbol.asyncDispose, {
+    value: function asyncDispose() {
+      return this.close()
+    },
+    writable: true,
+    configurable: true,
+  })
+}
+
 module.exports = binding

@@ -16,15 +16,17 @@ use napi::bindgen_prelude::{PromiseRaw, ToNapiValue, Unknown};
 use napi_derive::napi;
 
 use crate::store::{self, Store};
-use convert::{Args, from_js, items_from_js, open_options, optional_from_js, query_from_js};
+use convert::{Args, from_js, items_from_js, open_options, optional_from_js, query_from_js, tables_storage};
 use error::{BadArgument, settle, settle_args};
+use json::JsonInput;
 use napi::bindgen_prelude::Either;
 use options::{
     AddOptions, CountOptions, CreateIndexOptions, DeleteByFilter, ImportOptions, OptimizeOptions, SearchOptions,
+    VersionsOptions,
 };
 use results::{
     AddResult, DeleteResult, ImportResult, IndexReport, OptimizeResult, SearchHits, StoreStats, StoredEmbedding,
-    UpsertResult,
+    UpdateResult, UpsertResult, VersionInfo,
 };
 
 /// An embedded embedding store: one LanceDB table on local disk or S3-compatible object storage. Create one with `EmbeddingStore.open`.
@@ -233,6 +235,94 @@ impl EmbeddingStore {
             })
         });
         self.call(env, target, |store, target| async move { store.delete(target).await }, DeleteResult::from)
+    }
+
+    /// Patches the metadata of the stored `ids` (missing ones are ignored) with `patch`, a JSON merge patch
+    /// (RFC 7396: each key replaces the stored one, `null` removes it, objects merge), keeping their vectors,
+    /// in one atomic commit. Declared fields are checked and follow. Resolves `{ updated, version }`.
+    /// Rejects `INVALID_ARGUMENT` for a patch that is not an object or gives a field the wrong type (nothing is written).
+    #[napi(ts_args_type = "ids: string[], patch: Record<string, unknown>", ts_return_type = "Promise<UpdateResult>")]
+    pub fn update_metadata<'env>(
+        &self,
+        env: &'env Env,
+        ids: Unknown<'env>,
+        patch: Unknown<'env>,
+    ) -> napi::Result<PromiseRaw<'env, UpdateResult>> {
+        let args = from_js::<Vec<String>>(env, &ids, "ids")
+            .and_then(|ids| Ok((ids, from_js::<JsonInput>(env, &patch, "patch")?.parse("patch")?)));
+        self.call(
+            env,
+            args,
+            |store, (ids, patch)| async move { store.update_metadata(ids, patch).await },
+            UpdateResult::from,
+        )
+    }
+
+    /// The newest kept table versions (`options.limit`, default 100), newest first: `{ version, timestamp, rows }`.
+    /// Versions older than `retainVersionsSeconds` are pruned by `optimize` and no longer listed.
+    #[napi(ts_args_type = "options?: VersionsOptions", ts_return_type = "Promise<VersionInfo[]>")]
+    pub fn versions<'env>(
+        &self,
+        env: &'env Env,
+        options: Option<Unknown<'env>>,
+    ) -> napi::Result<PromiseRaw<'env, Vec<VersionInfo>>> {
+        let limit = optional_from_js::<VersionsOptions>(env, options, "options", VersionsOptions::KEYS).and_then(|o| {
+            Ok(match o.and_then(|o| o.limit) {
+                Some(limit) => Some(store::config::integer_in("options.limit", limit, 1, 1_000_000)?),
+                None => None,
+            })
+        });
+        self.call(
+            env,
+            limit,
+            |store, limit| async move { store.versions(limit).await },
+            |versions| versions.into_iter().map(VersionInfo::from).collect(),
+        )
+    }
+
+    /// Makes an earlier `version` the latest again, as a new commit (the versions after it stay in the
+    /// history); the resident copy, graph and cache follow. Resolves the new version. Rejects
+    /// `INVALID_ARGUMENT` for a version that is not kept (pruned, or never made).
+    #[napi(ts_args_type = "version: number", ts_return_type = "Promise<number>")]
+    pub fn restore<'env>(&self, env: &'env Env, version: Unknown<'env>) -> napi::Result<PromiseRaw<'env, f64>> {
+        let version = from_js::<f64>(env, &version, "version")
+            .and_then(|v| Ok(store::config::integer_in("version", v, 1, 1 << 53)? as u64));
+        self.call(env, version, |store, version| async move { store.restore(version).await }, |v| v as f64)
+    }
+
+    /// The table names in directory (or `s3://` prefix) `path`, sorted; none when the directory does not exist.
+    #[napi(ts_args_type = "path: string, options?: TablesOptions", ts_return_type = "Promise<string[]>")]
+    pub fn tables<'env>(
+        env: &'env Env,
+        path: Unknown<'env>,
+        options: Option<Unknown<'env>>,
+    ) -> napi::Result<PromiseRaw<'env, Vec<String>>> {
+        let args = from_js::<String>(env, &path, "path").and_then(|path| Ok((path, tables_storage(env, options)?)));
+        settle_args(
+            env,
+            args,
+            |(path, storage)| async move { store::tables::list(&path, storage.as_ref()).await },
+            |names| names,
+        )
+    }
+
+    /// Drops table `table` at `path` with lancestore's files beside it (write lock, saved graph); resolves whether
+    /// it existed. Rejects `INVALID_ARGUMENT` while a store of this process has it open (close it first).
+    #[napi(ts_args_type = "path: string, table: string, options?: TablesOptions", ts_return_type = "Promise<boolean>")]
+    pub fn drop_table<'env>(
+        env: &'env Env,
+        path: Unknown<'env>,
+        table: Unknown<'env>,
+        options: Option<Unknown<'env>>,
+    ) -> napi::Result<PromiseRaw<'env, bool>> {
+        let args = from_js::<String>(env, &path, "path")
+            .and_then(|path| Ok((path, from_js::<String>(env, &table, "table")?, tables_storage(env, options)?)));
+        settle_args(
+            env,
+            args,
+            |(path, table, storage)| async move { store::tables::drop(&path, &table, storage.as_ref()).await },
+            |existed| existed,
+        )
     }
 
     /// Compacts small data fragments into large ones, deletes table versions older than `retainVersionsSeconds`

@@ -32,8 +32,11 @@ mod schema;
 mod search;
 mod secrets;
 pub mod stats;
+pub mod tables;
 #[cfg(test)]
 mod testing;
+mod update;
+pub mod versions;
 mod write;
 
 use std::collections::HashMap;
@@ -56,12 +59,14 @@ pub use location::Location;
 use lock::lock;
 pub use maintenance::IndexReport;
 pub use metric::Metric;
-pub use model::{AddOutcome, DeleteOutcome, DeleteTarget, Hit, Item, OptimizeOutcome, StoredItem, UpsertOutcome};
+pub use model::{
+    AddOutcome, DeleteOutcome, DeleteTarget, Hit, Item, OptimizeOutcome, StoredItem, UpdateOutcome, UpsertOutcome,
+};
 pub use stats::{IndexStatus, StoreStats};
 
 /// Handles that live until `close()`; operations in flight keep their own `Arc`.
 struct Handles {
-    #[cfg_attr(not(test), expect(dead_code, reason = "held so the shared connection lives as long as the store"))]
+    /// The connection (held so it lives as long as the store; `versions` opens handles of its own on it).
     shared: Arc<registry::Shared>,
     locks: Arc<registry::TableLocks>,
     table: lancedb::Table,
@@ -129,7 +134,9 @@ impl Store {
         let location = Location::parse(path, options.storage.as_ref())?;
         let consistency_given = options.read_consistency_interval_ms.is_some();
         let mut config = StoreConfig::resolve(options)?;
-        if !consistency_given {
+        if !consistency_given || location.is_memory() {
+            // A memory store has one connection per name and process, whatever the option says: a second
+            // connection would be a second, empty store.
             config.read_consistency = location.default_read_consistency();
         }
         let location = prepare(location).await?;
@@ -150,7 +157,7 @@ impl Store {
             // The saved graph is a local file beside the table; on object storage each process builds its own.
             let sidecar = match &location {
                 Location::Local(dir) => Some(resident::sidecar::path(dir, &config.table)),
-                Location::ObjectStore { .. } => None,
+                Location::ObjectStore { .. } | Location::Memory(_) => None,
             };
             registry::resident(&location, &config.table, || {
                 resident::Resident::new(layout.dimension, layout.metric, &layout.fields, budget, sidecar)
@@ -286,7 +293,7 @@ async fn prewarm(table: &lancedb::Table, rows: usize) -> Result<()> {
 async fn prepare(location: Location) -> Result<Location> {
     match location {
         Location::Local(dir) => Ok(Location::Local(prepare_directory(&dir.to_string_lossy()).await?)),
-        remote @ Location::ObjectStore { .. } => Ok(remote),
+        other @ (Location::ObjectStore { .. } | Location::Memory(_)) => Ok(other),
     }
 }
 
@@ -339,6 +346,34 @@ mod tests {
     use super::*;
     use crate::store::testing::{item, options, path, with_fields};
     use crate::store::{OpenOptions, SearchRequest, Store};
+
+    #[tokio::test]
+    async fn memory_stores_are_isolated_per_name_shared_within_one_and_freed_with_the_last() -> Result<()> {
+        let a = Store::open("memory://unit-a", options(2)).await?;
+        let also_a = Store::open(
+            "memory://unit-a",
+            OpenOptions { read_consistency_interval_ms: Some(5_000.0), ..Default::default() },
+        )
+        .await?;
+        let b = Store::open("memory://unit-b", options(2)).await?;
+        a.add(vec![item("x", &[1.0, 0.0]), item("y", &[0.0, 1.0])]).await?;
+        assert_eq!(also_a.count(None).await?, 2, "one name, one store: a second store sees the rows at once");
+        assert_eq!(b.count(None).await?, 0, "another name is another store");
+        assert_eq!(also_a.search(&[1.0, 0.1], &SearchRequest::default()).await?[0].id, "x");
+        assert_eq!(a.location().display(), "memory://unit-a");
+        also_a.delete(crate::store::DeleteTarget::Ids(vec!["x".into()])).await?;
+        assert_eq!(a.search(&[1.0, 0.1], &SearchRequest::default()).await?[0].id, "y");
+        a.close().await?;
+        assert_eq!(also_a.count(None).await?, 1, "alive while one store holds it");
+        also_a.close().await?;
+        b.close().await?;
+        let err = Store::open("memory://unit-a", OpenOptions::default()).await.err().unwrap();
+        assert!(matches!(err, StoreError::InvalidArgument { ref option, .. } if option == "dimension"), "freed: {err}");
+        for bad in ["memory://", "memory://a/b", "memory://a b"] {
+            assert!(Store::open(bad, options(2)).await.is_err(), "{bad} is refused");
+        }
+        Ok(())
+    }
 
     #[tokio::test]
     async fn a_new_table_needs_a_dimension() {

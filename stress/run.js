@@ -353,8 +353,8 @@ async function fuzzRunner(dir, fuzzSeed, calls) {
     }
   }
   fuzzPaths.push(...mangled)
-  const methods = ['addEmbeddings', 'upsertEmbeddings', 'search', 'count', 'get', 'delete', 'stats', 'version', 'optimize', 'createIndex', 'importFile']
-  const writes = new Set(['addEmbeddings', 'upsertEmbeddings', 'delete', 'optimize', 'createIndex', 'importFile'])
+  const methods = ['addEmbeddings', 'upsertEmbeddings', 'search', 'count', 'get', 'delete', 'stats', 'version', 'optimize', 'createIndex', 'importFile', 'updateMetadata', 'versions', 'restore']
+  const writes = new Set(['addEmbeddings', 'upsertEmbeddings', 'delete', 'optimize', 'createIndex', 'importFile', 'updateMetadata', 'restore'])
   let rejected = 0
   for (let i = 0; i < calls; i++) {
     const method = methods[Math.floor(rand() * methods.length)]

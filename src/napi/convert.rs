@@ -103,6 +103,23 @@ pub fn open_options<'env>(env: &'env Env, value: Option<Unknown<'env>>) -> Args<
     from_js(env, &value, "options")
 }
 
+/// The storage settings of `tables` / `dropTable` options (`{ storage? }`), unknown keys refused at both levels.
+pub fn tables_storage<'env>(env: &'env Env, value: Option<Unknown<'env>>) -> Args<'env, Option<store::StorageOptions>> {
+    let Some(value) = value else { return Ok(None) };
+    if !given(env, &value, "options")? {
+        return Ok(None);
+    }
+    check_keys(env, &value, "options", options::TablesOptions::KEYS)?;
+    let object: Object<'env> = from_js(env, &value, "options")?;
+    let storage: Unknown<'env> =
+        object.get_named_property("storage").map_err(|e| BadArgument::new(env, "options.storage", &e.reason))?;
+    if given(env, &storage, "options.storage")? {
+        check_keys(env, &storage, "options.storage", options::StorageOptions::KEYS)?;
+    }
+    let options: options::TablesOptions = from_js(env, &value, "options")?;
+    Ok(options.storage.map(store::StorageOptions::from))
+}
+
 /// `addEmbeddings` / `upsertEmbeddings` items: an array of `{ id, vector, metadata? }` objects.
 pub fn items_from_js<'env>(env: &'env Env, items: &Unknown<'env>) -> Args<'env, Vec<store::Item>> {
     let values: Vec<Unknown<'env>> = from_js(env, items, "items")?;

@@ -321,6 +321,30 @@ pub struct CountOptions {
     pub filter: Option<FilterInput>,
 }
 
+/// Options for `EmbeddingStore.versions`.
+#[napi(object, object_to_js = false)]
+#[derive(Default)]
+pub struct VersionsOptions {
+    /// How many of the newest kept versions to list: an integer from 1 to 1000000. Default `100`.
+    pub limit: Option<f64>,
+}
+
+impl VersionsOptions {
+    pub const KEYS: &'static [&'static str] = &["limit"];
+}
+
+/// Options for `EmbeddingStore.tables` and `EmbeddingStore.dropTable`.
+#[napi(object, object_to_js = false)]
+#[derive(Default)]
+pub struct TablesOptions {
+    /// Object-storage settings, for an `s3://` path (as in `open`).
+    pub storage: Option<StorageOptions>,
+}
+
+impl TablesOptions {
+    pub const KEYS: &'static [&'static str] = &["storage"];
+}
+
 /// The rows `EmbeddingStore.delete` removes when given an object.
 #[napi(object, object_to_js = false)]
 pub struct DeleteByFilter {

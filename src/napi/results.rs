@@ -346,6 +346,38 @@ impl ToNapiValue for SearchHits {
     }
 }
 
+/// What `updateMetadata` wrote.
+#[napi(object, object_from_js = false)]
+pub struct UpdateResult {
+    /// Stored rows whose metadata was patched (ids not stored are not counted).
+    pub updated: u32,
+    /// Table version after the commit (unchanged when no id was stored).
+    pub version: f64,
+}
+
+impl From<store::UpdateOutcome> for UpdateResult {
+    fn from(outcome: store::UpdateOutcome) -> Self {
+        Self { updated: u32::try_from(outcome.updated).unwrap_or(u32::MAX), version: outcome.version as f64 }
+    }
+}
+
+/// One kept table version, as `versions()` lists it.
+#[napi(object, object_from_js = false)]
+pub struct VersionInfo {
+    /// The version number (what `restore` takes).
+    pub version: f64,
+    /// When it was committed, in milliseconds since the Unix epoch (`new Date(timestamp)`).
+    pub timestamp: f64,
+    /// Rows stored at that version.
+    pub rows: f64,
+}
+
+impl From<store::versions::VersionInfo> for VersionInfo {
+    fn from(v: store::versions::VersionInfo) -> Self {
+        Self { version: v.version as f64, timestamp: v.timestamp_ms as f64, rows: v.rows as f64 }
+    }
+}
+
 /// What `addEmbeddings` wrote.
 #[napi(object, object_from_js = false)]
 pub struct AddResult {

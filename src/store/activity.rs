@@ -63,6 +63,10 @@ pub enum Write {
     Upsert(usize),
     /// `delete`.
     Delete,
+    /// `update_metadata`.
+    Update,
+    /// `restore`.
+    Restore,
 }
 
 impl Activity {
@@ -83,7 +87,7 @@ impl Activity {
                 self.upsert.record(ms);
                 self.rows_upserted += rows as u64;
             }
-            Write::Delete => {}
+            Write::Delete | Write::Update | Write::Restore => {}
         }
         self.commits_since_optimize += 1;
         let due = every > 0 && self.commits_since_optimize >= every as u64 && !self.optimizing;

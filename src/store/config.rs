@@ -278,7 +278,7 @@ impl StoreConfig {
 }
 
 /// Table names become directory names: keep them to a safe, portable alphabet.
-fn check_table_name(table: String) -> Result<String> {
+pub fn check_table_name(table: String) -> Result<String> {
     let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
     if table.is_empty() || table.len() > 128 || !table.chars().all(ok_char) || table.starts_with('.') {
         return Err(StoreError::invalid(

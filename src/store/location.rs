@@ -1,5 +1,5 @@
-//! Where a store lives: a local directory, or an `s3://bucket/prefix` URL on S3 or an S3-compatible
-//! server. Owns parsing and checking the path, turning the user's `storage` settings into LanceDB's
+//! Where a store lives: a local directory, an `s3://bucket/prefix` URL on S3 or an S3-compatible
+//! server, or `memory://name` (this process's memory only). Owns parsing and checking the path, turning the user's `storage` settings into LanceDB's
 //! storage options (with bounded timeouts) and the read-consistency default each kind of location gets.
 
 use std::collections::HashMap;
@@ -39,6 +39,9 @@ pub enum Location {
         #[expect(dead_code, reason = "held, never read: holding it keeps these secrets masked")]
         secrets: secrets::Held,
     },
+    /// `memory://name`: LanceDB's in-memory object store, held by this process's one connection to the
+    /// name (`registry::connect`), so stores on one name share it and it is freed with the last of them.
+    Memory(String),
 }
 
 impl Location {
@@ -62,12 +65,18 @@ impl Location {
             }
             return Ok(Self::Local(PathBuf::from(path)));
         };
+        if scheme.eq_ignore_ascii_case("memory") {
+            if storage.is_some() {
+                return Err(StoreError::invalid("storage", "storage options apply to s3:// stores, not memory://"));
+            }
+            return Ok(Self::Memory(check_memory_name(path)?));
+        }
         if !scheme.eq_ignore_ascii_case("s3") {
             return Err(StoreError::invalid(
                 "path",
                 format!(
-                    "{path:?}: the {scheme}:// scheme is not supported; give a local directory or an s3://bucket/prefix URL \
-                     (S3 and S3-compatible servers)"
+                    "{path:?}: the {scheme}:// scheme is not supported; give a local directory, an s3://bucket/prefix URL \
+                     (S3 and S3-compatible servers) or memory://name"
                 ),
             ));
         }
@@ -85,17 +94,23 @@ impl Location {
         matches!(self, Self::ObjectStore { .. })
     }
 
-    /// The path users see: the canonical directory, or the `s3://` URL.
+    /// The path users see: the canonical directory, the `s3://` URL or `memory://name`.
     pub fn display(&self) -> String {
         match self {
             Self::Local(dir) => dir.to_string_lossy().into_owned(),
             Self::ObjectStore { uri, .. } => uri.clone(),
+            Self::Memory(name) => format!("memory://{name}"),
         }
     }
 
     /// The default of `readConsistencyIntervalMs` here (see `OBJECT_STORE_READ_CONSISTENCY`).
     pub fn default_read_consistency(&self) -> Duration {
         if self.is_remote() { OBJECT_STORE_READ_CONSISTENCY } else { Duration::ZERO }
+    }
+
+    /// Whether the store lives in this process's memory (`memory://name`).
+    pub fn is_memory(&self) -> bool {
+        matches!(self, Self::Memory(_))
     }
 }
 
@@ -106,6 +121,20 @@ fn url_scheme(path: &str) -> Option<&str> {
         && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
         && scheme.starts_with(|c: char| c.is_ascii_alphabetic());
     url_like.then_some(scheme)
+}
+
+/// The name of `memory://name`: 1–128 characters from A–Z, a–z, 0–9, '_', '-', '.'.
+fn check_memory_name(path: &str) -> Result<String> {
+    let name = path.split_once("://").map_or("", |(_, name)| name);
+    let ok = (1..=128).contains(&name.len())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if !ok {
+        return Err(StoreError::invalid(
+            "path",
+            format!("{path:?}: expected memory://name, the name 1–128 characters from A–Z, a–z, 0–9, '_', '-', '.'"),
+        ));
+    }
+    Ok(name.to_owned())
 }
 
 /// Checks `s3://bucket[/prefix]`: a valid bucket name, no credentials, query or fragment in the URL.

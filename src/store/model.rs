@@ -86,3 +86,12 @@ pub struct AddOutcome {
     /// Table version after the commit.
     pub version: u64,
 }
+
+/// What one `update_metadata` wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UpdateOutcome {
+    /// Stored rows whose metadata was patched.
+    pub updated: usize,
+    /// Table version after the commit (unchanged when no id was stored).
+    pub version: u64,
+}

@@ -144,7 +144,7 @@ pub fn table_locks(location: &Location, table: &str) -> Result<Arc<TableLocks>> 
     }
     let writers = match location {
         Location::Local(dir) => Some(lock_file(dir, table)?),
-        Location::ObjectStore { .. } => None,
+        Location::ObjectStore { .. } | Location::Memory(_) => None,
     };
     let lock = Arc::new(TableLocks {
         write: tokio::sync::Mutex::default(),
@@ -156,9 +156,20 @@ pub fn table_locks(location: &Location, table: &str) -> Result<Arc<TableLocks>> 
     Ok(lock)
 }
 
+/// Whether a store of this process has `table` at `location` (canonical) open.
+pub fn table_in_use(location: &Location, table: &str) -> bool {
+    let locks = TABLE_LOCKS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    locks.get(&(location.display(), table.to_owned())).is_some_and(|weak| weak.strong_count() > 0)
+}
+
+/// The file the cross-process write lock of `table` is taken on.
+pub fn lock_file_path(dir: &Path, table: &str) -> std::path::PathBuf {
+    dir.join(format!(".lancestore-{table}.lock"))
+}
+
 /// Opens (creating it if needed) the file the cross-process write lock is taken on.
 fn lock_file(dir: &Path, table: &str) -> Result<std::fs::File> {
-    let file = dir.join(format!(".lancestore-{table}.lock"));
+    let file = lock_file_path(dir, table);
     std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -193,11 +204,16 @@ static CONNECTIONS: LazyLock<Mutex<HashMap<Key, Slot>>> = LazyLock::new(Default:
 /// a request on object storage), so writes from other processes or other connections are always
 /// seen; larger values allow that much lag.
 pub async fn connect(location: &Location, read_consistency: Duration) -> Result<Arc<Shared>> {
+    let memory_uri;
     let (uri, options) = match location {
         Location::Local(dir) => {
             (dir.to_str().ok_or_else(|| StoreError::invalid("path", "the path is not valid UTF-8"))?, None)
         }
         Location::ObjectStore { uri, options, .. } => (uri.as_str(), Some(options)),
+        Location::Memory(_) => {
+            memory_uri = location.display();
+            (memory_uri.as_str(), None)
+        }
     };
     let mut sorted_options: Vec<(String, String)> =
         options.into_iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect();

@@ -106,14 +106,20 @@ impl Store {
         }
         let started = Instant::now();
         let batches = self.prepare(&handles, &items)?;
-        let schema = Arc::clone(&handles.schema);
-        let reader = RecordBatchIterator::new(batches.into_iter().map(Ok), schema);
         let writing = self.lock_writes(&handles).await?;
+        let outcome = self.merge_locked(&handles, batches).await?;
+        drop(writing);
+        self.committed(&handles, Write::Upsert(items.len()), started).await;
+        Ok(outcome)
+    }
+
+    /// One merge-insert commit keyed on `id`: rows whose id is stored replace it, the others are added.
+    /// The caller holds the write lock (`lock_writes`) and records the commit (`committed`).
+    pub(super) async fn merge_locked(&self, handles: &Handles, batches: Vec<RecordBatch>) -> Result<UpsertOutcome> {
+        let reader = RecordBatchIterator::new(batches.into_iter().map(Ok), Arc::clone(&handles.schema));
         let mut merge = handles.table.merge_insert(&[schema::ID]);
         merge.when_matched_update_all(None).when_not_matched_insert_all();
         let result = merge.execute(Box::new(reader)).await.map_err(StoreError::lance("upserting embeddings"))?;
-        drop(writing);
-        self.committed(&handles, Write::Upsert(items.len()), started).await;
         Ok(UpsertOutcome {
             inserted: usize::try_from(result.num_inserted_rows).unwrap_or(usize::MAX),
             updated: usize::try_from(result.num_updated_rows).unwrap_or(usize::MAX),
@@ -196,7 +202,7 @@ impl Store {
     }
 
     /// Validates a batch and builds its record batches; nothing is written.
-    fn prepare(&self, handles: &Handles, items: &[Item]) -> Result<Vec<RecordBatch>> {
+    pub(super) fn prepare(&self, handles: &Handles, items: &[Item]) -> Result<Vec<RecordBatch>> {
         let metadata = config::check_items(items, self.layout.dimension, self.layout.metric)?;
         schema::to_batches(&handles.schema, items, &metadata, &self.layout, self.config.batch_rows)
     }

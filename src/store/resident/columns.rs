@@ -358,15 +358,18 @@ impl Columns {
     }
 
     /// Applies fragment `id`'s new deletion state: rows at `deleted` offsets are retired. Returns
-    /// `false` (changing nothing) when a row deleted at load time is live again, which only a full
-    /// reload of the fragment can show.
+    /// `false` (changing nothing) when a row the copy holds as deleted is live again (a restore), which
+    /// only a full reload of the fragment can show.
     pub fn apply_deletions(&mut self, id: u64, identity: FragmentIdentity, deleted: &dyn Fn(u32) -> bool) -> bool {
         let Some(fragment) = self.fragments.get(&id) else { return false };
+        // A row the copy does not hold live (never loaded, or retired by an earlier deletion) that the
+        // new deletion file no longer deletes was brought back (a restore): the fragment is reloaded.
+        let live = |slot: &Option<u32>| slot.is_some_and(|s| self.live.get(s as usize).copied().unwrap_or(false));
         let revived = fragment
             .slots
             .iter()
             .enumerate()
-            .any(|(offset, slot)| slot.is_none() && !deleted(u32::try_from(offset).unwrap_or(u32::MAX)));
+            .any(|(offset, slot)| !live(slot) && !deleted(u32::try_from(offset).unwrap_or(u32::MAX)));
         if revived {
             return false;
         }

@@ -1,0 +1,144 @@
+// Day-to-day operations: metadata updates without the vector, table versions and restore, listing and
+// dropping tables, and `await using` (Symbol.asyncDispose). Real LanceDB in a temp directory.
+import { existsSync, readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { EmbeddingStore } from '../index'
+import { tempDir } from './fixtures'
+
+let dir: ReturnType<typeof tempDir>
+beforeEach(() => {
+  dir = tempDir()
+})
+afterEach(() => dir.remove())
+
+const fields = { section: 'string', year: 'int', tags: 'string[]' } as const
+
+async function filled(options: Parameters<typeof EmbeddingStore.open>[1] = {}) {
+  const store = await EmbeddingStore.open(dir.path, { dimension: 3, fields, ...options })
+  await store.addEmbeddings([
+    { id: 'a', vector: [1, 0, 0], metadata: { section: 'libs', year: 2020, note: 'first', nested: { x: 1, y: 2 } } },
+    { id: 'b', vector: [0, 1, 0], metadata: { section: 'libs', year: 2021 } },
+    { id: 'c', vector: [0, 0, 1], metadata: null },
+  ])
+  return store
+}
+
+describe('updateMetadata', () => {
+  test.each([
+    ['resident copy', undefined],
+    ["LanceDB's path", 0],
+  ])('patches metadata (RFC 7396) and declared fields without the vector, in one commit (%s)', async (_, residentMemoryMB) => {
+    const store = await filled({ performance: { residentMemoryMB } })
+    const before = await store.version()
+    const cachedBefore = await store.search([1, 0, 0], { filter: { section: 'utils' } })
+    expect(cachedBefore).toEqual([])
+    const result = await store.updateMetadata(['a', 'c', 'missing', 'a'], { section: 'utils', note: null, nested: { y: null, z: 3 } })
+    expect(result).toEqual({ updated: 2, version: before + 1 })
+    const [a, b, c] = await store.get(['a', 'b', 'c'])
+    expect(a).toMatchObject({ vector: new Float32Array([1, 0, 0]), metadata: { section: 'utils', year: 2020, nested: { x: 1, z: 3 } } })
+    expect(a!.metadata).not.toHaveProperty('note')
+    expect(b!.metadata).toEqual({ section: 'libs', year: 2021 })
+    expect(c!.metadata).toEqual({ section: 'utils', nested: { z: 3 } }) // null metadata is patched from {}
+    // Filters and the (never stale) cache see the new values at once.
+    expect((await store.search([1, 0, 0], { filter: { section: 'utils' } })).map((h) => h.id).sort()).toEqual(['a', 'c'])
+    expect(await store.count({ filter: { section: 'libs' } })).toBe(1)
+    await store.close()
+  })
+
+  test('bad input rejects with a code and writes nothing', async () => {
+    const store = await filled()
+    const version = await store.version()
+    await expect(store.updateMetadata(['a'], { year: 'soon' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    await expect(store.updateMetadata(['a'], [1] as never)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    await expect(store.updateMetadata(['a'], null as never)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    await expect(store.updateMetadata('a' as never, {})).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    await expect(store.updateMetadata([''], { x: 1 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    expect(await store.updateMetadata(['nope'], { x: 1 })).toEqual({ updated: 0, version })
+    expect(await store.version()).toBe(version)
+    expect((await store.get(['a']))[0]!.metadata).toMatchObject({ year: 2020 })
+    await store.close()
+    await expect(store.updateMetadata(['a'], { x: 1 })).rejects.toMatchObject({ code: 'STORE_CLOSED' })
+  })
+})
+
+describe('versions and restore', () => {
+  test('lists kept versions newest first and restores one as a new commit that every reader follows', async () => {
+    const store = await filled()
+    const good = await store.version()
+    await store.addEmbeddings([{ id: 'bad', vector: [1, 0.1, 0] }])
+    await store.delete(['a'])
+    const listed = await store.versions()
+    expect(listed[0].version).toBe(await store.version())
+    expect(listed.find((v) => v.version === good)).toMatchObject({ rows: 3 })
+    expect(listed.find((v) => v.version === good + 1)).toMatchObject({ rows: 4 })
+    for (const v of listed) expect(Math.abs(v.timestamp - Date.now())).toBeLessThan(10 * 60_000)
+    expect(await store.versions({ limit: 1 })).toHaveLength(1)
+
+    const reader = await EmbeddingStore.open(dir.path) // another store on the table: its copy follows too
+    expect((await reader.search([1, 0, 0], { limit: 1 }))[0].id).toBe('bad')
+    const restored = await store.restore(good)
+    expect(restored).toBe(listed[0].version + 1)
+    expect((await reader.search([1, 0, 0], { limit: 1 }))[0].id).toBe('a')
+    expect(await reader.get(['bad'])).toEqual([null])
+    expect(await store.count()).toBe(3)
+    await reader.close()
+
+    await expect(store.restore(9999)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('not kept') })
+    await expect(store.restore(-1)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    await expect(store.versions({ limit: 0 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    await expect(store.versions({ limt: 2 } as never)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    // Pruned versions are refused cleanly.
+    await store.optimize({ retainVersionsSeconds: 0 })
+    await expect(store.restore(good)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    await store.close()
+  })
+})
+
+describe('tables and dropTable', () => {
+  test('lists the tables of a directory and drops one with its files', async () => {
+    expect(await EmbeddingStore.tables(join(dir.path, 'nowhere'))).toEqual([])
+    expect(existsSync(join(dir.path, 'nowhere'))).toBe(false)
+    for (const table of ['notes', 'docs']) {
+      const store = await EmbeddingStore.open(dir.path, { dimension: 2, table })
+      await store.addEmbeddings([{ id: 'x', vector: [1, 0] }])
+      await store.createIndex({ kind: 'hnsw' })
+      if (table === 'docs') {
+        await expect(EmbeddingStore.dropTable(dir.path, 'docs')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('close') })
+      }
+      await store.close()
+    }
+    expect(await EmbeddingStore.tables(dir.path)).toEqual(['docs', 'notes'])
+    expect(readdirSync(dir.path).filter((f) => f.includes('docs')).length).toBeGreaterThanOrEqual(3)
+    expect(await EmbeddingStore.dropTable(dir.path, 'docs')).toBe(true)
+    expect(readdirSync(dir.path).filter((f) => f.includes('docs'))).toEqual([])
+    expect(await EmbeddingStore.tables(dir.path)).toEqual(['notes'])
+    expect(await EmbeddingStore.dropTable(dir.path, 'docs')).toBe(false)
+    await expect(EmbeddingStore.dropTable(dir.path, '../etc')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    await expect(EmbeddingStore.tables(dir.path, { storage: { nope: 1 } } as never)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    await expect(EmbeddingStore.tables(42 as never)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    const notes = await EmbeddingStore.open(dir.path, { table: 'notes' })
+    expect(await notes.count()).toBe(1)
+    await notes.close()
+  })
+})
+
+describe('Symbol.asyncDispose', () => {
+  test('closes the store when the scope ends, however it ends; closing twice is a no-op', async () => {
+    let escaped: EmbeddingStore | undefined
+    await expect(
+      (async () => {
+        const store = await EmbeddingStore.open(dir.path, { dimension: 2 })
+        escaped = store
+        try {
+          await store.addEmbeddings([{ id: 'x', vector: [1, 0] }])
+          throw new Error('the test body failed')
+        } finally {
+          await store[Symbol.asyncDispose]() // what `await using` runs on the way out
+        }
+      })(),
+    ).rejects.toThrow('the test body failed')
+    expect(escaped!.closed).toBe(true)
+    await expect(escaped![Symbol.asyncDispose]()).resolves.toBeUndefined()
+    await expect(escaped!.search([1, 0])).rejects.toMatchObject({ code: 'STORE_CLOSED' })
+  })
+})
