@@ -129,8 +129,9 @@ test('4. invalid inputs are refused: non-object performance, unknown keys, BigIn
 test('9. a path with a newline or a URL is INVALID_ARGUMENT, and nothing is created', async () => {
   const err = await rejects(() => EmbeddingStore.open(join(dir.path, 'a\nb'), { dimension: 2 }), invalid)
   expect(err.message).toMatch(/control character/)
-  // s3:// is supported since issue 18 (see issue-18-object-storage.spec.ts); other schemes are refused.
-  for (const url of ['gs://bucket/prefix', 'memory://x', 'file:///tmp/x', 's3://Not_A_Bucket/x']) {
+  // s3:// is supported since issue 18 (see issue-18-object-storage.spec.ts) and memory://name since issue 32
+  // (a bad name is refused); other schemes are refused.
+  for (const url of ['gs://bucket/prefix', 'memory://', 'memory://a/b', 'file:///tmp/x', 's3://Not_A_Bucket/x']) {
     await rejects(() => EmbeddingStore.open(url, { dimension: 2 }), invalid)
   }
   expect(existsSync('gs:')).toBe(false)

@@ -142,3 +142,34 @@ describe('Symbol.asyncDispose', () => {
     await expect(escaped!.search([1, 0])).rejects.toMatchObject({ code: 'STORE_CLOSED' })
   })
 })
+
+describe('memory:// stores', () => {
+  test('shared by name within the process, isolated across names, freed with the last store, nothing on disk', async () => {
+    const { readdirSync: list } = await import('node:fs')
+    const { tmpdir } = await import('node:os')
+    const before = { cwd: list(process.cwd()).sort(), tmp: list(tmpdir()).filter((f) => !f.startsWith('jest')).sort() }
+    const name = `memory://issue-32-${process.pid}`
+    const store = await EmbeddingStore.open(name, { dimension: 4, fields: { topic: 'string' } })
+    const again = await EmbeddingStore.open(name)
+    const other = await EmbeddingStore.open(`${name}-other`, { dimension: 4 })
+    const vectors = Array.from({ length: 2_500 }, (_, i) => [Math.sin(i), Math.cos(i), Math.sin(i / 7), Math.cos(i / 3)])
+    await store.addEmbeddings(vectors.map((vector, i) => ({ id: `v${i}`, vector, metadata: { topic: i % 2 ? 'odd' : 'even' } })))
+    expect(await again.count()).toBe(2_500)
+    expect(await other.count()).toBe(0)
+    expect(again.path).toBe(name)
+    const report = await store.createIndex({ kind: 'hnsw' })
+    expect(report.kind).toBe('hnsw')
+    const hits = await again.search(vectors[10], { limit: 3, filter: { topic: 'even' } })
+    expect(hits[0].id).toBe('v10')
+    expect(await EmbeddingStore.tables(name)).toEqual(['embeddings'])
+    await expect(EmbeddingStore.open(name, { dimension: 4, storage: {} })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    await store.close()
+    expect(await again.count()).toBe(2_500) // alive while a store holds it
+    await again.close()
+    await other.close()
+    await expect(EmbeddingStore.open(name)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' }) // freed: no table, no dimension
+    const after = { cwd: list(process.cwd()).sort(), tmp: list(tmpdir()).filter((f) => !f.startsWith('jest')).sort() }
+    expect(after.cwd).toEqual(before.cwd)
+    expect(after.tmp.filter((f) => !before.tmp.includes(f) && !f.startsWith('lancestore-'))).toEqual([])
+  })
+})

@@ -31,7 +31,7 @@ function runOne(system, scenario) {
 const fmt = (x, digits = 2) => (x == null ? '—' : typeof x === 'number' ? (Math.abs(x) >= 1000 ? Math.round(x).toLocaleString('en-US') : x.toFixed(digits)) : String(x))
 const ratio = (a, b) => (a == null || b == null || b === 0 ? '—' : `${(a / b).toFixed(2)}×`)
 
-function table(results, importResult, objectStorage, churnResult, idsResult, callPathResult) {
+function table(results, importResult, objectStorage, churnResult, idsResult, callPathResult, memoryResult) {
   const lines = []
   const targets = []
   for (const spec of specs) {
@@ -173,6 +173,15 @@ function table(results, importResult, objectStorage, churnResult, idsResult, cal
   } else if (call) {
     lines.push(`\n## per call\n  failed: ${call.error}`)
   }
+  const mem = memoryResult
+  if (mem && !mem.error) {
+    lines.push(`\n## memory:// (open + ${mem.adds.toLocaleString('en-US')} single-item adds + ${mem.searches} searches + close, ${mem.dim} dims, median of ${mem.rounds})`)
+    lines.push('| memory:// (ms) | temporary directory (ms) | directory ÷ memory |')
+    lines.push('| ---: | ---: | ---: |')
+    lines.push(`| ${fmt(mem.memoryMs, 0)} | ${fmt(mem.directoryMs, 0)} | ${ratio(mem.directoryMs, mem.memoryMs)} |`)
+  } else if (mem) {
+    lines.push(`\n## memory://\n  failed: ${mem.error}`)
+  }
   lines.push('\n## targets (lancestore)')
   lines.push('| target | result |')
   lines.push('| --- | --- |')
@@ -190,7 +199,7 @@ function versions() {
 
 /** Writes the table, JSON, SVG and Markdown of a finished run. */
 function report(doc) {
-  const text = table(doc.results, doc.import, doc.objectStorage, doc.churn, doc.ids, doc.callPath)
+  const text = table(doc.results, doc.import, doc.objectStorage, doc.churn, doc.ids, doc.callPath, doc.memory)
   console.log(`# lancestore benchmark${doc.quick ? ' (quick)' : ''}, ${doc.date}`)
   console.log('Latencies: median over passes of per-query percentiles, warm-up excluded; ratios are lancestore ÷ @lancedb/lancedb (below 1 is faster for latency, above 1 is faster for throughput).')
   console.log(text)
@@ -235,8 +244,9 @@ function main() {
   const churn = !only || only === 'churn' ? runScript('churn') : null
   const ids = !only || only === 'ids' ? runScript('ids') : null
   const callPath = !only || only === 'call-path' ? runScript('call-path') : null
-  report({ date: started.toISOString(), quick, environment: versions(), results, import: imported, objectStorage, churn, ids, callPath })
-  if ([imported, objectStorage, churn, ids, callPath].some((r) => r?.error) || results.some((r) => r.error)) process.exitCode = 1
+  const memory = !only || only === 'memory' ? runScript('memory') : null
+  report({ date: started.toISOString(), quick, environment: versions(), results, import: imported, objectStorage, churn, ids, callPath, memory })
+  if ([imported, objectStorage, churn, ids, callPath, memory].some((r) => r?.error) || results.some((r) => r.error)) process.exitCode = 1
 }
 
 main()

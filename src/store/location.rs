@@ -226,7 +226,8 @@ mod tests {
             ("", "empty"),
             ("a\nb", "control character"),
             ("gs://b/p", "not supported"),
-            ("memory://", "not supported"),
+            ("memory://", "expected memory://name"),
+            ("memory://a/b", "expected memory://name"),
             ("file:///tmp/x", "not supported"),
             ("s3://", "bucket name"),
             ("s3://Upper/p", "bucket name"),
@@ -241,6 +242,9 @@ mod tests {
         let storage = StorageOptions::default();
         let err = Location::parse("./dir", Some(&storage)).err().unwrap();
         assert!(err.to_string().contains("storage options apply to s3://"), "{err}");
+        let err = Location::parse("memory://x", Some(&storage)).err().unwrap();
+        assert!(err.to_string().contains("not memory://"), "{err}");
+        assert_eq!(Location::parse("memory://tests.v1", None).unwrap().display(), "memory://tests.v1");
     }
 
     #[test]
