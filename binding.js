@@ -836,4 +836,5 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.EmbeddingStore = nativeBinding.EmbeddingStore
+module.exports.ScanCursor = nativeBinding.ScanCursor
 module.exports.ErrorCode = nativeBinding.ErrorCode

@@ -107,4 +107,20 @@ if (typeof Symbol.asyncDispose === 'symbol' && binding.EmbeddingStore) {
   })
 }
 
+// `store.scan(options)`: an async iterator of rows over the native cursor (`openScan` / `ScanCursor.next`).
+if (binding.EmbeddingStore) {
+  Object.defineProperty(binding.EmbeddingStore.prototype, 'scan', {
+    value: async function* scan(options) {
+      const cursor = await this.openScan(options)
+      for (;;) {
+        const batch = await cursor.next()
+        if (batch === null) return
+        yield* batch
+      }
+    },
+    writable: true,
+    configurable: true,
+  })
+}
+
 module.exports = binding

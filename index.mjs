@@ -5,5 +5,5 @@ import { createRequire } from 'node:module'
 const require = createRequire(import.meta.url)
 const binding = require('./index.js')
 
-export const { EmbeddingStore, ErrorCode } = binding
+export const { EmbeddingStore, ErrorCode, ScanCursor } = binding
 export default binding

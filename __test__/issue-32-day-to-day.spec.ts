@@ -173,3 +173,50 @@ describe('memory:// stores', () => {
     expect(after.tmp.filter((f) => !before.tmp.includes(f) && !f.startsWith('lancestore-'))).toEqual([])
   })
 })
+
+describe('scan', () => {
+  test('iterates every row once in bounded batches, filtered, as a snapshot; bad options reject with codes', async () => {
+    const store = await EmbeddingStore.open(dir.path, { dimension: 2, fields: { kind: 'string' } })
+    const n = 2_345
+    await store.addEmbeddings(
+      Array.from({ length: n }, (_, i) => ({ id: `r${i}`, vector: [i, 1], metadata: { kind: i % 5 === 0 ? 'five' : 'other', i } })),
+    )
+    const seen = new Map<string, { vector: Float32Array; metadata: unknown }>()
+    let added = false
+    for await (const row of store.scan({ batchSize: 100 })) {
+      if (!added) {
+        await store.addEmbeddings([{ id: 'late', vector: [0, 1] }]) // a snapshot: not seen by this scan
+        added = true
+      }
+      expect(seen.has(row.id)).toBe(false)
+      seen.set(row.id, row)
+    }
+    expect(seen.size).toBe(n)
+    expect(seen.get('r42')).toEqual({ id: 'r42', vector: new Float32Array([42, 1]), metadata: { kind: 'other', i: 42 } })
+    let fives = 0
+    for await (const row of store.scan({ filter: { kind: 'five' } })) {
+      expect((row.metadata as { kind: string }).kind).toBe('five')
+      fives++
+    }
+    expect(fives).toBe(469)
+    // Stopping early is fine (the iterator's return), and a full scan sees the late row.
+    for await (const row of store.scan()) {
+      expect(row.id).toBeDefined()
+      break
+    }
+    let all = 0
+    for await (const _ of store.scan({ batchSize: 100_000 })) all++
+    expect(all).toBe(n + 1)
+    const first = (options: unknown) => store.scan(options as never).next()
+    await expect(first({ batchSize: 0 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    await expect(first({ batchSize: 100_001 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    await expect(first({ filter: { kind: undefined } })).rejects.toMatchObject({ code: 'INVALID_FILTER' })
+    await expect(first({ filter: { undeclared: 1 } })).rejects.toMatchObject({ code: 'INVALID_FILTER' })
+    await expect(first({ batchsize: 5 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    const open = store.scan({ batchSize: 10 })
+    await open.next()
+    await store.close()
+    for (let i = 0; i < 9; i++) await open.next() // the rest of the batch already read
+    await expect(open.next()).rejects.toMatchObject({ code: 'STORE_CLOSED' }) // nothing more is read
+  })
+})

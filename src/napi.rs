@@ -7,6 +7,7 @@ mod json;
 mod options;
 mod progress;
 mod results;
+mod scan;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -21,8 +22,8 @@ use error::{BadArgument, settle, settle_args};
 use json::JsonInput;
 use napi::bindgen_prelude::Either;
 use options::{
-    AddOptions, CountOptions, CreateIndexOptions, DeleteByFilter, ImportOptions, OptimizeOptions, SearchOptions,
-    VersionsOptions,
+    AddOptions, CountOptions, CreateIndexOptions, DeleteByFilter, ImportOptions, OptimizeOptions, ScanOptions,
+    SearchOptions, VersionsOptions,
 };
 use results::{
     AddResult, DeleteResult, ImportResult, IndexReport, OptimizeResult, SearchHits, StoreStats, StoredEmbedding,
@@ -255,6 +256,32 @@ impl EmbeddingStore {
             args,
             |store, (ids, patch)| async move { store.update_metadata(ids, patch).await },
             UpdateResult::from,
+        )
+    }
+
+    /// Starts a scan of the stored rows (those matching `options.filter`), read `options.batchSize` at a
+    /// time from the version current now. Use `store.scan()`, the async iterator over it.
+    #[napi(ts_args_type = "options?: ScanOptions", ts_return_type = "Promise<ScanCursor>")]
+    pub fn open_scan<'env>(
+        &self,
+        env: &'env Env,
+        options: Option<Unknown<'env>>,
+    ) -> napi::Result<PromiseRaw<'env, scan::ScanCursor>> {
+        let args = optional_from_js::<ScanOptions>(env, options, "options", ScanOptions::KEYS).and_then(|o| {
+            let Some(o) = o else { return Ok((None, None)) };
+            let filter = o.filter.map(|f| f.parse("options.filter")).transpose()?;
+            let batch = match o.batch_size {
+                Some(n) => Some(store::config::integer_in("options.batchSize", n, 1, store::scan::MAX_SCAN_BATCH)?),
+                None => None,
+            };
+            Ok((filter, batch))
+        });
+        let store = Arc::clone(&self.inner);
+        self.call(
+            env,
+            args,
+            |inner, (filter, batch)| async move { inner.scan(filter.as_ref(), batch).await },
+            move |scan| scan::ScanCursor::new(store, scan),
         )
     }
 

@@ -28,6 +28,7 @@ mod registry;
 mod remote_error;
 pub mod resident;
 mod retry;
+pub mod scan;
 mod schema;
 mod search;
 mod secrets;

@@ -321,6 +321,21 @@ pub struct CountOptions {
     pub filter: Option<FilterInput>,
 }
 
+/// Options for `EmbeddingStore.scan`.
+#[napi(object, object_to_js = false)]
+#[derive(Default)]
+pub struct ScanOptions {
+    /// Only rows matching this filter over declared `fields`. Default: every row.
+    #[napi(ts_type = "Record<string, unknown>")]
+    pub filter: Option<FilterInput>,
+    /// Rows read per batch (what is held in memory at a time): an integer from 1 to 100000. Default `1000`.
+    pub batch_size: Option<f64>,
+}
+
+impl ScanOptions {
+    pub const KEYS: &'static [&'static str] = &["filter", "batchSize"];
+}
+
 /// Options for `EmbeddingStore.versions`.
 #[napi(object, object_to_js = false)]
 #[derive(Default)]

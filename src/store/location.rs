@@ -36,7 +36,7 @@ pub enum Location {
         /// LanceDB storage options (`aws_endpoint`, `timeout`, …), defaults filled in.
         options: HashMap<String, String>,
         /// Its credentials and secret options, masked in every message while the store lives.
-        #[expect(dead_code, reason = "held, never read: holding it keeps these secrets masked")]
+        #[allow(dead_code, reason = "held, never read: holding it keeps these secrets masked")]
         secrets: secrets::Held,
     },
     /// `memory://name`: LanceDB's in-memory object store, held by this process's one connection to the
