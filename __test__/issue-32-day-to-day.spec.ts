@@ -220,3 +220,49 @@ describe('scan', () => {
     await expect(open.next()).rejects.toMatchObject({ code: 'STORE_CLOSED' }) // nothing more is read
   })
 })
+
+describe('lancestore export', () => {
+  const { spawnSync } = require('node:child_process') as typeof import('node:child_process')
+  const cli = join(__dirname, '..', 'bin', 'lancestore.js')
+  const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' })
+
+  test.each(['jsonl', 'npy'])('import → export (%s) → import gives equal rows', async (format) => {
+    const source = join(dir.path, 'source')
+    const store = await EmbeddingStore.open(source, { dimension: 4, fields: { kind: 'string' } })
+    const items = Array.from({ length: 1_234 }, (_, i) => ({
+      id: i % 7 === 0 ? `quo"te\\${i} ✓` : `r${i}`,
+      vector: new Float32Array([i, -i / 3, Math.fround(1 / (i + 1)), 1e-30]),
+      metadata: i % 5 === 0 ? null : { kind: i % 2 ? 'odd' : 'even', i, nested: { list: [i, 'x'] } },
+    }))
+    await store.addEmbeddings(items)
+    await store.close()
+    const file = join(dir.path, `out.${format}`)
+    const exported = run('export', source, file, '--json', '--batch-size', '100')
+    expect(exported.stderr.split('\n').filter((l) => /error/i.test(l))).toEqual([])
+    expect(exported.status).toBe(0)
+    expect(JSON.parse(exported.stdout).rows).toBe(1_234)
+    const target = join(dir.path, 'target')
+    const args = ['import', target, file, '--dimension', '4', '--fields', 'kind:string', '--json']
+    if (format === 'npy') args.push('--ids', join(dir.path, 'out.ids.jsonl'))
+    const imported = run(...args)
+    expect(imported.status).toBe(0)
+    expect(JSON.parse(imported.stdout).added).toBe(1_234)
+    const copy = await EmbeddingStore.open(target)
+    const got = await copy.get(items.map((item) => item.id))
+    got.forEach((row, i) => {
+      expect(row!.vector).toEqual(items[i].vector)
+      expect(row!.metadata).toEqual(items[i].metadata)
+    })
+    expect(await copy.count({ filter: { kind: 'odd' } })).toBe(items.filter((item) => item.metadata?.kind === 'odd').length)
+    await copy.close()
+
+    // A filter exports only what it matches; a bad format or filter is an error with a code or usage exit.
+    const some = run('export', source, join(dir.path, `some.${format}`), '--filter', '{"kind":"even"}', '--json')
+    expect(JSON.parse(some.stdout).rows).toBe(items.filter((item) => item.metadata?.kind === 'even').length)
+    expect(run('export', source, join(dir.path, 'x.csv')).status).toBe(1)
+    const bad = run('export', source, join(dir.path, `bad.${format}`), '--filter', '{"nope":1}')
+    expect(bad.status).toBe(2)
+    expect(bad.stderr).toContain('INVALID_FILTER')
+    expect(run('export', join(dir.path, 'missing'), file).status).toBe(1)
+  })
+})

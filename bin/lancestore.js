@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The `lancestore` command line: a thin layer over the library for the jobs people do by hand —
-// import, stats, search, get, index, optimize. Arguments are parsed by commander. Exit codes: 0 ok,
+// import, export, stats, search, get, index, optimize. Arguments are parsed by commander. Exit codes: 0 ok,
 // 1 usage error, 2 the store's typed error (its `code` is printed). `--json` prints one JSON document on
 // stdout; progress goes to stderr (a bar with rate and ETA on a terminal, plain lines otherwise).
 'use strict'
@@ -8,6 +8,7 @@
 const fs = require('node:fs')
 const { Command, CommanderError, InvalidArgumentError } = require('commander')
 const { EmbeddingStore } = require('..')
+const { exportStore } = require('./export')
 const { progressPrinter } = require('./progress')
 
 const USAGE = 1
@@ -150,6 +151,32 @@ function program() {
       ).finally(progress.end)
       const rate = Math.round(result.added / (result.ms / 1000 || 1))
       print(command, result, (r) => `imported ${r.added} rows in ${(r.ms / 1000).toFixed(1)} s (${rate}/s); ${r.rows} rows, version ${r.version}`)
+    })
+
+  cli
+    .command('export')
+    .description('write the rows to a file import reads back (jsonl; or npy + <file>.ids.jsonl)')
+    .argument('<dir>', 'store directory or s3://bucket/prefix')
+    .argument('<file>', 'the file to write (.jsonl, or .npy)')
+    .option('--format <format>', 'jsonl or npy (default: from the extension)')
+    .option('--filter <json>', 'only the rows matching this filter', json('--filter'))
+    .option('--batch-size <n>', 'rows read at a time', integer('--batch-size'), 1_000)
+    .action(async (dir, file, options, command) => {
+      const format = options.format ?? (/\.npy$/i.test(file) ? 'npy' : /\.(jsonl|ndjson)$/i.test(file) ? 'jsonl' : null)
+      if (format !== 'jsonl' && format !== 'npy') {
+        throw new UsageError(`--format must be jsonl or npy (could not tell from ${JSON.stringify(file)})`)
+      }
+      if (format === 'npy' && !/\.npy$/i.test(file)) throw new UsageError('an npy export file must end in .npy')
+      const progress = progressPrinter(process.stderr, 'export')
+      const result = await withStore(dir, command.optsWithGlobals(), (store) =>
+        exportStore(store, file, {
+          format,
+          filter: options.filter,
+          batchSize: options.batchSize,
+          onRows: (rows) => progress.update({ phase: 'read', rows }),
+        }),
+      ).finally(progress.end)
+      print(command, result, (r) => `exported ${r.rows} rows to ${r.files.join(' and ')}`)
     })
 
   cli
