@@ -78,6 +78,12 @@ export declare class EmbeddingStore {
    */
   openScan(options?: ScanOptions): Promise<ScanCursor>
   /**
+   * Writes the stored rows (those matching `options.filter`) to `path` as Parquet — columns `id`, `vector`
+   * (fixed-size list of float32), `metadata` (JSON text) — which `importFile` reads back; streamed, and
+   * renamed into place only when complete. Resolves the rows written. Used by `lancestore export`.
+   */
+  exportParquet(path: string, options?: CountOptions): Promise<number>
+  /**
    * The newest kept table versions (`options.limit`, default 100), newest first: `{ version, timestamp, rows }`.
    * Versions older than `retainVersionsSeconds` are pruned by `optimize` and no longer listed.
    */

@@ -226,7 +226,7 @@ describe('lancestore export', () => {
   const cli = join(__dirname, '..', 'bin', 'lancestore.js')
   const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' })
 
-  test.each(['jsonl', 'npy'])('import → export (%s) → import gives equal rows', async (format) => {
+  test.each(['jsonl', 'npy', 'parquet'])('import → export (%s) → import gives equal rows', async (format) => {
     const source = join(dir.path, 'source')
     const store = await EmbeddingStore.open(source, { dimension: 4, fields: { kind: 'string' } })
     const items = Array.from({ length: 1_234 }, (_, i) => ({

@@ -1,5 +1,5 @@
 // `lancestore export`: a store's rows written to a file `import` reads back — JSON Lines (one
-// `{ id, vector, metadata }` record per line), or NumPy (`<file>.npy`, float32 [rows, dimension], with the ids and
+// `{ id, vector, metadata }` record per line), Parquet (written in Rust: `store.exportParquet`), or NumPy (`<file>.npy`, float32 [rows, dimension], with the ids and
 // metadata in `<file>.ids.jsonl`, row order, for `import --ids`). Streams through `store.scan()`: memory stays at
 // one batch whatever the table's size.
 'use strict'
@@ -39,10 +39,15 @@ function jsonLine(row, { vector = true } = {}) {
 }
 
 /**
- * Exports `store` (optionally only the rows matching `filter`) to `file` as `format` ('jsonl' or 'npy');
+ * Exports `store` (optionally only the rows matching `filter`) to `file` as `format` ('jsonl', 'parquet' or 'npy');
  * `onRows(n)` hears the running row count. Resolves `{ rows, files }`.
  */
 async function exportStore(store, file, { format, filter, batchSize, onRows = () => {} }) {
+  if (format === 'parquet') {
+    const rows = await store.exportParquet(file, { filter })
+    onRows(rows)
+    return { rows, files: [file] }
+  }
   const rowsIterable = store.scan({ filter, batchSize })
   if (format === 'jsonl') {
     const fd = fs.openSync(file, 'w')

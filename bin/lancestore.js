@@ -155,16 +155,17 @@ function program() {
 
   cli
     .command('export')
-    .description('write the rows to a file import reads back (jsonl; or npy + <file>.ids.jsonl)')
+    .description('write the rows to a file import reads back (jsonl, parquet, or npy + <file>.ids.jsonl)')
     .argument('<dir>', 'store directory or s3://bucket/prefix')
-    .argument('<file>', 'the file to write (.jsonl, or .npy)')
-    .option('--format <format>', 'jsonl or npy (default: from the extension)')
+    .argument('<file>', 'the file to write (.jsonl, .parquet or .npy)')
+    .option('--format <format>', 'jsonl, parquet or npy (default: from the extension)')
     .option('--filter <json>', 'only the rows matching this filter', json('--filter'))
     .option('--batch-size <n>', 'rows read at a time', integer('--batch-size'), 1_000)
     .action(async (dir, file, options, command) => {
-      const format = options.format ?? (/\.npy$/i.test(file) ? 'npy' : /\.(jsonl|ndjson)$/i.test(file) ? 'jsonl' : null)
-      if (format !== 'jsonl' && format !== 'npy') {
-        throw new UsageError(`--format must be jsonl or npy (could not tell from ${JSON.stringify(file)})`)
+      const format =
+        options.format ?? (/\.npy$/i.test(file) ? 'npy' : /\.(jsonl|ndjson)$/i.test(file) ? 'jsonl' : /\.(parquet|pq)$/i.test(file) ? 'parquet' : null)
+      if (format !== 'jsonl' && format !== 'npy' && format !== 'parquet') {
+        throw new UsageError(`--format must be jsonl, parquet or npy (could not tell from ${JSON.stringify(file)})`)
       }
       if (format === 'npy' && !/\.npy$/i.test(file)) throw new UsageError('an npy export file must end in .npy')
       const progress = progressPrinter(process.stderr, 'export')

@@ -285,6 +285,31 @@ impl EmbeddingStore {
         )
     }
 
+    /// Writes the stored rows (those matching `options.filter`) to `path` as Parquet — columns `id`, `vector`
+    /// (fixed-size list of float32), `metadata` (JSON text) — which `importFile` reads back; streamed, and
+    /// renamed into place only when complete. Resolves the rows written. Used by `lancestore export`.
+    #[napi(ts_args_type = "path: string, options?: CountOptions", ts_return_type = "Promise<number>")]
+    pub fn export_parquet<'env>(
+        &self,
+        env: &'env Env,
+        path: Unknown<'env>,
+        options: Option<Unknown<'env>>,
+    ) -> napi::Result<PromiseRaw<'env, f64>> {
+        let args = from_js::<String>(env, &path, "path").and_then(|path| {
+            let filter = optional_from_js::<CountOptions>(env, options, "options", &["filter"])?
+                .and_then(|o| o.filter)
+                .map(|f| f.parse("options.filter"))
+                .transpose()?;
+            Ok((path, filter))
+        });
+        self.call(
+            env,
+            args,
+            |store, (path, filter)| async move { store.export_parquet(&path, filter.as_ref()).await },
+            |rows| rows as f64,
+        )
+    }
+
     /// The newest kept table versions (`options.limit`, default 100), newest first: `{ version, timestamp, rows }`.
     /// Versions older than `retainVersionsSeconds` are pruned by `optimize` and no longer listed.
     #[napi(ts_args_type = "options?: VersionsOptions", ts_return_type = "Promise<VersionInfo[]>")]

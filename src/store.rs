@@ -10,6 +10,7 @@ pub mod cache;
 mod compaction;
 pub mod config;
 pub mod error;
+mod export;
 pub mod fields;
 mod filter;
 pub mod import;

@@ -353,7 +353,7 @@ async function fuzzRunner(dir, fuzzSeed, calls) {
     }
   }
   fuzzPaths.push(...mangled)
-  const methods = ['addEmbeddings', 'upsertEmbeddings', 'search', 'count', 'get', 'delete', 'stats', 'version', 'optimize', 'createIndex', 'importFile', 'updateMetadata', 'versions', 'restore']
+  const methods = ['addEmbeddings', 'upsertEmbeddings', 'search', 'count', 'get', 'delete', 'stats', 'version', 'optimize', 'createIndex', 'importFile', 'updateMetadata', 'versions', 'restore', 'openScan']
   const writes = new Set(['addEmbeddings', 'upsertEmbeddings', 'delete', 'optimize', 'createIndex', 'importFile', 'updateMetadata', 'restore'])
   let rejected = 0
   for (let i = 0; i < calls; i++) {

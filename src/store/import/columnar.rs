@@ -226,7 +226,7 @@ fn items(batch: &RecordBatch, columns: &Columns, name: &str, first: u64) -> Resu
     let list_type = DataType::List(Arc::new(Field::new("item", DataType::Float32, true)));
     let vectors = cast(batch.column(columns.vector), &list_type, columns.vector)?;
     let vectors = vectors.as_list::<i32>();
-    let metadata = metadata_rows(batch, &columns.metadata, name)?;
+    let metadata = metadata_rows(batch, &columns.metadata, name, first)?;
     (0..batch.num_rows())
         .map(|i| {
             if ids.is_null(i) {
@@ -254,9 +254,14 @@ fn items(batch: &RecordBatch, columns: &Columns, name: &str, first: u64) -> Resu
 
 /// Each row's metadata columns as a JSON object (`None` when the row has no non-null value), through
 /// arrow-json so every Arrow type gets its JSON form; `None` when there are no metadata columns.
-fn metadata_rows(batch: &RecordBatch, indices: &[usize], name: &str) -> Result<Option<Vec<Option<Value>>>> {
+fn metadata_rows(batch: &RecordBatch, indices: &[usize], name: &str, first: u64) -> Result<Option<Vec<Option<Value>>>> {
     if indices.is_empty() {
         return Ok(None);
+    }
+    if let [only] = indices
+        && let Some(texts) = json_metadata_column(batch, *only)
+    {
+        return json_metadata(texts, name, first).map(Some);
     }
     let projected = batch.project(indices).map_err(|e| StoreError::Internal(format!("projecting {name}: {e}")))?;
     let mut writer = arrow_json::LineDelimitedWriter::new(Vec::new());
@@ -282,4 +287,33 @@ fn metadata_rows(batch: &RecordBatch, indices: &[usize], name: &str) -> Result<O
         )));
     }
     Ok(Some(rows))
+}
+
+/// The column at `index` when it is the metadata as JSON text: a string column named `metadata` (what
+/// `lancestore export --format parquet` writes, and the shape of a JSONL record's `metadata` object).
+fn json_metadata_column(batch: &RecordBatch, index: usize) -> Option<&arrow_array::StringArray> {
+    let field = batch.schema_ref().field(index);
+    if field.name() != crate::store::schema::METADATA {
+        return None;
+    }
+    batch.column(index).as_any().downcast_ref::<arrow_array::StringArray>()
+}
+
+/// Each row's metadata from JSON text: an object, or `None` for a null (or `null`) value; anything else
+/// is refused, naming the row.
+fn json_metadata(texts: &arrow_array::StringArray, name: &str, first: u64) -> Result<Vec<Option<Value>>> {
+    let at = |i: usize| format!("{name} row {}, column \"metadata\"", first + i as u64);
+    (0..texts.len())
+        .map(|i| {
+            if texts.is_null(i) {
+                return Ok(None);
+            }
+            match serde_json::from_str::<Value>(texts.value(i)) {
+                Ok(Value::Null) => Ok(None),
+                Ok(value @ Value::Object(_)) => Ok(Some(value)),
+                Ok(_) => Err(StoreError::invalid(at(i), "it is not a JSON object")),
+                Err(e) => Err(StoreError::invalid(at(i), format!("it is not JSON: {e}"))),
+            }
+        })
+        .collect()
 }
