@@ -147,7 +147,7 @@ mod tests {
         let items: Vec<Item> = (0..40_000)
             .map(|i| Item {
                 id: format!("r{i}"),
-                vector: vec![i as f32, -0.0],
+                vector: vec![(i + 1) as f32, -0.0],
                 metadata: (i % 3 != 0).then(|| json!({ "section": if i % 2 == 0 { "even" } else { "odd" }, "i": i })),
             })
             .collect();
@@ -156,7 +156,7 @@ mod tests {
         assert_eq!(store.export_parquet(&file.to_string_lossy(), None).await?, 40_000);
         let some = dir.path().join("some.parquet");
         assert_eq!(store.export_parquet(&some.to_string_lossy(), Some(&json!({ "section": "nope" }))).await?, 0);
-        let copy = Store::open(&dir.path().join("copy").to_string_lossy(), with_fields()).await?;
+        let copy = Arc::new(Store::open(&dir.path().join("copy").to_string_lossy(), with_fields()).await?);
         let request =
             |file: &std::path::Path| ImportRequest { path: file.to_string_lossy().into_owned(), ..Default::default() };
         assert_eq!(copy.import_file(request(&file), None).await?.added, 40_000);

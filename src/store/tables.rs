@@ -30,7 +30,7 @@ pub async fn drop(path: &str, table: &str, storage: Option<&StorageOptions>) -> 
     }
     let shared = registry::connect(&location, Duration::ZERO).await?;
     let names = shared.connection.table_names().execute().await.map_err(StoreError::lance("listing tables"))?;
-    let existed = names.iter().any(|name| *name == table);
+    let existed = names.contains(&table);
     if existed {
         shared.connection.drop_table(&table, &[]).await.map_err(StoreError::lance("dropping the table"))?;
     }

@@ -33,7 +33,7 @@ impl Store {
             return Err(StoreError::invalid("options.limit", "it must be at least 1"));
         }
         let mut listed = handles.table.list_versions().await.map_err(StoreError::lance("listing versions"))?;
-        listed.sort_by(|a, b| b.version.cmp(&a.version));
+        listed.sort_by_key(|v| std::cmp::Reverse(v.version));
         listed.truncate(limit);
         let reader = own_handle(&handles).await?;
         let mut versions = Vec::with_capacity(listed.len());
