@@ -18,7 +18,7 @@ impl Store {
         check_id_list(&ids)?;
         // The resident copy holds id → vector and metadata: at the latest version it answers without a scan.
         if let Some(resident) = &self.resident {
-            let version = handles.version().await?;
+            let version = self.read_version(&handles).await?;
             if let Some(items) = resident.get(version, &ids) {
                 return Ok(items);
             }
@@ -53,6 +53,7 @@ impl Store {
 
     /// The table's latest committed version.
     pub async fn version(&self) -> Result<u64> {
-        self.handles()?.version().await
+        let handles = self.handles()?;
+        self.read_version(&handles).await
     }
 }

@@ -174,7 +174,7 @@ impl Store {
     /// the rows it removes; otherwise every id, counted by LanceDB.
     async fn ids_to_delete(&self, handles: &Handles, ids: &[String]) -> Result<(String, Option<usize>)> {
         if let Some(resident) = &self.resident {
-            let version = handles.version().await?;
+            let version = self.read_version(handles).await?;
             if let Some(stored) = resident.stored(version, ids) {
                 return Ok((filter::id_in(stored.iter().copied()), Some(stored.len())));
             }
@@ -231,7 +231,7 @@ impl Store {
     /// resident copy's id map when it holds the latest version, else queried from LanceDB.
     pub(super) async fn reject_stored_ids(&self, handles: &Handles, items: &[Item]) -> Result<()> {
         if let Some(resident) = &self.resident {
-            let version = handles.version().await?;
+            let version = self.read_version(handles).await?;
             if let Some(stored) = resident.first_stored(version, items.iter().map(|item| item.id.as_str())) {
                 return match stored {
                     Some(id) => Err(StoreError::DuplicateId { id, reason: "it is already in the store".into() }),
