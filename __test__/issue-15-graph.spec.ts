@@ -80,8 +80,17 @@ test('createIndex({ kind: "hnsw" }) builds the graph; hits carry exact scores an
     const twin = exact.find((h) => h.id === hit.id)
     if (twin) expect(hit.score).toBe(twin.score)
   }
-  // A wider `ef` is accepted and never lowers recall here.
-  expect((await store.search(set.query(7), { ef: 400 })).map((h) => h.id)).toEqual(exact.slice(0, 10).map((h) => h.id))
+  // A wider `ef` is accepted and does not lower recall: over 30 queries against the exact top 10 (one query could
+  // miss a row either way: the graph is built by several threads, so it differs from build to build).
+  let atDefault = 0
+  let wide = 0
+  for (let q = 0; q < 30; q++) {
+    const truth = (await store.search(set.query(q), { exact: true })).map((h) => h.id)
+    atDefault += (await store.search(set.query(q))).filter((h) => truth.includes(h.id)).length
+    wide += (await store.search(set.query(q), { ef: 400 })).filter((h) => truth.includes(h.id)).length
+  }
+  expect(wide).toBeGreaterThanOrEqual(atDefault)
+  expect(wide / 300).toBeGreaterThanOrEqual(0.99)
   await store.close()
 })
 
