@@ -10,13 +10,12 @@ use std::sync::Arc;
 use arrow_array::RecordBatch;
 use arrow_schema::{Field, Schema};
 use futures::StreamExt;
-use lancedb::query::{ExecutableQuery, QueryBase, Select};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
 use super::error::{Result, StoreError};
-use super::{Store, filter, schema};
+use super::{Store, schema};
 
 /// Rows per Parquet row group (and so the most held in memory while writing).
 const ROWS_PER_GROUP: usize = 16_384;
@@ -25,15 +24,7 @@ impl Store {
     /// Writes the rows matching `filter` (every row without one) to `path` as Parquet; resolves the rows written.
     pub async fn export_parquet(&self, path: &str, filter: Option<&serde_json::Value>) -> Result<u64> {
         let handles = self.handles()?;
-        let predicate = match filter {
-            Some(filter) => filter::compile(filter, &self.layout.fields)?,
-            None => None,
-        };
-        let mut query = handles.table.query().select(Select::columns(&[schema::ID, schema::VECTOR, schema::METADATA]));
-        if let Some(predicate) = predicate {
-            query = query.only_if(predicate);
-        }
-        let mut stream = query.execute().await.map_err(StoreError::lance("starting the export"))?;
+        let mut stream = self.stored_rows(&handles, filter, "starting the export").await?;
         let target = std::path::PathBuf::from(path);
         let partial = target.with_file_name(format!(
             ".{}.partial-{}",

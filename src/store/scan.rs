@@ -8,7 +8,7 @@ use lancedb::query::{ExecutableQuery, QueryBase, Select};
 
 use super::error::{Result, StoreError};
 use super::model::StoredItem;
-use super::{Store, filter, schema};
+use super::{Handles, Store, filter, schema};
 
 /// Rows per batch when the caller does not say.
 pub const DEFAULT_SCAN_BATCH: usize = 1_000;
@@ -31,6 +31,18 @@ impl Store {
         if !(1..=MAX_SCAN_BATCH).contains(&batch_rows) {
             return Err(StoreError::invalid("options.batchSize", format!("it must be from 1 to {MAX_SCAN_BATCH}")));
         }
+        let stream = self.stored_rows(&handles, filter, "starting a scan").await?;
+        Ok(Scan { stream: Some(stream), pending: VecDeque::new(), batch_rows })
+    }
+
+    /// LanceDB's stream of the stored rows (`id`, `vector`, `metadata`) matching `filter` (all without one),
+    /// at the version current now: what `scan` and the Parquet export read.
+    pub(super) async fn stored_rows(
+        &self,
+        handles: &Handles,
+        filter: Option<&serde_json::Value>,
+        action: &'static str,
+    ) -> Result<lancedb::arrow::SendableRecordBatchStream> {
         let predicate = match filter {
             Some(filter) => filter::compile(filter, &self.layout.fields)?,
             None => None,
@@ -39,8 +51,7 @@ impl Store {
         if let Some(predicate) = predicate {
             query = query.only_if(predicate);
         }
-        let stream = query.execute().await.map_err(StoreError::lance("starting a scan"))?;
-        Ok(Scan { stream: Some(stream), pending: VecDeque::new(), batch_rows })
+        query.execute().await.map_err(StoreError::lance(action))
     }
 }
 
