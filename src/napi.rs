@@ -17,13 +17,15 @@ use napi::bindgen_prelude::{PromiseRaw, ToNapiValue, Unknown};
 use napi_derive::napi;
 
 use crate::store::{self, Store};
-use convert::{Args, from_js, items_from_js, open_options, optional_from_js, query_from_js, tables_storage};
+use convert::{
+    Args, filter_option, from_js, items_from_js, open_options, optional_from_js, query_from_js, tables_storage,
+};
 use error::{BadArgument, settle, settle_args};
 use json::JsonInput;
 use napi::bindgen_prelude::Either;
 use options::{
-    AddOptions, CountOptions, CreateIndexOptions, DeleteByFilter, ImportOptions, OptimizeOptions, ScanOptions,
-    SearchOptions, VersionsOptions,
+    AddOptions, CreateIndexOptions, DeleteByFilter, ImportOptions, OptimizeOptions, ScanOptions, SearchOptions,
+    VersionsOptions,
 };
 use results::{
     AddResult, DeleteResult, ImportResult, IndexReport, OptimizeResult, SearchHits, StoreStats, StoredEmbedding,
@@ -189,8 +191,7 @@ impl EmbeddingStore {
     /// Number of stored embeddings, or of those matching `options.filter`. Rejects `INVALID_FILTER`.
     #[napi(ts_args_type = "options?: CountOptions", ts_return_type = "Promise<number>")]
     pub fn count<'env>(&self, env: &'env Env, options: Option<Unknown<'env>>) -> napi::Result<PromiseRaw<'env, f64>> {
-        let filter = optional_from_js::<CountOptions>(env, options, "options", &["filter"])
-            .and_then(|o| Ok(o.and_then(|o| o.filter).map(|f| f.parse("options.filter")).transpose()?));
+        let filter = filter_option(env, options);
         self.call(env, filter, |store, filter| async move { store.count(filter.as_ref()).await }, |n| n as f64)
     }
 
@@ -295,13 +296,7 @@ impl EmbeddingStore {
         path: Unknown<'env>,
         options: Option<Unknown<'env>>,
     ) -> napi::Result<PromiseRaw<'env, f64>> {
-        let args = from_js::<String>(env, &path, "path").and_then(|path| {
-            let filter = optional_from_js::<CountOptions>(env, options, "options", &["filter"])?
-                .and_then(|o| o.filter)
-                .map(|f| f.parse("options.filter"))
-                .transpose()?;
-            Ok((path, filter))
-        });
+        let args = from_js::<String>(env, &path, "path").and_then(|path| Ok((path, filter_option(env, options)?)));
         self.call(
             env,
             args,

@@ -103,6 +103,12 @@ pub fn open_options<'env>(env: &'env Env, value: Option<Unknown<'env>>) -> Args<
     from_js(env, &value, "options")
 }
 
+/// The filter of a `{ filter? }` options object (`count`, `exportParquet`), parsed strictly (`FilterInput`).
+pub fn filter_option<'env>(env: &'env Env, value: Option<Unknown<'env>>) -> Args<'env, Option<serde_json::Value>> {
+    let options = optional_from_js::<options::CountOptions>(env, value, "options", &["filter"])?;
+    Ok(options.and_then(|o| o.filter).map(|f| f.parse("options.filter")).transpose()?)
+}
+
 /// The storage settings of `tables` / `dropTable` options (`{ storage? }`), unknown keys refused at both levels.
 pub fn tables_storage<'env>(env: &'env Env, value: Option<Unknown<'env>>) -> Args<'env, Option<store::StorageOptions>> {
     let Some(value) = value else { return Ok(None) };
