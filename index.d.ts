@@ -49,6 +49,12 @@ export declare class EmbeddingStore {
    * Rejects `DIMENSION_MISMATCH` on a wrong length, `INVALID_VECTOR`, `INVALID_ARGUMENT`, `STORE_CLOSED`.
    */
   search(query: Float32Array | number[], options?: SearchOptions): Promise<SearchHit[]>
+  /**
+   * The rows whose `'text'` field best matches `text` (BM25: word frequency weighed by rarity), best first.
+   * The field's full-text index is built by the first such search (and by `optimize()`); later rows are
+   * found at once. Rejects `INVALID_ARGUMENT` (blank or too long `text`, no `'text'` field), `INVALID_FILTER`, `STORE_CLOSED`.
+   */
+  searchText(text: string, options?: TextSearchOptions): Promise<TextHit[]>
   /** Row count, version, query-cache counters, operation counts and latency summaries. */
   stats(): Promise<StoreStats>
   /** Number of stored embeddings, or of those matching `options.filter`. Rejects `INVALID_FILTER`. */
@@ -128,7 +134,7 @@ export declare class EmbeddingStore {
   /** The metric fixed when the table was created. */
   get metric(): 'cosine' | 'l2' | 'dot'
   /** The declared metadata fields and their types. */
-  get fields(): Record<string, 'string' | 'int' | 'float' | 'bool' | 'string[]'>
+  get fields(): Record<string, 'string' | 'int' | 'float' | 'bool' | 'string[]' | 'text' | `text:${string}`>
   /** The table name. */
   get table(): string
   /** The store's directory, as an absolute path, or its `s3://` URL. */
@@ -389,8 +395,8 @@ export interface OpenOptions {
   metric?: 'cosine' | 'l2' | 'dot'
   /** Most searches this store runs at once; more wait their turn, so memory stays bounded under load. An integer from 1 to 1024. Default `8`. */
   maxConcurrentSearches?: number
-  /** Typed metadata fields stored as real columns so `filter` can use them, e.g. `{ section: 'string', year: 'int', tags: 'string[]' }`. Names: a letter or `_`, then letters, digits, `_`. Fixed when the table is created; the values are read from each item's `metadata`. Default: none. */
-  fields?: Record<string, 'string' | 'int' | 'float' | 'bool' | 'string[]'>
+  /** Typed metadata fields stored as real columns so `filter` can use them, e.g. `{ section: 'string', year: 'int', tags: 'string[]', body: 'text' }`. A `'text'` field (English; `'text:french'` etc. for another language) is also searched by its words (`searchText`, `search` with `text`). Names: a letter or `_`, then letters, digits, `_`. Fixed when the table is created; the values are read from each item's `metadata`. Default: none. */
+  fields?: Record<string, 'string' | 'int' | 'float' | 'bool' | 'string[]' | 'text' | `text:${string}`>
   /** Keep a vector index built and fresh in the background: an `"auto"` index is built once the table is large enough for one to pay off (the in-memory `hnsw` graph from 2,000 rows for tables held in memory; LanceDB's `ivf_hnsw_sq` from 5,000 rows for tables over the memory budget); later writes add new rows to it, and it is rebuilt when removed rows pile up (graph) or the table has grown about 4× (LanceDB). Searches stay correct meanwhile (rows not yet indexed are searched exactly). `createIndex({ kind: 'none' })` pauses it for this store object. Default `true`. */
   autoIndex?: boolean
   /** Tuning knobs; see `PerformanceConfig`. */
@@ -505,6 +511,14 @@ export interface SearchHit {
   distance: number
   /** The stored metadata object, or `null`. */
   metadata: Record<string, unknown> | null
+  /** Hybrid search (`text` given) only: the vector score (what `score` is in a vector search). */
+  vectorScore?: number
+  /** Hybrid search only: the hit's rank (from 1) among the vector side's candidates, or `null` when only the words found it. */
+  vectorRank?: number | null
+  /** Hybrid search only: the hit's rank (from 1) among the words side's candidates, or `null` when only the vector found it. */
+  textRank?: number | null
+  /** Hybrid search only: the BM25 score of the words in the hit's text field, or `null` when only the vector found it. */
+  textScore?: number | null
 }
 
 /** Options for `EmbeddingStore.search`. */
@@ -523,6 +537,12 @@ export interface SearchOptions {
   ef?: number
   /** `true` skips the vector index: an exact search over every row. Default `false`. */
   exact?: boolean
+  /** Words to search for too: a hybrid search over the vector and a `'text'` field (BM25), fused by reciprocal rank (see "Full-text and hybrid search" in the README). Each hit's `score` is then the fused score, and `threshold` applies to `vectorScore`. Non-blank, at most 4096 bytes. Default: none (a vector search). */
+  text?: string
+  /** With `text`: the `'text'` field searched. Default: the store's only `'text'` field (required when it has several). */
+  textField?: string
+  /** With `text`: reciprocal rank fusion's `k` (a hit at rank `r` on one side adds `1 / (k + r)`); smaller favours each side's top hits. An integer from 0 to 1000000. Default `60`. */
+  rrfK?: number
 }
 
 /** Object-storage settings for an `s3://bucket/prefix` store. Every field is optional: credentials, region and endpoint also come from the usual environment variables (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION`, `AWS_ENDPOINT`, `AWS_ALLOW_HTTP`) and `~/.aws` profiles. Secrets never appear in error messages or `stats()`. */
@@ -593,12 +613,48 @@ export interface StoreStats {
   upsertLatency: LatencySummary
   /** Compaction state. */
   optimize: OptimizeStats
+  /** Each `'text'` field's full-text index (empty when the store has none). */
+  text: Array<TextIndexStats>
 }
 
 /** Options for `EmbeddingStore.tables` and `EmbeddingStore.dropTable`. */
 export interface TablesOptions {
   /** Object-storage settings, for an `s3://` path (as in `open`). */
   storage?: StorageOptions
+}
+
+/** One `searchText` result. */
+export interface TextHit {
+  /** The stored id. */
+  id: string
+  /** The BM25 score of the words in the text field: larger is a better match. */
+  score: number
+  /** The stored metadata object, or `null`. */
+  metadata: Record<string, unknown> | null
+}
+
+/** A `'text'` field's full-text index in `stats().text`. */
+export interface TextIndexStats {
+  /** The field. */
+  field: string
+  /** The language its words are stemmed in (`"English"` for `'text'`). */
+  language: string
+  /** Whether its full-text index exists: built by the first `searchText` or hybrid `search`, and by `optimize()`. */
+  indexed: boolean
+  /** Rows written since the index was built or last folded in by `optimize()` (all rows before it exists): still found by text searches, which scan them. */
+  unindexedRows: number
+}
+
+/** Options for `EmbeddingStore.searchText`. */
+export interface TextSearchOptions {
+  /** Most hits to return: an integer from 1 to 10000. Default `10`. */
+  limit?: number
+  /** Minimum BM25 `score` a hit needs to be returned. Default: none. */
+  threshold?: number
+  /** Only rows matching this filter over declared `fields` (as in `search`), applied before the top-k. Default: none. */
+  filter?: Record<string, unknown>
+  /** The `'text'` field searched. Default: the store's only `'text'` field (required when it has several). */
+  textField?: string
 }
 
 /** What `updateMetadata` wrote. */

@@ -203,7 +203,7 @@ describe('LlamaIndex.TS adapter', () => {
     await store.close()
   })
 
-  test('mmr mode, unsupported modes and wrong dimensions reject with codes', async () => {
+  test('mmr, hybrid and text_search modes; unsupported modes and wrong dimensions reject with codes', async () => {
     const store = new LlamaIndexStore({ path: dir.path, embedModel: new BagOfWords() })
     const same = await new BagOfWords().getTextEmbedding('apple pie')
     const other = await new BagOfWords().getTextEmbedding('banana bread')
@@ -216,7 +216,17 @@ describe('LlamaIndex.TS adapter', () => {
     expect(plain.ids.sort()).toEqual(['p1', 'p2'])
     const mmr = await store.query({ queryEmbedding: same, similarityTopK: 2, mode: 'mmr' as never, mmrThreshold: 0.25 })
     expect(mmr.ids[1]).toBe('b')
+    // hybrid: the words find "banana", the vector "apple pie"; fused by reciprocal rank.
+    const hybrid = await store.query({ queryEmbedding: same, queryStr: 'banana', similarityTopK: 3, mode: 'hybrid' as never })
+    // b: vector rank 3 and words rank 1 (1/63 + 1/61) beats p1/p2 (vector ranks 1 and 2 only).
+    expect(hybrid.ids[0]).toBe('b')
+    expect(hybrid.similarities[0]).toBeCloseTo(1 / 63 + 1 / 61, 12)
+    expect(hybrid.ids.slice(1).sort()).toEqual(['p1', 'p2'])
+    const words = await store.query({ queryStr: 'bread', similarityTopK: 3, mode: 'text_search' as never } as never)
+    expect(words.ids).toEqual(['b'])
+    expect(words.nodes?.[0].getContent(llamaindex().MetadataMode.NONE)).toBe('banana bread')
     await expect(store.query({ queryEmbedding: same, similarityTopK: 2, mode: 'hybrid' as never })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    await expect(store.query({ queryEmbedding: same, similarityTopK: 2, mode: 'svm' as never })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
     await expect(store.query({ queryEmbedding: [1, 2], similarityTopK: 2, mode: 'default' as never })).rejects.toMatchObject({ code: 'DIMENSION_MISMATCH' })
     await expect(store.add([new TextNode({ id_: 'x', text: 'x', embedding: [1, 2] })])).rejects.toMatchObject({ code: 'DIMENSION_MISMATCH' })
     await expect(store.add([new TextNode({ id_: 'y', text: 'y' })])).rejects.toMatchObject({ code: 'INVALID_VECTOR' })

@@ -53,18 +53,24 @@ function toFilter(filters) {
   return join === 'and' ? { $and: parts } : { $or: parts }
 }
 
+/** The declared `'text'` field holding each node's text, searched by the `hybrid` and `text_search` modes. */
+const NODE_TEXT = '_node_text'
+/** The query modes this store answers (LlamaIndex's `VectorStoreQueryMode` values). */
+const MODES = ['default', 'mmr', 'hybrid', 'text_search']
+
 function defineLlamaIndexStore({ BaseVectorStore, nodeToMetadata, metadataDictToNode, EmbeddingStore }) {
   /**
    * A LlamaIndex `BaseVectorStore` over one lancestore table. Each node is stored under its id with its
    * embedding, its text and node data in the metadata, and its source document's id in the declared
-   * field `ref_doc_id`. Filters use the fields declared with `fields`. Similarities are lancestore's scores.
+   * field `ref_doc_id`, and its text also in the `'text'` field `_node_text` (for the `hybrid` and
+   * `text_search` modes). Filters use the fields declared with `fields`. Similarities are lancestore's scores.
    */
   class LancestoreVectorStore extends BaseVectorStore {
     storesText = true
 
     constructor(config) {
       super(config ?? {})
-      this.lazy = new LazyStore(EmbeddingStore, config, { [REF_DOC_ID]: 'string' })
+      this.lazy = new LazyStore(EmbeddingStore, config, { [REF_DOC_ID]: 'string', [NODE_TEXT]: 'text' })
     }
 
     /** A store opened now (its table created with `config.dimension` if it does not exist). */
@@ -86,7 +92,8 @@ function defineLlamaIndexStore({ BaseVectorStore, nodeToMetadata, metadataDictTo
       const items = nodes.map((node, i) => {
         const vector = node?.embedding
         if (!vector) throw invalid(`nodes[${i}] has no embedding`, 'INVALID_VECTOR')
-        return { id: node.id_, vector, metadata: nodeToMetadata(node) }
+        const text = typeof node.getContent === 'function' ? node.getContent() : node.text
+        return { id: node.id_, vector, metadata: { ...nodeToMetadata(node), [NODE_TEXT]: typeof text === 'string' ? text : null } }
       })
       const store = await this.lazy.get(items[0].vector)
       await store.upsertEmbeddings(items)
@@ -103,14 +110,20 @@ function defineLlamaIndexStore({ BaseVectorStore, nodeToMetadata, metadataDictTo
     /**
      * The `similarityTopK` nodes nearest to `queryEmbedding`, within `filters` and `docIds` (source document
      * ids). Mode `mmr` picks them by maximal marginal relevance (`mmrThreshold` is lambda, default 0.5)
-     * from `4 × similarityTopK` candidates. Other modes need text search, which lancestore does not have yet:
-     * refused with `INVALID_ARGUMENT`.
+     * from `4 × similarityTopK` candidates. Mode `hybrid` fuses the vector and the words of `queryStr` (BM25
+     * over the nodes' text) by reciprocal rank (lancestore's hybrid search; `alpha` is not used); mode
+     * `text_search` ranks by the words alone (similarities are BM25 scores). Other modes are refused with
+     * `INVALID_ARGUMENT`.
      */
     async query(query) {
-      const vector = query?.queryEmbedding
-      if (!vector) throw invalid('the query needs `queryEmbedding`')
-      const mode = query.mode ?? 'default'
-      if (mode !== 'default' && mode !== 'mmr') throw invalid(`query mode ${JSON.stringify(mode)} is not supported`)
+      const mode = query?.mode ?? 'default'
+      if (!MODES.includes(mode)) throw invalid(`query mode ${JSON.stringify(mode)} is not supported (supported: ${MODES.join(', ')})`)
+      const vector = query.queryEmbedding
+      if (!vector && mode !== 'text_search') throw invalid('the query needs `queryEmbedding`')
+      const words = query.queryStr
+      if ((mode === 'hybrid' || mode === 'text_search') && typeof words !== 'string') {
+        throw invalid(`query mode ${JSON.stringify(mode)} needs \`queryStr\``)
+      }
       let filter = toFilter(query.filters)
       if (query.docIds) {
         const docs = { [REF_DOC_ID]: { $in: query.docIds } }
@@ -118,10 +131,15 @@ function defineLlamaIndexStore({ BaseVectorStore, nodeToMetadata, metadataDictTo
       }
       const k = query.similarityTopK
       const store = await this.lazy.get(vector)
+      const textField = NODE_TEXT
       const hits =
         mode === 'mmr'
           ? await searchDiverse(store, vector, { k, fetchK: 4 * k, lambda: query.mmrThreshold, filter })
-          : await store.search(vector, { limit: k, filter })
+          : mode === 'hybrid'
+            ? await store.search(vector, { limit: k, filter, text: words, textField })
+            : mode === 'text_search'
+              ? await store.searchText(words, { limit: k, filter, textField })
+              : await store.search(vector, { limit: k, filter })
       return {
         nodes: hits.map((hit) => metadataDictToNode(hit.metadata ?? {})),
         similarities: hits.map((hit) => hit.score),

@@ -31,7 +31,7 @@ function runOne(system, scenario) {
 const fmt = (x, digits = 2) => (x == null ? '—' : typeof x === 'number' ? (Math.abs(x) >= 1000 ? Math.round(x).toLocaleString('en-US') : x.toFixed(digits)) : String(x))
 const ratio = (a, b) => (a == null || b == null || b === 0 ? '—' : `${(a / b).toFixed(2)}×`)
 
-function table(results, importResult, objectStorage, churnResult, idsResult, callPathResult, memoryResult) {
+function table(results, importResult, objectStorage, churnResult, idsResult, callPathResult, memoryResult, textResult) {
   const lines = []
   const targets = []
   for (const spec of specs) {
@@ -182,6 +182,23 @@ function table(results, importResult, objectStorage, churnResult, idsResult, cal
   } else if (mem) {
     lines.push(`\n## memory://\n  failed: ${mem.error}`)
   }
+  const text = textResult
+  if (text && !text.error) {
+    lines.push(`\n## full-text and hybrid (${text.source}, ${text.n.toLocaleString('en-US')} rows with their descriptions as a 'text' field; ${text.queries} queries: held-out query vectors and their synopses; cache off)`)
+    lines.push(`searchText top-10 vs a reference BM25 (same tokenizer settings), ${text.agreement.queries} queries: overlap@10 ${fmt(text.agreement.overlapAt10, 3)}; first full-text index build ${fmt(text.indexBuildMs, 0)} ms`)
+    lines.push('| search | lancestore p50 (ms) | @lancedb/lancedb p50 (ms) | ratio |')
+    lines.push('| --- | ---: | ---: | ---: |')
+    lines.push(`| vector (graph) | ${fmt(text.lancestore.vectorMs.p50)} | | |`)
+    lines.push(`| words only (BM25) | ${fmt(text.lancestore.textMs.p50)} | ${fmt(text.lancedb.textMs.p50)} | ${ratio(text.lancestore.textMs.p50, text.lancedb.textMs.p50)} |`)
+    lines.push(`| hybrid (RRF, k = 60) | ${fmt(text.lancestore.hybridMs.p50)} | ${fmt(text.lancedb.hybridMs.p50)} | ${ratio(text.lancestore.hybridMs.p50, text.lancedb.hybridMs.p50)} |`)
+    const u = text.upkeep
+    lines.push(`${u.adds.toLocaleString('en-US')} single-row adds, each followed by searchText for its new word: found at once ${u.foundAtOnce}/${u.adds}; that search p50 ${fmt(u.searchMs.p50)} ms, p99 ${fmt(u.searchMs.p99)} ms; add p50 ${fmt(u.addMs.p50)} ms; automatic compactions (which fold new rows into the index) ${u.optimizeRuns}; rows not yet folded at the end ${u.unindexedRowsAtEnd}`)
+    targets.push(['text: overlap@10 with a reference BM25 ≥ 0.9', text.agreement.overlapAt10 >= 0.9])
+    targets.push(['hybrid p50 ≤ 3 ms', text.lancestore.hybridMs.p50 <= 3])
+    targets.push(['text: every new row found by the next search', u.foundAtOnce === u.adds])
+  } else if (text) {
+    lines.push(`\n## full-text and hybrid\n  failed: ${text.error}`)
+  }
   lines.push('\n## targets (lancestore)')
   lines.push('| target | result |')
   lines.push('| --- | --- |')
@@ -199,7 +216,7 @@ function versions() {
 
 /** Writes the table, JSON, SVG and Markdown of a finished run. */
 function report(doc) {
-  const text = table(doc.results, doc.import, doc.objectStorage, doc.churn, doc.ids, doc.callPath, doc.memory)
+  const text = table(doc.results, doc.import, doc.objectStorage, doc.churn, doc.ids, doc.callPath, doc.memory, doc.text)
   console.log(`# lancestore benchmark${doc.quick ? ' (quick)' : ''}, ${doc.date}`)
   console.log('Latencies: median over passes of per-query percentiles, warm-up excluded; ratios are lancestore ÷ @lancedb/lancedb (below 1 is faster for latency, above 1 is faster for throughput).')
   console.log(text)
@@ -245,8 +262,9 @@ function main() {
   const ids = !only || only === 'ids' ? runScript('ids') : null
   const callPath = !only || only === 'call-path' ? runScript('call-path') : null
   const memory = !only || only === 'memory' ? runScript('memory') : null
-  report({ date: started.toISOString(), quick, environment: versions(), results, import: imported, objectStorage, churn, ids, callPath, memory })
-  if ([imported, objectStorage, churn, ids, callPath, memory].some((r) => r?.error) || results.some((r) => r.error)) process.exitCode = 1
+  const text = !only || only === 'text' ? runScript('text') : null
+  report({ date: started.toISOString(), quick, environment: versions(), results, import: imported, objectStorage, churn, ids, callPath, memory, text })
+  if ([imported, objectStorage, churn, ids, callPath, memory, text].some((r) => r?.error) || results.some((r) => r.error)) process.exitCode = 1
 }
 
 main()

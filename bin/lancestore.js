@@ -43,7 +43,8 @@ function list(value) {
 function fieldTypes(value) {
   const fields = {}
   for (const pair of list(value)) {
-    const [name, type] = pair.split(':')
+    const at = pair.indexOf(':')
+    const [name, type] = at < 0 ? [pair, ''] : [pair.slice(0, at), pair.slice(at + 1)]
     if (!name || !type) throw new InvalidArgumentError(`--fields wants name:type pairs, got ${JSON.stringify(pair)}`)
     fields[name] = type
   }
@@ -123,7 +124,7 @@ function program() {
     .argument('<file>', 'the file to import')
     .option('--dimension <n>', 'vector length, for a new store', integer('--dimension'))
     .option('--metric <metric>', 'cosine, l2 or dot, for a new store')
-    .option('--fields <name:type,…>', 'declared metadata fields for filters, for a new store (string, int, float, bool, string[])', fieldTypes)
+    .option('--fields <name:type,…>', 'declared metadata fields, for a new store (string, int, float, bool, string[], text or text:<language>)', fieldTypes)
     .option('--format <format>', 'jsonl, npy, parquet or arrow (default: from the extension)')
     .option('--id-field <name>', 'field or column holding the id', 'id')
     .option('--vector-field <name>', 'field or column holding the vector', 'vector')
@@ -205,17 +206,25 @@ function program() {
 
   cli
     .command('search')
-    .description('the stored embeddings nearest to a vector')
+    .description('the stored embeddings nearest to a vector, best matching words (--text), or both (hybrid)')
     .argument('<dir>', 'store directory or s3://bucket/prefix')
-    .requiredOption('--vector <json|file>', 'the query: a JSON array, or a file holding one')
+    .option('--vector <json|file>', 'the query: a JSON array, or a file holding one')
+    .option('--text <words>', "words to search a 'text' field for (BM25); with --vector, a hybrid search")
+    .option('--text-field <name>', "the 'text' field to search (when the store has several)")
     .option('--limit <n>', 'how many results', integer('--limit'), 10)
     .option('--filter <json>', 'metadata filter, e.g. \'{"section":"libs"}\'', json('--filter'))
-    .option('--exact', 'exact search (no index)')
+    .option('--exact', 'exact vector search (no index)')
     .action(async (dir, options, command) => {
-      const vector = readVector(options.vector)
-      const hits = await withStore(dir, command.optsWithGlobals(), (store) =>
-        store.search(vector, { limit: options.limit, filter: options.filter, exact: options.exact }),
-      )
+      if (options.vector === undefined && options.text === undefined) {
+        throw new UsageError('give --vector, --text, or both')
+      }
+      const vector = options.vector === undefined ? undefined : readVector(options.vector)
+      const hits = await withStore(dir, command.optsWithGlobals(), (store) => {
+        const common = { limit: options.limit, filter: options.filter }
+        if (vector === undefined) return store.searchText(options.text, { ...common, textField: options.textField })
+        const words = options.text === undefined ? {} : { text: options.text, textField: options.textField }
+        return store.search(vector, { ...common, exact: options.exact, ...words })
+      })
       print(command, hits, (h) => h.map((hit) => `${hit.score.toFixed(4)}  ${hit.id}  ${JSON.stringify(hit.metadata ?? null)}`).join('\n'))
     })
 

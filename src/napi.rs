@@ -25,7 +25,7 @@ use json::JsonInput;
 use napi::bindgen_prelude::Either;
 use options::{
     AddOptions, CreateIndexOptions, DeleteByFilter, ImportOptions, OptimizeOptions, ScanOptions, SearchOptions,
-    VersionsOptions,
+    TextSearchOptions, VersionsOptions,
 };
 use results::{
     AddResult, DeleteResult, ImportResult, IndexReport, OptimizeResult, SearchHits, StoreStats, StoredEmbedding,
@@ -171,7 +171,8 @@ impl EmbeddingStore {
             Ok((query, store::SearchRequest::try_from(options)?))
         });
         // Each call gets fresh JS objects, so callers may mutate hits without touching the cache.
-        let to_js = SearchHits;
+        let metric = self.inner.metric();
+        let to_js = move |hits| SearchHits { hits, metric, words_only: false };
         // A cached answer at the latest version resolves at once, without a hop through the runtime.
         if let Ok((query, request)) = &args
             && let Ok(_call) = self.inner.begin()
@@ -180,6 +181,30 @@ impl EmbeddingStore {
             return PromiseRaw::resolve(env, to_js(hits));
         }
         self.call(env, args, |store, (query, request)| async move { store.search(&query, &request).await }, to_js)
+    }
+
+    /// The rows whose `'text'` field best matches `text` (BM25: word frequency weighed by rarity), best first.
+    /// The field's full-text index is built by the first such search (and by `optimize()`); later rows are
+    /// found at once. Rejects `INVALID_ARGUMENT` (blank or too long `text`, no `'text'` field), `INVALID_FILTER`, `STORE_CLOSED`.
+    #[napi(ts_args_type = "text: string, options?: TextSearchOptions", ts_return_type = "Promise<TextHit[]>")]
+    pub fn search_text<'env>(
+        &self,
+        env: &'env Env,
+        text: Unknown<'env>,
+        options: Option<Unknown<'env>>,
+    ) -> napi::Result<PromiseRaw<'env, SearchHits>> {
+        let args = from_js::<String>(env, &text, "text").and_then(|text| {
+            let options = optional_from_js::<TextSearchOptions>(env, options, "options", TextSearchOptions::KEYS)?
+                .unwrap_or_default();
+            Ok(options.request(text)?)
+        });
+        let metric = self.inner.metric();
+        self.call(
+            env,
+            args,
+            |store, request| async move { store.search_text(&request).await },
+            move |hits| SearchHits { hits, metric, words_only: true },
+        )
     }
 
     /// Row count, version, query-cache counters, operation counts and latency summaries.
@@ -446,9 +471,12 @@ impl EmbeddingStore {
     }
 
     /// The declared metadata fields and their types.
-    #[napi(getter, ts_return_type = "Record<string, 'string' | 'int' | 'float' | 'bool' | 'string[]'>")]
-    pub fn fields(&self) -> std::collections::BTreeMap<String, &'static str> {
-        self.inner.fields().iter().map(|(name, kind)| (name.clone(), kind.as_str())).collect()
+    #[napi(
+        getter,
+        ts_return_type = "Record<string, 'string' | 'int' | 'float' | 'bool' | 'string[]' | 'text' | `text:${string}`>"
+    )]
+    pub fn fields(&self) -> std::collections::BTreeMap<String, String> {
+        self.inner.fields().iter().map(|(name, kind)| (name.clone(), kind.spelling())).collect()
     }
 
     /// The table name.

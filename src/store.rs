@@ -13,6 +13,7 @@ pub mod error;
 mod export;
 pub mod fields;
 mod filter;
+mod fusion;
 pub mod import;
 pub mod index;
 mod keyed_insert;
@@ -112,6 +113,8 @@ pub struct Store {
     activity: Arc<Mutex<Activity>>,
     /// The vector index's shape at a table version, so searches do not list indexes every call.
     index_shape: Mutex<Option<(u64, Option<index::IndexShape>)>>,
+    /// The `'text'` fields with a full-text index at a table version, so text searches do not list indexes every call.
+    text_indexes: Mutex<Option<(u64, Vec<String>)>>,
     /// Set by `close()` the moment it is called: from then on `begin()` refuses new calls.
     closing: AtomicBool,
     /// Held shared by every call accepted by `begin()`; `close()` takes it exclusively to wait for them.
@@ -188,6 +191,7 @@ impl Store {
             in_flight: Mutex::default(),
             activity: Arc::default(),
             index_shape: Mutex::default(),
+            text_indexes: Mutex::default(),
             closing: AtomicBool::new(false),
             calls: Arc::default(),
             jobs: Mutex::default(),

@@ -281,10 +281,10 @@ function dropsSomething(value, seen = new Set()) {
   }
 }
 
-/** The filter a fuzzed `count` / `search` / `delete` call passes, if it passes one. */
+/** The filter a fuzzed `count` / `search` / `searchText` / `delete` call passes, if it passes one. */
 function filterOf(method, argv) {
-  if (!['search', 'count', 'delete'].includes(method)) return undefined
-  const holder = method === 'search' ? argv[1] : argv[0]
+  if (!['search', 'searchText', 'count', 'delete'].includes(method)) return undefined
+  const holder = method === 'search' || method === 'searchText' ? argv[1] : argv[0]
   if (holder === null || typeof holder !== 'object' || Array.isArray(holder)) return undefined // an id list, not { filter }
   try {
     return holder.filter
@@ -294,7 +294,7 @@ function filterOf(method, argv) {
 }
 
 function fuzzValue(rand, depth = 0) {
-  const pick = Math.floor(rand() * 24)
+  const pick = Math.floor(rand() * 25)
   const big = () => Array.from({ length: Math.floor(rand() * 3) }, () => fuzzValue(rand, depth + 1))
   switch (pick) {
     case 0: return undefined
@@ -320,14 +320,15 @@ function fuzzValue(rand, depth = 0) {
     case 20: return { limit: fuzzValue(rand, depth + 1), threshold: fuzzValue(rand, depth + 1), exact: rand() < 0.5 }
     case 21: return fuzzPaths[Math.floor(rand() * fuzzPaths.length)] ?? 'missing.jsonl'
     case 22: return { format: fuzzValue(rand, depth + 1), commitEvery: fuzzValue(rand, depth + 1), onProgress: rand() < 0.5 ? () => { throw new Error('progress boom') } : fuzzValue(rand, depth + 1) }
+    case 23: return { text: rand() < 0.5 ? 'free software' : fuzzValue(rand, depth + 1), textField: rand() < 0.5 ? 'body' : fuzzValue(rand, depth + 1), rrfK: fuzzValue(rand, depth + 1), limit: fuzzValue(rand, depth + 1), filter: rand() < 0.5 ? { section: 's' } : fuzzValue(rand, depth + 1) }
     default: { let o = { section: 'deep' }; for (let i = 0; i < 200 * (depth + 1); i++) o = { $not: o }; return o }
   }
 }
 
 async function fuzzRunner(dir, fuzzSeed, calls) {
   const rand = prng(fuzzSeed)
-  const store = await EmbeddingStore.open(dir, { dimension: 4, fields: { section: 'string', year: 'int' }, autoIndex: false })
-  await store.addEmbeddings([{ id: 'seed', vector: [1, 0, 0, 0], metadata: { section: 's', year: 1 } }])
+  const store = await EmbeddingStore.open(dir, { dimension: 4, fields: { section: 'string', year: 'int', body: 'text' }, autoIndex: false })
+  await store.addEmbeddings([{ id: 'seed', vector: [1, 0, 0, 0], metadata: { section: 's', year: 1, body: 'free software for the seed' } }])
   fuzzPaths = fuzzFiles(dir)
   // Every mangled Parquet / Arrow file is imported once (and the fuzz picks them again at random): each either
   // imports whole (a flip that only changed values) or rejects with a code and leaves the table as it was.
@@ -353,7 +354,7 @@ async function fuzzRunner(dir, fuzzSeed, calls) {
     }
   }
   fuzzPaths.push(...mangled)
-  const methods = ['addEmbeddings', 'upsertEmbeddings', 'search', 'count', 'get', 'delete', 'stats', 'version', 'optimize', 'createIndex', 'importFile', 'updateMetadata', 'versions', 'restore', 'openScan']
+  const methods = ['addEmbeddings', 'upsertEmbeddings', 'search', 'searchText', 'count', 'get', 'delete', 'stats', 'version', 'optimize', 'createIndex', 'importFile', 'updateMetadata', 'versions', 'restore', 'openScan']
   const writes = new Set(['addEmbeddings', 'upsertEmbeddings', 'delete', 'optimize', 'createIndex', 'importFile', 'updateMetadata', 'restore'])
   let rejected = 0
   for (let i = 0; i < calls; i++) {

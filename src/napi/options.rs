@@ -23,8 +23,8 @@ pub struct OpenOptions {
     pub metric: Option<String>,
     /// Most searches this store runs at once; more wait their turn, so memory stays bounded under load. An integer from 1 to 1024. Default `8`.
     pub max_concurrent_searches: Option<f64>,
-    /// Typed metadata fields stored as real columns so `filter` can use them, e.g. `{ section: 'string', year: 'int', tags: 'string[]' }`. Names: a letter or `_`, then letters, digits, `_`. Fixed when the table is created; the values are read from each item's `metadata`. Default: none.
-    #[napi(ts_type = "Record<string, 'string' | 'int' | 'float' | 'bool' | 'string[]'>")]
+    /// Typed metadata fields stored as real columns so `filter` can use them, e.g. `{ section: 'string', year: 'int', tags: 'string[]', body: 'text' }`. A `'text'` field (English; `'text:french'` etc. for another language) is also searched by its words (`searchText`, `search` with `text`). Names: a letter or `_`, then letters, digits, `_`. Fixed when the table is created; the values are read from each item's `metadata`. Default: none.
+    #[napi(ts_type = "Record<string, 'string' | 'int' | 'float' | 'bool' | 'string[]' | 'text' | `text:${string}`>")]
     pub fields: Option<BTreeMap<String, String>>,
     /// Keep a vector index built and fresh in the background: an `"auto"` index is built once the table is large enough for one to pay off (the in-memory `hnsw` graph from 2,000 rows for tables held in memory; LanceDB's `ivf_hnsw_sq` from 5,000 rows for tables over the memory budget); later writes add new rows to it, and it is rebuilt when removed rows pile up (graph) or the table has grown about 4× (LanceDB). Searches stay correct meanwhile (rows not yet indexed are searched exactly). `createIndex({ kind: 'none' })` pauses it for this store object. Default `true`.
     pub auto_index: Option<bool>,
@@ -232,11 +232,50 @@ pub struct SearchOptions {
     pub ef: Option<f64>,
     /// `true` skips the vector index: an exact search over every row. Default `false`.
     pub exact: Option<bool>,
+    /// Words to search for too: a hybrid search over the vector and a `'text'` field (BM25), fused by reciprocal rank (see "Full-text and hybrid search" in the README). Each hit's `score` is then the fused score, and `threshold` applies to `vectorScore`. Non-blank, at most 4096 bytes. Default: none (a vector search).
+    pub text: Option<String>,
+    /// With `text`: the `'text'` field searched. Default: the store's only `'text'` field (required when it has several).
+    pub text_field: Option<String>,
+    /// With `text`: reciprocal rank fusion's `k` (a hit at rank `r` on one side adds `1 / (k + r)`); smaller favours each side's top hits. An integer from 0 to 1000000. Default `60`.
+    pub rrf_k: Option<f64>,
 }
 
 impl SearchOptions {
     /// The keys `search` takes; any other is refused.
-    pub const KEYS: &[&str] = &["limit", "threshold", "filter", "nprobes", "refineFactor", "ef", "exact"];
+    pub const KEYS: &[&str] =
+        &["limit", "threshold", "filter", "nprobes", "refineFactor", "ef", "exact", "text", "textField", "rrfK"];
+}
+
+/// Options for `EmbeddingStore.searchText`.
+#[napi(object, object_to_js = false)]
+#[derive(Default)]
+pub struct TextSearchOptions {
+    /// Most hits to return: an integer from 1 to 10000. Default `10`.
+    pub limit: Option<f64>,
+    /// Minimum BM25 `score` a hit needs to be returned. Default: none.
+    pub threshold: Option<f64>,
+    /// Only rows matching this filter over declared `fields` (as in `search`), applied before the top-k. Default: none.
+    #[napi(ts_type = "Record<string, unknown>")]
+    pub filter: Option<FilterInput>,
+    /// The `'text'` field searched. Default: the store's only `'text'` field (required when it has several).
+    pub text_field: Option<String>,
+}
+
+impl TextSearchOptions {
+    /// The keys `searchText` takes; any other is refused.
+    pub const KEYS: &[&str] = &["limit", "threshold", "filter", "textField"];
+
+    /// The core request for the words `text`.
+    pub fn request(self, text: String) -> Result<store::SearchRequest, StoreError> {
+        Ok(store::SearchRequest {
+            limit: self.limit,
+            threshold: self.threshold,
+            filter: self.filter.map(|f| f.parse("options.filter")).transpose()?,
+            text: Some(text),
+            text_field: self.text_field,
+            ..Default::default()
+        })
+    }
 }
 
 impl TryFrom<SearchOptions> for store::SearchRequest {
@@ -251,6 +290,9 @@ impl TryFrom<SearchOptions> for store::SearchRequest {
             refine_factor: options.refine_factor,
             ef: options.ef,
             exact: options.exact,
+            text: options.text,
+            text_field: options.text_field,
+            rrf_k: options.rrf_k,
         })
     }
 }

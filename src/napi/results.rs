@@ -291,41 +291,111 @@ pub struct SearchHit {
     /// The stored metadata object, or `null`.
     #[napi(ts_type = "Record<string, unknown> | null")]
     pub metadata: JsonText,
+    /// Hybrid search (`text` given) only: the vector score (what `score` is in a vector search).
+    pub vector_score: Option<f64>,
+    /// Hybrid search only: the hit's rank (from 1) among the vector side's candidates, or `null` when only the words found it.
+    #[napi(ts_type = "number | null")]
+    pub vector_rank: Option<Either<u32, Null>>,
+    /// Hybrid search only: the hit's rank (from 1) among the words side's candidates, or `null` when only the vector found it.
+    #[napi(ts_type = "number | null")]
+    pub text_rank: Option<Either<u32, Null>>,
+    /// Hybrid search only: the BM25 score of the words in the hit's text field, or `null` when only the vector found it.
+    #[napi(ts_type = "number | null")]
+    pub text_score: Option<Either<f64, Null>>,
 }
 
-impl From<store::Hit> for SearchHit {
-    fn from(hit: store::Hit) -> Self {
-        Self { id: hit.id, score: hit.score, distance: hit.distance, metadata: JsonText(hit.metadata) }
+/// `Some(value or null)`: a property that is present, possibly `null`.
+fn present<T>(value: Option<T>) -> Option<Either<T, Null>> {
+    Some(value.map_or(Either::B(Null), Either::A))
+}
+
+impl SearchHit {
+    fn from_hit(hit: store::Hit, metric: store::Metric) -> Self {
+        let sides = hit.sides;
+        Self {
+            vector_score: sides.map(|_| metric.score(hit.distance)),
+            vector_rank: sides.and_then(|s| present(s.vector_rank)),
+            text_rank: sides.and_then(|s| present(s.text_rank)),
+            text_score: sides.and_then(|s| present(s.text_score)),
+            id: hit.id,
+            score: hit.score,
+            distance: hit.distance,
+            metadata: JsonText(hit.metadata),
+        }
     }
 }
 
-/// A search's hits as the JS array of `SearchHit` objects, built by one `JSON.parse` of the whole
-/// result: the metadata is JSON text already, and one parse is several times cheaper than creating
-/// each object, its four properties and its metadata through N-API calls (it is most of a cached hit).
-/// Scores print in Rust's shortest round-trip form, which `JSON.parse` reads back to the same double.
-/// The cache's `Arc` is shared, not copied: every call still gets fresh JS objects.
-pub struct SearchHits(pub Arc<Vec<store::Hit>>);
+/// One `searchText` result.
+#[napi(object, object_from_js = false)]
+pub struct TextHit {
+    /// The stored id.
+    pub id: String,
+    /// The BM25 score of the words in the text field: larger is a better match.
+    pub score: f64,
+    /// The stored metadata object, or `null`.
+    #[napi(ts_type = "Record<string, unknown> | null")]
+    pub metadata: JsonText,
+}
+
+impl From<store::Hit> for TextHit {
+    fn from(hit: store::Hit) -> Self {
+        Self { id: hit.id, score: hit.score, metadata: JsonText(hit.metadata) }
+    }
+}
+
+/// A search's hits as the JS array of `SearchHit` (or, from `searchText`, `TextHit`) objects, built by one
+/// `JSON.parse` of the whole result: the metadata is JSON text already, and one parse is several times
+/// cheaper than creating each object, its properties and its metadata through N-API calls (it is most of
+/// a cached hit). Scores print in Rust's shortest round-trip form, which `JSON.parse` reads back to the
+/// same double. The cache's `Arc` is shared, not copied: every call still gets fresh JS objects.
+pub struct SearchHits {
+    /// The hits, shared with the query cache.
+    pub hits: Arc<Vec<store::Hit>>,
+    /// The store's metric, for the vector score of hybrid hits.
+    pub metric: store::Metric,
+    /// `searchText`'s shape: no distance, no sides.
+    pub words_only: bool,
+}
+
+/// A JSON number, or `null` for `None`; `None` overall when the number is not finite (JSON has no such number).
+fn json_number<T: std::fmt::Debug + Into<f64> + Copy>(value: Option<T>) -> Option<String> {
+    match value {
+        None => Some("null".to_owned()),
+        Some(v) if v.into().is_finite() => Some(format!("{v:?}")),
+        Some(_) => None,
+    }
+}
 
 impl SearchHits {
     /// The array as JSON text; `None` if a score is not finite (JSON has no such number).
     fn json(&self) -> Option<String> {
         let mut text = String::with_capacity(
-            64 + self.0.iter().map(|h| 64 + h.id.len() + h.metadata.as_ref().map_or(4, String::len)).sum::<usize>(),
+            64 + self.hits.iter().map(|h| 128 + h.id.len() + h.metadata.as_ref().map_or(4, String::len)).sum::<usize>(),
         );
         text.push('[');
-        for (i, hit) in self.0.iter().enumerate() {
-            if !hit.score.is_finite() || !hit.distance.is_finite() {
-                return None;
-            }
+        for (i, hit) in self.hits.iter().enumerate() {
             let id = serde_json::to_string(&hit.id).ok()?;
             let metadata = hit.metadata.as_deref().unwrap_or("null");
             let comma = if i == 0 { "" } else { "," };
-            write!(
-                text,
-                r#"{comma}{{"id":{id},"score":{:?},"distance":{:?},"metadata":{metadata}}}"#,
-                hit.score, hit.distance
-            )
-            .ok()?;
+            let score = json_number(Some(hit.score))?;
+            if self.words_only {
+                write!(text, r#"{comma}{{"id":{id},"score":{score},"metadata":{metadata}}}"#).ok()?;
+                continue;
+            }
+            let distance = json_number(Some(hit.distance))?;
+            write!(text, r#"{comma}{{"id":{id},"score":{score},"distance":{distance},"metadata":{metadata}"#).ok()?;
+            if let Some(sides) = hit.sides {
+                write!(
+                    text,
+                    r#","vectorScore":{},"vectorRank":{},"textRank":{},"textScore":{}"#,
+                    json_number(Some(self.metric.score(hit.distance)))?,
+                    json_number(sides.vector_rank)?,
+                    json_number(sides.text_rank)?,
+                    json_number(sides.text_score)?,
+                )
+                .ok()?;
+            }
+            text.push('}');
         }
         text.push(']');
         Some(text)
@@ -337,8 +407,14 @@ impl ToNapiValue for SearchHits {
         match hits.json() {
             // SAFETY: `raw_env` is the live env napi handed to this conversion, on the JS thread.
             Some(text) => unsafe { parse_json(raw_env, text) },
+            None if hits.words_only => {
+                let objects: Vec<TextHit> = hits.hits.iter().cloned().map(TextHit::from).collect();
+                // SAFETY: as above.
+                unsafe { Vec::to_napi_value(raw_env, objects) }
+            }
             None => {
-                let objects: Vec<SearchHit> = hits.0.iter().cloned().map(SearchHit::from).collect();
+                let objects: Vec<SearchHit> =
+                    hits.hits.iter().cloned().map(|hit| SearchHit::from_hit(hit, hits.metric)).collect();
                 // SAFETY: as above.
                 unsafe { Vec::to_napi_value(raw_env, objects) }
             }
@@ -483,6 +559,21 @@ pub struct StoreStats {
     pub upsert_latency: LatencySummary,
     /// Compaction state.
     pub optimize: OptimizeStats,
+    /// Each `'text'` field's full-text index (empty when the store has none).
+    pub text: Vec<TextIndexStats>,
+}
+
+/// A `'text'` field's full-text index in `stats().text`.
+#[napi(object, object_from_js = false)]
+pub struct TextIndexStats {
+    /// The field.
+    pub field: String,
+    /// The language its words are stemmed in (`"English"` for `'text'`).
+    pub language: String,
+    /// Whether its full-text index exists: built by the first `searchText` or hybrid `search`, and by `optimize()`.
+    pub indexed: bool,
+    /// Rows written since the index was built or last folded in by `optimize()` (all rows before it exists): still found by text searches, which scan them.
+    pub unindexed_rows: f64,
 }
 
 impl From<store::StoreStats> for StoreStats {
@@ -506,6 +597,16 @@ impl From<store::StoreStats> for StoreStats {
                 commits_since_optimize: stats.commits_since_optimize as f64,
                 last_error: or_null(stats.last_optimize_error),
             },
+            text: stats
+                .text
+                .into_iter()
+                .map(|t| TextIndexStats {
+                    field: t.field,
+                    language: t.language.to_owned(),
+                    indexed: t.indexed,
+                    unindexed_rows: t.unindexed_rows as f64,
+                })
+                .collect(),
         }
     }
 }

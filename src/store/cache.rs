@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use lru::LruCache;
 
-use super::config::Search;
+use super::config::{Search, TextQuery};
 use super::index::knobs::Knobs;
 use super::metric::Metric;
 use super::model::Hit;
@@ -24,6 +24,7 @@ pub struct CacheKey {
     filter: Option<String>,
     knobs: Knobs,
     metric: Metric,
+    text: Option<TextQuery>,
 }
 
 impl CacheKey {
@@ -36,6 +37,7 @@ impl CacheKey {
             filter: search.filter.as_ref().map(|f| f.sql.clone()),
             knobs: search.knobs,
             metric,
+            text: search.text.clone(),
         }
     }
 }
@@ -168,13 +170,13 @@ mod tests {
     use super::*;
 
     fn hits(id: &str) -> Arc<Vec<Hit>> {
-        Arc::new(vec![Hit { id: id.into(), score: 1.0, distance: 0.0, metadata: None }])
+        Arc::new(vec![Hit { id: id.into(), score: 1.0, distance: 0.0, metadata: None, sides: None }])
     }
 
     fn key(query: &[f32]) -> CacheKey {
         CacheKey::new(
             query,
-            &Search { limit: 10, threshold: None, filter: None, knobs: Knobs::default() },
+            &Search { limit: 10, threshold: None, filter: None, knobs: Knobs::default(), text: None },
             Metric::Cosine,
         )
     }
@@ -230,6 +232,7 @@ mod tests {
                 std::sync::Arc::new(crate::store::filter::Filter { condition, sql: sql.to_owned() })
             }),
             knobs: Knobs::default(),
+            text: None,
         };
         let base = CacheKey::new(&q, &search(10, None, None), Metric::Cosine);
         assert_ne!(base, CacheKey::new(&q, &search(11, None, None), Metric::Cosine));
@@ -240,6 +243,16 @@ mod tests {
         assert_ne!(base, CacheKey::new(&q, &exact, Metric::Cosine));
         let probes = Search { knobs: Knobs { nprobes: Some(4), ..Knobs::default() }, ..search(10, None, None) };
         assert_ne!(base, CacheKey::new(&q, &probes, Metric::Cosine));
+        let words = |text: &str, field: &str, rrf_k| Search {
+            text: Some(TextQuery { text: text.into(), field: field.into(), rrf_k }),
+            ..search(10, None, None)
+        };
+        let hybrid = CacheKey::new(&q, &words("a b", "body", 60), Metric::Cosine);
+        assert_ne!(base, hybrid);
+        assert_ne!(hybrid, CacheKey::new(&q, &words("a c", "body", 60), Metric::Cosine));
+        assert_ne!(hybrid, CacheKey::new(&q, &words("a b", "title", 60), Metric::Cosine));
+        assert_ne!(hybrid, CacheKey::new(&q, &words("a b", "body", 1), Metric::Cosine));
+        assert_ne!(hybrid, CacheKey::new(&[], &words("a b", "body", 60), Metric::Cosine), "words alone");
     }
 
     #[test]

@@ -43,6 +43,10 @@ pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(300);
 pub const DEFAULT_AUTO_OPTIMIZE_COMMITS: usize = 100;
 /// Most ids one `get` or `delete` takes.
 pub const MAX_IDS_PER_CALL: usize = 100_000;
+/// Longest accepted query text (`SearchOptions.text`, `searchText`), in UTF-8 bytes.
+pub const MAX_TEXT_BYTES: usize = 4_096;
+/// Reciprocal rank fusion's constant `k` when `rrfK` is not given (the RRF paper's and LanceDB's default).
+pub const DEFAULT_RRF_K: usize = 60;
 /// Versions younger than this survive `optimize()`'s pruning by default (readers elsewhere may still use them).
 pub const DEFAULT_RETAIN_VERSIONS: Duration = Duration::from_secs(3_600);
 
@@ -329,6 +333,23 @@ pub struct SearchRequest {
     pub ef: Option<f64>,
     /// Bypass the vector index.
     pub exact: Option<bool>,
+    /// Words to search `text_field` for (hybrid `search`, `searchText`).
+    pub text: Option<String>,
+    /// The `'text'` field searched; needed when the store declares more than one.
+    pub text_field: Option<String>,
+    /// Reciprocal rank fusion's `k`.
+    pub rrf_k: Option<f64>,
+}
+
+/// The words side of a checked search: what to look for, where, and how ranks are fused.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TextQuery {
+    /// The query text as given (LanceDB's tokenizer splits it the way the field's index does).
+    pub text: String,
+    /// The `'text'` field searched.
+    pub field: String,
+    /// Reciprocal rank fusion's `k`: a hit at rank `r` (from 1) on one side adds `1 / (k + r)`.
+    pub rrf_k: u32,
 }
 
 /// A checked search: what the store runs and what the query cache keys on.
@@ -342,6 +363,8 @@ pub struct Search {
     pub filter: Option<std::sync::Arc<filter::Filter>>,
     /// Index knobs the user set (defaults are filled per index at search time).
     pub knobs: Knobs,
+    /// Words searched too (hybrid search), or only (`searchText`, with an empty query vector).
+    pub text: Option<TextQuery>,
 }
 
 impl SearchRequest {
@@ -370,7 +393,84 @@ impl SearchRequest {
             ef: self.ef.map(|n| integer_in("ef", n, limit, 100_000)).transpose()?,
             exact: self.exact.unwrap_or(false),
         };
-        Ok(Search { limit, threshold: self.threshold, filter, knobs })
+        let text = self.text_query(fields)?;
+        if text.is_none() && (self.text_field.is_some() || self.rrf_k.is_some()) {
+            let option = if self.text_field.is_some() { "textField" } else { "rrfK" };
+            return Err(StoreError::invalid(option, "applies only to a search with `text`"));
+        }
+        Ok(Search { limit, threshold: self.threshold, filter, knobs, text })
+    }
+
+    /// Checks a words-only search (`searchText`): `text` is required; the vector index knobs do not apply.
+    pub fn validate_text(&self, fields: &Fields) -> Result<Search> {
+        if self.text.is_none() {
+            return Err(StoreError::invalid("text", "is required"));
+        }
+        if self.rrf_k.is_some() {
+            return Err(StoreError::invalid("rrfK", "applies only to a hybrid `search` (a vector and `text`)"));
+        }
+        let limit = match self.limit {
+            Some(limit) => integer_in("limit", limit, 1, MAX_LIMIT)?,
+            None => DEFAULT_LIMIT,
+        };
+        if let Some(threshold) = self.threshold
+            && !threshold.is_finite()
+        {
+            return Err(StoreError::invalid("threshold", format!("got {threshold}, expected a finite number")));
+        }
+        let filter = match &self.filter {
+            Some(filter) => filter::parse(filter, fields)?.map(std::sync::Arc::new),
+            None => None,
+        };
+        let text = self.text_query(fields)?;
+        Ok(Search { limit, threshold: self.threshold, filter, knobs: Knobs::default(), text })
+    }
+
+    /// The checked words side, if `text` was given: non-blank, at most `MAX_TEXT_BYTES`, searched in a
+    /// declared `'text'` field (the only one, or the one `textField` names).
+    fn text_query(&self, fields: &Fields) -> Result<Option<TextQuery>> {
+        let Some(text) = &self.text else { return Ok(None) };
+        if text.trim().is_empty() {
+            return Err(StoreError::invalid("text", "is empty; give the words to search for"));
+        }
+        if text.len() > MAX_TEXT_BYTES {
+            return Err(StoreError::invalid(
+                "text",
+                format!("is {} bytes long; at most {MAX_TEXT_BYTES} (UTF-8)", text.len()),
+            ));
+        }
+        let text_fields: Vec<&str> =
+            fields.iter().filter(|(_, kind)| kind.is_text()).map(|(name, _)| name.as_str()).collect();
+        let field = match (&self.text_field, text_fields.as_slice()) {
+            (_, []) => {
+                return Err(StoreError::invalid(
+                    "text",
+                    "the store has no 'text' field to search; declare one when the table is created, e.g. `fields: { body: 'text' }`",
+                ));
+            }
+            (None, [only]) => (*only).to_owned(),
+            (None, _) => {
+                return Err(StoreError::invalid(
+                    "textField",
+                    format!("the store has several 'text' fields; name one of {}", text_fields.join(", ")),
+                ));
+            }
+            (Some(asked), _) if text_fields.contains(&asked.as_str()) => asked.clone(),
+            (Some(asked), _) => {
+                return Err(StoreError::invalid(
+                    "textField",
+                    format!(
+                        "{asked:?} is not a 'text' field of this store (its 'text' fields: {})",
+                        text_fields.join(", ")
+                    ),
+                ));
+            }
+        };
+        let rrf_k = match self.rrf_k {
+            Some(k) => integer_in("rrfK", k, 0, 1_000_000)? as u32,
+            None => DEFAULT_RRF_K as u32,
+        };
+        Ok(Some(TextQuery { text: text.clone(), field, rrf_k }))
     }
 }
 
@@ -689,7 +789,10 @@ mod tests {
         let ok = SearchRequest { limit: Some(10_000.0), threshold: Some(0.5), ..Default::default() }
             .validate(&[1.0], 1, Metric::Cosine, &Fields::new())
             .unwrap();
-        assert_eq!(ok, Search { limit: 10_000, threshold: Some(0.5), filter: None, knobs: Knobs::default() });
+        assert_eq!(
+            ok,
+            Search { limit: 10_000, threshold: Some(0.5), filter: None, knobs: Knobs::default(), text: None }
+        );
         assert_eq!(
             SearchRequest::default().validate(&[1.0], 1, Metric::L2, &Fields::new()).unwrap().limit,
             DEFAULT_LIMIT
@@ -881,5 +984,48 @@ mod tests {
             let bad: BTreeMap<String, String> = [(name.to_owned(), kind.to_owned())].into();
             assert!(matches!(parse_fields(&bad), Err(StoreError::InvalidArgument { .. })), "{name} {kind}");
         }
+    }
+
+    #[test]
+    fn text_searches_need_words_and_a_text_field_to_search() {
+        use crate::store::fields::TextLanguage;
+        let text = FieldType::Text(TextLanguage::ENGLISH);
+        let one: Fields = [("body".to_owned(), text), ("section".to_owned(), FieldType::String)].into();
+        let two: Fields = [("body".to_owned(), text), ("title".to_owned(), text)].into();
+        let none: Fields = [("section".to_owned(), FieldType::String)].into();
+        let ask = |words: &str| SearchRequest { text: Some(words.to_owned()), ..Default::default() };
+        let search = ask("free software").validate_text(&one).unwrap();
+        assert_eq!(
+            search.text,
+            Some(TextQuery { text: "free software".into(), field: "body".into(), rrf_k: DEFAULT_RRF_K as u32 })
+        );
+        let hybrid = SearchRequest { rrf_k: Some(10.0), ..ask("x") }.validate(&[1.0, 0.0], 2, Metric::Cosine, &one);
+        assert_eq!(hybrid.unwrap().text.map(|t| t.rrf_k), Some(10));
+        let named = SearchRequest { text_field: Some("title".into()), ..ask("x") }.validate_text(&two).unwrap();
+        assert_eq!(named.text.map(|t| t.field), Some("title".to_owned()));
+        let bad = [
+            (ask(""), &one, "text"),
+            (ask("  \n\t"), &one, "text"),
+            (ask(&"w ".repeat(MAX_TEXT_BYTES)), &one, "text"),
+            (ask("x"), &none, "text"),
+            (ask("x"), &two, "textField"),
+            (SearchRequest { text_field: Some("section".into()), ..ask("x") }, &one, "textField"),
+            (SearchRequest { text_field: Some("nope".into()), ..ask("x") }, &one, "textField"),
+            (SearchRequest::default(), &one, "text"),
+            (SearchRequest { rrf_k: Some(60.0), ..ask("x") }, &one, "rrfK"),
+            (SearchRequest { limit: Some(0.0), ..ask("x") }, &one, "limit"),
+        ];
+        for (request, fields, option) in bad {
+            let err = request.validate_text(fields).unwrap_err();
+            assert!(
+                matches!(err, StoreError::InvalidArgument { option: ref o, .. } if o == option),
+                "{request:?}: {err}"
+            );
+        }
+        let stray = SearchRequest { text_field: Some("body".into()), ..Default::default() };
+        let err = stray.validate(&[1.0, 0.0], 2, Metric::Cosine, &one).unwrap_err();
+        assert!(matches!(err, StoreError::InvalidArgument { option: ref o, .. } if o == "textField"));
+        let err = SearchRequest { rrf_k: Some(-1.0), ..ask("x") }.validate(&[1.0, 0.0], 2, Metric::Cosine, &one);
+        assert!(matches!(err, Err(StoreError::InvalidArgument { option: ref o, .. }) if o == "rrfK"));
     }
 }

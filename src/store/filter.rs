@@ -221,7 +221,7 @@ fn combine(value: &Value, fields: &Fields, depth: usize, op: &str, budget: &Cell
 
 /// `field: value` (equality) or `field: { $op: value, … }` (all must hold).
 fn field_condition(name: &str, condition: &Value, fields: &Fields, budget: &Cell<usize>) -> Result<Condition> {
-    let Some(&kind) = fields.get(name) else {
+    let Some(kind) = fields.get(name).map(|kind| kind.stored_as()) else {
         let declared: Vec<&str> = fields.keys().map(String::as_str).collect();
         return Err(invalid(format!(
             "{name:?} is not a declared field; declare it in `fields` when the store is created (declared: {})",

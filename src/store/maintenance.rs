@@ -292,20 +292,22 @@ async fn optimize_table(handles: &Handles, declared: &Fields, retain: Duration) 
     })
 }
 
-/// Builds the scalar indexes that are missing (once the table has rows): a BTREE on `id`, so `get`,
+/// Builds the indexes that are missing (once the table has rows): a BTREE on `id`, so `get`,
 /// `delete(ids)`, upserts and the stored-id check look ids up instead of scanning the column when the
-/// resident copy cannot answer, and one per declared field, so filters read an index.
-async fn create_scalar_indexes(table: &lancedb::Table, declared: &Fields) -> Result<()> {
+/// resident copy cannot answer, one per declared field, so filters read an index, and the full-text
+/// index of each `'text'` field.
+pub(super) async fn create_scalar_indexes(table: &lancedb::Table, declared: &Fields) -> Result<()> {
     if table.count_rows(None).await.map_err(StoreError::lance("counting rows"))? == 0 {
         return Ok(());
     }
     let existing = table.list_indices().await.map_err(StoreError::lance("listing indexes"))?;
     let id_index = lancedb::index::Index::BTree(lancedb::index::scalar::BTreeIndexBuilder::default());
-    let wanted = std::iter::once((schema::ID, id_index, "creating the scalar index on id")).chain(
-        declared
-            .iter()
-            .map(|(name, kind)| (name.as_str(), kind.scalar_index(), "creating a scalar index on a declared field")),
-    );
+    let mut wanted = vec![(schema::ID, id_index, "creating the scalar index on id")];
+    for (name, kind) in declared {
+        let action =
+            if kind.is_text() { "creating the full-text index" } else { "creating a scalar index on a declared field" };
+        wanted.push((name.as_str(), kind.index()?, action));
+    }
     for (column, index, action) in wanted {
         if existing.iter().any(|index| index.columns.iter().any(|c| c == column)) {
             continue;

@@ -23,6 +23,20 @@ pub struct Hit {
     pub distance: f64,
     /// The stored metadata object as JSON text, or `None`.
     pub metadata: Option<String>,
+    /// Where a hybrid or words-only search found the row; `None` for a vector search.
+    pub sides: Option<Sides>,
+}
+
+/// How a row ranked on each side of a search with words: 1-based ranks among each side's candidates
+/// (`None`: not a candidate there) and its BM25 score when the words found it.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Sides {
+    /// Rank among the vector side's candidates.
+    pub vector_rank: Option<u32>,
+    /// Rank among the words side's candidates.
+    pub text_rank: Option<u32>,
+    /// BM25 score of the words in the row's text field.
+    pub text_score: Option<f64>,
 }
 
 /// One stored embedding, as `get` returns it.

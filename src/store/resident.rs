@@ -332,6 +332,7 @@ impl Resident {
                     score: self.metric.score(distance),
                     distance,
                     metadata: columns.metadata.get(slot).cloned().flatten().map(String::from),
+                    sides: None,
                 }
             })
             .collect();
@@ -395,6 +396,31 @@ impl Resident {
                 })
                 .collect()
         })
+    }
+
+    /// With the copy at `version`: the distance from `query` to each stored one of `ids`, by id (ids not
+    /// stored are absent). `None` when the copy is not at `version` (the caller asks LanceDB).
+    pub fn distances(
+        &self,
+        version: u64,
+        query: &[f32],
+        ids: &[String],
+    ) -> Option<std::collections::HashMap<String, f64>> {
+        let columns = self.read();
+        if columns.version != Some(version) {
+            return None;
+        }
+        let mut slots: Vec<u32> =
+            ids.iter().filter_map(|id| columns.slot_of(id)).filter_map(|slot| u32::try_from(slot).ok()).collect();
+        let scan =
+            scan::Scan { query, metric: self.metric, limit: slots.len().max(1), threshold: None, selected: None };
+        let found = scan::rerank(&columns, &scan, &mut slots);
+        Some(
+            found
+                .into_iter()
+                .filter_map(|c| Some((columns.ids.get(c.slot as usize)?.to_string(), f64::from(c.distance))))
+                .collect(),
+        )
     }
 
     /// Brings the copy to the latest version `table`'s handle sees. `max_rows`: give up (`TooLarge`)

@@ -9,9 +9,9 @@ use arrow_array::{Array, ArrayRef, FixedSizeListArray, Float32Array, RecordBatch
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
 use super::error::{Result, StoreError};
-use super::fields::{self, FieldType, FieldValue, Fields};
+use super::fields::{self, FieldType, FieldValue, Fields, TextLanguage};
 use super::metric::Metric;
-use super::model::{Hit, Item, StoredItem};
+use super::model::{Hit, Item, Sides, StoredItem};
 
 /// Column holding the user's id.
 pub const ID: &str = "id";
@@ -21,11 +21,15 @@ pub const VECTOR: &str = "vector";
 pub const METADATA: &str = "metadata";
 /// Column LanceDB adds to vector-search results.
 pub const DISTANCE: &str = "_distance";
+/// Column LanceDB adds to full-text results: the BM25 score.
+pub const TEXT_SCORE: &str = "_score";
 /// Schema-metadata key recording the metric the table was created with.
 const METRIC_KEY: &str = "lancestore.metric";
 /// Field-metadata key marking LanceDB's (unenforced) primary key: set on `id` in tables created on object
 /// storage, so concurrent inserts of one id conflict at commit (see `keyed_insert`).
 const PRIMARY_KEY: &str = "lance-schema:unenforced-primary-key";
+/// Field-metadata key marking a `'text'` field's column (a string column otherwise) with its language.
+const TEXT_LANGUAGE_KEY: &str = "lancestore.text_language";
 
 /// The schema of a new table of `dimension`-long vectors compared by `metric`, with `declared` fields;
 /// `keyed` marks `id` as the primary key.
@@ -40,7 +44,15 @@ pub fn table_schema(dimension: usize, metric: Metric, declared: &Fields, keyed: 
         Field::new(VECTOR, DataType::FixedSizeList(item_field(), length), false),
         Field::new(METADATA, DataType::Utf8, true),
     ];
-    fields.extend(declared.iter().map(|(name, kind)| Field::new(name, kind.data_type(), true)));
+    fields.extend(declared.iter().map(|(name, kind)| {
+        let field = Field::new(name, kind.data_type(), true);
+        match kind {
+            FieldType::Text(language) => {
+                field.with_metadata([(TEXT_LANGUAGE_KEY.to_owned(), language.name().to_owned())].into())
+            }
+            _ => field,
+        }
+    }));
     let metadata = [(METRIC_KEY.to_owned(), metric.as_str().to_owned())].into();
     Ok(Arc::new(Schema::new_with_metadata(fields, metadata)))
 }
@@ -80,8 +92,14 @@ pub fn describe(schema: &Schema) -> Result<Layout> {
     };
     let mut declared = Fields::new();
     for field in schema.fields().iter().filter(|f| ![ID, VECTOR, METADATA].contains(&f.name().as_str())) {
-        let kind = FieldType::from_data_type(field.data_type())
+        let mut kind = FieldType::from_data_type(field.data_type())
             .ok_or_else(|| foreign(&format!("column `{}` has a type lancestore does not write", field.name())))?;
+        if let Some(language) = field.metadata().get(TEXT_LANGUAGE_KEY) {
+            kind = TextLanguage::parse(language)
+                .filter(|_| kind == FieldType::String)
+                .map(FieldType::Text)
+                .ok_or_else(|| foreign(&format!("column `{}` names an unknown text language", field.name())))?;
+        }
         declared.insert(field.name().clone(), kind);
     }
     Ok(Layout { dimension, metric, fields: declared })
@@ -147,8 +165,8 @@ fn field_column(items: &[Item], first: usize, name: &str, kind: FieldType) -> Re
             Arc::new(builder.finish()) as ArrayRef
         }};
     }
-    Ok(match kind {
-        FieldType::String => scalar!(StringBuilder::new(), String),
+    Ok(match kind.stored_as() {
+        FieldType::String | FieldType::Text(_) => scalar!(StringBuilder::new(), String),
         FieldType::Int => scalar!(Int64Builder::new(), Int),
         FieldType::Float => scalar!(Float64Builder::new(), Float),
         FieldType::Bool => scalar!(BooleanBuilder::new(), Bool),
@@ -214,6 +232,33 @@ pub fn read_hits(batches: &[RecordBatch], metric: Metric) -> Result<Vec<Hit>> {
                 distance,
                 score: metric.score(distance),
                 metadata: metadata_text(metadata, row),
+                sides: None,
+            });
+        }
+    }
+    Ok(hits)
+}
+
+/// Reads full-text results (`id`, `metadata`, `_score`) into hits: `score` is the BM25 score, `distance`
+/// is left at 0 (the caller fills the vector distance where it has one), `sides` holds the text rank.
+pub fn read_text_hits(batches: &[RecordBatch]) -> Result<Vec<Hit>> {
+    let mut hits = Vec::with_capacity(batches.iter().map(RecordBatch::num_rows).sum());
+    for batch in batches {
+        let ids = string_column(batch, ID)?;
+        let metadata = string_column(batch, METADATA)?;
+        let scores = batch
+            .column_by_name(TEXT_SCORE)
+            .and_then(|c| c.as_any().downcast_ref::<Float32Array>())
+            .ok_or_else(|| StoreError::Internal("full-text results lack a float32 `_score` column".into()))?;
+        for row in 0..batch.num_rows() {
+            let score = f64::from(scores.value(row));
+            let rank = u32::try_from(hits.len() + 1).unwrap_or(u32::MAX);
+            hits.push(Hit {
+                id: ids.value(row).to_owned(),
+                score,
+                distance: 0.0,
+                metadata: metadata_text(metadata, row),
+                sides: Some(Sides { vector_rank: None, text_rank: Some(rank), text_score: Some(score) }),
             });
         }
     }
@@ -244,8 +289,13 @@ mod tests {
 
     #[test]
     fn schema_round_trips_dimension_metric_and_fields() {
-        let declared: Fields =
-            [("section".to_owned(), FieldType::String), ("tags".to_owned(), FieldType::StringList)].into();
+        let french = FieldType::Text(TextLanguage::parse("french").unwrap());
+        let declared: Fields = [
+            ("section".to_owned(), FieldType::String),
+            ("tags".to_owned(), FieldType::StringList),
+            ("body".to_owned(), french),
+        ]
+        .into();
         let schema = table_schema(384, Metric::Dot, &declared, false).unwrap();
         assert_eq!(describe(&schema).unwrap(), Layout { dimension: 384, metric: Metric::Dot, fields: declared });
         let foreign = Schema::new(vec![Field::new("x", DataType::Int32, false)]);

@@ -3,9 +3,12 @@
 //! read, else LanceDB (`search/lance.rs`). A copy that is behind is caught up on the spot when the
 //! change is small, and in the background (LanceDB answering meanwhile) when it is large. Results
 //! are labelled with the version read *before* searching, so a cached answer is never newer than
-//! its data, and never served for another version.
+//! its data, and never served for another version. Searches with words (hybrid, `searchText`) go to
+//! `search/hybrid.rs`.
 
+mod hybrid;
 mod lance;
+pub(super) mod words;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -60,12 +63,31 @@ impl Store {
         let started = Instant::now();
         let handles = self.handles()?;
         let search = request.validate(query, self.layout.dimension, self.layout.metric, &self.layout.fields)?;
+        self.search_checked(&handles, query, search, started).await
+    }
+
+    /// The rows whose `'text'` field best matches `request.text` (BM25), best first: the words side of a
+    /// hybrid search alone, cached like any search.
+    pub async fn search_text(&self, request: &SearchRequest) -> Result<Arc<Vec<Hit>>> {
+        let started = Instant::now();
+        let handles = self.handles()?;
+        let search = request.validate_text(&self.layout.fields)?;
+        self.search_checked(&handles, &[], search, started).await
+    }
+
+    async fn search_checked(
+        &self,
+        handles: &Arc<Handles>,
+        query: &[f32],
+        search: Search,
+        started: Instant,
+    ) -> Result<Arc<Vec<Hit>>> {
         // The version is read *before* searching: a result is never labelled newer than its data.
-        let version = self.read_version(&handles).await?;
+        let version = self.read_version(handles).await?;
         let hits = if lock(&self.cache).is_enabled() {
-            self.search_cached(&handles, query, search, version).await?
+            self.search_cached(handles, query, search, version).await?
         } else {
-            Arc::new(self.search_backend(&handles, query, search, version).await?)
+            Arc::new(self.search_backend(handles, query, search, version).await?)
         };
         lock(&self.activity).record_search(elapsed_ms(started));
         Ok(hits)
@@ -121,7 +143,8 @@ impl Store {
         Ok(hits)
     }
 
-    /// One uncached search at `version`, bounded by the store's search slots.
+    /// One uncached search at `version`, bounded by the store's search slots: by vector, by words (an
+    /// empty `query`), or both.
     async fn search_backend(
         &self,
         handles: &Arc<Handles>,
@@ -130,6 +153,21 @@ impl Store {
         version: u64,
     ) -> Result<Vec<Hit>> {
         let _slot = self.search_slots.acquire().await.map_err(|_| super::StoreError::Closed)?;
+        match search.text.clone() {
+            None => self.search_vectors(handles, query, search, version).await,
+            Some(text) if query.is_empty() => self.search_words(handles, &text, &search, version).await,
+            Some(text) => self.search_hybrid(handles, query, &text, search, version).await,
+        }
+    }
+
+    /// The vector side: the resident copy (graph or exact scan) when it holds `version`, else LanceDB.
+    async fn search_vectors(
+        &self,
+        handles: &Arc<Handles>,
+        query: &[f32],
+        search: Search,
+        version: u64,
+    ) -> Result<Vec<Hit>> {
         // IVF knobs ask for LanceDB's vector index, and `ef` does when there is no graph; everything
         // else is answered in memory (by the graph when there is one, else by the exact scan).
         let knobs = search.knobs;

@@ -3,10 +3,12 @@
 
 use super::cache::CacheStats;
 use super::error::Result;
+use super::fields::FieldType;
 use super::index::lance;
 use super::latency::LatencySummary;
 use super::lock::lock;
 use super::resident::{GraphStatus, ResidentStatus};
+use super::search::words;
 use super::secrets::redact;
 use super::{Store, StoreError};
 
@@ -33,6 +35,20 @@ pub struct IndexStatus {
     pub auto: bool,
     /// The HNSW graph's details when the index is the in-memory graph (`kind` is `"hnsw"`).
     pub graph: Option<GraphStatus>,
+}
+
+/// A `'text'` field's full-text index as `stats().text` reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextIndexStatus {
+    /// The field.
+    pub field: String,
+    /// The language its words are stemmed in.
+    pub language: &'static str,
+    /// Whether its full-text index exists (built by the first text search or by `optimize()`).
+    pub indexed: bool,
+    /// Rows written since the index was built or last folded (all rows without an index): text searches
+    /// still find them (LanceDB scans them), a little slower, until `optimize()` folds them in.
+    pub unindexed_rows: usize,
 }
 
 /// What `stats()` reports.
@@ -70,6 +86,8 @@ pub struct StoreStats {
     pub index: IndexStatus,
     /// The resident in-memory copy.
     pub resident: ResidentStatus,
+    /// Each `'text'` field's full-text index.
+    pub text: Vec<TextIndexStatus>,
 }
 
 impl Store {
@@ -112,7 +130,19 @@ impl Store {
                 graph: None,
             },
         };
+        let mut text = Vec::new();
+        for (field, kind) in &self.layout.fields {
+            let FieldType::Text(language) = kind else { continue };
+            let behind = words::unindexed_rows(&handles.table, field).await?;
+            text.push(TextIndexStatus {
+                field: field.clone(),
+                language: language.name(),
+                indexed: behind.is_some(),
+                unindexed_rows: behind.unwrap_or(rows),
+            });
+        }
         Ok(StoreStats {
+            text,
             rows,
             version,
             cache,

@@ -32,8 +32,8 @@ pub enum FieldColumn {
 
 impl FieldColumn {
     fn new(kind: FieldType) -> Self {
-        match kind {
-            FieldType::String => Self::String(Vec::new()),
+        match kind.stored_as() {
+            FieldType::String | FieldType::Text(_) => Self::String(Vec::new()),
             FieldType::Int => Self::Int(Vec::new()),
             FieldType::Float => Self::Float(Vec::new()),
             FieldType::Bool => Self::Bool(Vec::new()),

@@ -1,0 +1,218 @@
+// Full-text and hybrid search (issue 31): `'text'` fields indexed for BM25, `searchText`, hybrid `search`
+// with `text` fused by reciprocal rank, filters on both sides, rows written after the index, coded errors.
+// Real LanceDB in a temp directory, real sentence embeddings from the committed MiniLM sample.
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { EmbeddingStore, type ErrorCode, type SearchHit } from '../index'
+import { randomVectors, sample, tempDir } from './fixtures'
+
+let dir: ReturnType<typeof tempDir>
+beforeEach(() => {
+  dir = tempDir()
+})
+afterEach(() => dir.remove())
+
+const data = sample()
+const fields = { text: 'text', section: 'string' } as const
+const N = 600
+
+async function filled(options: Parameters<typeof EmbeddingStore.open>[1] = {}) {
+  const store = await EmbeddingStore.open(dir.path, { dimension: data.dim, fields, ...options })
+  await store.addEmbeddings(
+    Array.from({ length: N }, (_, i) => ({
+      id: `r${i}`,
+      vector: data.row(i),
+      metadata: { text: data.rows[i].text, section: data.rows[i].section, key: data.rows[i].key },
+    })),
+  )
+  return store
+}
+
+/** Two rare words of row `i`'s text (longest first), so a words search has a clear answer. */
+function wordsOf(i: number): string {
+  const words = data.rows[i].text.toLowerCase().match(/[a-z]{6,}/g) ?? []
+  const counts = new Map<string, number>()
+  for (let r = 0; r < N; r++) for (const w of new Set(data.rows[r].text.toLowerCase().match(/[a-z]{6,}/g) ?? [])) counts.set(w, (counts.get(w) ?? 0) + 1)
+  return [...new Set(words)].sort((a, b) => (counts.get(a) ?? 0) - (counts.get(b) ?? 0)).slice(0, 2).join(' ')
+}
+
+const invalid: ErrorCode = 'INVALID_ARGUMENT'
+
+describe('searchText', () => {
+  test('finds rows by their words (BM25, best first) and answers TextHit objects', async () => {
+    const store = await filled()
+    const words = wordsOf(7)
+    const hits = await store.searchText(words, { limit: 5 })
+    expect(hits[0].id).toBe('r7')
+    expect(Object.keys(hits[0]).sort()).toEqual(['id', 'metadata', 'score'])
+    expect(hits[0].metadata).toMatchObject({ key: data.rows[7].key })
+    for (let i = 1; i < hits.length; i++) expect(hits[i].score).toBeLessThanOrEqual(hits[i - 1].score)
+    // threshold: a minimum BM25 score
+    const cut = await store.searchText(words, { limit: 5, threshold: hits[0].score })
+    expect(cut.map((h) => h.id)).toEqual(hits.filter((h) => h.score >= hits[0].score).map((h) => h.id))
+    await store.close()
+  })
+
+  test('stems and drops stop words (English by default), and keeps the field type across reopening', async () => {
+    let store = await EmbeddingStore.open(dir.path, { dimension: 3, fields: { body: 'text', title: 'text:french' } })
+    await store.addEmbeddings([
+      { id: 'en', vector: [1, 0, 0], metadata: { body: 'The runner was running quickly', title: 'x' } },
+      { id: 'fr', vector: [0, 1, 0], metadata: { body: 'avec', title: 'Des maisons avec jardin' } },
+      { id: 'none', vector: [0, 0, 1], metadata: { body: 'the and of' } },
+    ])
+    expect((await store.searchText('runs', { textField: 'body' })).map((h) => h.id)).toEqual(['en'])
+    expect(await store.searchText('the', { textField: 'body' })).toEqual([]) // a stop word only
+    await store.close()
+    store = await EmbeddingStore.open(dir.path)
+    expect((await store.searchText('maison', { textField: 'title' })).map((h) => h.id)).toEqual(['fr'])
+    expect(await store.searchText('avec', { textField: 'title' })).toEqual([]) // a French stop word
+    expect((await store.searchText('avec', { textField: 'body' })).map((h) => h.id)).toEqual(['fr']) // not an English one
+    const stats = await store.stats()
+    expect(stats.text.map((t) => [t.field, t.language, t.indexed])).toEqual([
+      ['body', 'English', true],
+      ['title', 'French', true],
+    ])
+    await store.close()
+  })
+
+  test('filters apply before the top-k; text fields filter like strings', async () => {
+    const store = await filled()
+    const section = data.rows[7].section
+    const hits = await store.searchText('library data files', { limit: 50, filter: { section } })
+    expect(hits.length).toBeGreaterThan(0)
+    for (const hit of hits) expect(hit.metadata).toMatchObject({ section })
+    const exact = await store.search(data.row(7), { filter: { text: data.rows[7].text }, limit: 3 })
+    expect(exact.map((h) => h.id)).toEqual(['r7'])
+    await store.close()
+  })
+
+  test('rows written after the index are found at once; optimize() folds them in; deleted rows are gone', async () => {
+    const store = await filled({ performance: { autoOptimizeEvery: 0 } })
+    expect((await store.stats()).text).toEqual([{ field: 'text', language: 'English', indexed: false, unindexedRows: N }])
+    await store.searchText('library') // builds the index
+    expect((await store.stats()).text[0]).toMatchObject({ indexed: true, unindexedRows: 0 })
+    for (let i = 0; i < 5; i++) {
+      await store.addEmbeddings([{ id: `new${i}`, vector: randomVectors(1, data.dim, i)[0], metadata: { text: `quokkafish number${i}` } }])
+      const hits = await store.searchText(`quokkafish number${i}`)
+      expect(hits[0].id).toBe(`new${i}`)
+      expect(hits.map((h) => h.id).sort()).toEqual(Array.from({ length: i + 1 }, (_, j) => `new${j}`))
+    }
+    expect((await store.stats()).text[0]).toMatchObject({ indexed: true, unindexedRows: 5 })
+    await store.optimize()
+    expect((await store.stats()).text[0]).toMatchObject({ indexed: true, unindexedRows: 0 })
+    await store.delete(['new2'])
+    expect((await store.searchText('quokkafish')).map((h) => h.id).sort()).toEqual(['new0', 'new1', 'new3', 'new4'])
+    await store.close()
+  })
+
+  test('an empty store answers no hits', async () => {
+    const store = await EmbeddingStore.open(dir.path, { dimension: 3, fields: { body: 'text' } })
+    expect(await store.searchText('anything')).toEqual([])
+    expect(await store.search([1, 0, 0], { text: 'anything' })).toEqual([])
+    await store.close()
+  })
+})
+
+describe('hybrid search', () => {
+  function checkFused(hits: SearchHit[], k = 60) {
+    for (const hit of hits) {
+      const expected = (hit.vectorRank ? 1 / (k + hit.vectorRank) : 0) + (hit.textRank ? 1 / (k + hit.textRank) : 0)
+      expect(hit.score).toBeCloseTo(expected, 12)
+      expect(Number.isFinite(hit.distance)).toBe(true)
+      expect(hit.vectorScore).toBeCloseTo(1 - hit.distance, 6)
+    }
+    for (let i = 1; i < hits.length; i++) expect(hits[i].score).toBeLessThanOrEqual(hits[i - 1].score)
+  }
+
+  test.each([
+    ['resident copy', undefined],
+    ["LanceDB's path", 0],
+  ])('fuses the vector and the words by reciprocal rank (%s)', async (_, residentMemoryMB) => {
+    const store = await filled({ performance: { residentMemoryMB } })
+    const words = wordsOf(11)
+    const hits = await store.search(data.query(0), { text: words, limit: 10 })
+    expect(hits.length).toBe(10)
+    checkFused(hits)
+    const vectorOnly = await store.search(data.query(0), { limit: 20 })
+    const textOnly = await store.searchText(words, { limit: 20 })
+    for (const hit of hits) {
+      if (hit.vectorRank !== null) expect(vectorOnly[hit.vectorRank! - 1].id).toBe(hit.id)
+      if (hit.textRank !== null) {
+        expect(textOnly[hit.textRank! - 1].id).toBe(hit.id)
+        expect(hit.textScore).toBeCloseTo(textOnly[hit.textRank! - 1].score, 4)
+      }
+    }
+    // r11 only the words find (the query vector is another text's): it still makes the top, with its exact distance.
+    const r11 = hits.find((h) => h.id === 'r11')!
+    expect(r11).toMatchObject({ textRank: 1 })
+    const [exact] = await store.search(data.query(0), { filter: { text: data.rows[11].text }, exact: true, limit: 1 })
+    expect(r11.distance).toBeCloseTo(exact.distance, 5)
+    // a row both sides rank first comes first
+    const both = await store.search(data.row(11), { text: words, limit: 5 })
+    expect(both[0]).toMatchObject({ id: 'r11', vectorRank: 1, textRank: 1 })
+    await store.close()
+  })
+
+  test('rrfK, threshold and filters: stated semantics', async () => {
+    const store = await filled()
+    const words = wordsOf(11)
+    const k1 = await store.search(data.query(0), { text: words, rrfK: 1, limit: 10 })
+    checkFused(k1, 1)
+    const threshold = 0.3
+    const cut = await store.search(data.query(0), { text: words, threshold, limit: 10 })
+    for (const hit of cut) expect(hit.vectorScore).toBeGreaterThanOrEqual(threshold)
+    const section = data.rows[11].section
+    const filtered = await store.search(data.query(0), { text: words, filter: { section }, limit: 10 })
+    for (const hit of filtered) expect(hit.metadata).toMatchObject({ section })
+    expect(filtered.some((h) => h.id === 'r11')).toBe(true)
+    // cached like any search
+    const before = (await store.stats()).cache.hits
+    expect(await store.search(data.query(0), { text: words, filter: { section }, limit: 10 })).toEqual(filtered)
+    expect((await store.stats()).cache.hits).toBe(before + 1)
+    await store.close()
+  })
+
+  test('bad input is rejected with a code and leaves the store usable', async () => {
+    const store = await filled()
+    const q = data.query(0)
+    const cases: Array<[Promise<unknown>, ErrorCode]> = [
+      [store.searchText(''), invalid],
+      [store.searchText('   '), invalid],
+      [store.searchText('x'.repeat(5000)), invalid],
+      [store.searchText(42 as unknown as string), invalid],
+      [store.searchText('x', { textField: 'section' }), invalid],
+      [store.searchText('x', { textField: 'nope' }), invalid],
+      [store.searchText('x', { limit: 0 }), invalid],
+      [store.searchText('x', { rrfK: 3 } as never), invalid],
+      [store.searchText('x', { filter: { nope: 1 } }), 'INVALID_FILTER'],
+      [store.search(q, { text: '' }), invalid],
+      [store.search(q, { textField: 'text' }), invalid],
+      [store.search(q, { text: 'x', rrfK: -1 }), invalid],
+      [store.search(q, { text: 'x', rrfK: 1.5 }), invalid],
+      [store.search(q.subarray(0, 3), { text: 'x' }), 'DIMENSION_MISMATCH'],
+    ]
+    for (const [call, code] of cases) await expect(call).rejects.toMatchObject({ code })
+    const plain = await EmbeddingStore.open(join(dir.path, 'plain'), { dimension: 3 })
+    await plain.addEmbeddings([{ id: 'a', vector: [1, 0, 0], metadata: { text: 'hello' } }])
+    await expect(plain.searchText('hello')).rejects.toMatchObject({ code: invalid })
+    await expect(plain.search([1, 0, 0], { text: 'hello' })).rejects.toMatchObject({ code: invalid })
+    await plain.close()
+    expect((await store.searchText(wordsOf(3)))[0].id).toBe('r3')
+    await store.close()
+  })
+
+  test('importFile fills a text field from a file column', async () => {
+    const file = join(dir.path, 'rows.jsonl')
+    writeFileSync(
+      file,
+      Array.from({ length: 50 }, (_, i) =>
+        JSON.stringify({ id: `f${i}`, vector: Array.from(data.row(i)), body: data.rows[i].text, section: data.rows[i].section }),
+      ).join('\n'),
+    )
+    const store = await EmbeddingStore.open(join(dir.path, 'store'), { dimension: data.dim, fields: { body: 'text' } })
+    await store.importFile(file, { metadataFields: ['body', 'section'] })
+    const hits = await store.searchText(data.rows[4].text, { limit: 1 })
+    expect(hits[0].id).toBe('f4')
+    await store.close()
+  })
+})

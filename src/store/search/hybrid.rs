@@ -1,0 +1,260 @@
+//! Searches with words: `searchText` (the words side alone) and hybrid `search` (both sides, fused by
+//! reciprocal rank). The vector side is the ordinary search (resident copy or LanceDB), the words side
+//! LanceDB's full-text query, both with the same filter, run at once; the fusion is `fusion.rs`. Owns
+//! the full-text index's first build and the vector distance of rows only the words found.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::{lance, words};
+use crate::store::config::{MAX_LIMIT, Search, TextQuery};
+use crate::store::error::{Result, StoreError};
+use crate::store::filter::{self, Condition, Filter};
+use crate::store::fusion;
+use crate::store::index::knobs::Knobs;
+use crate::store::lock::lock;
+use crate::store::model::Hit;
+use crate::store::{Handles, Store, retry};
+
+/// Candidates each side of a hybrid search contributes to the fusion: twice the hits asked for, at least
+/// 20, so a row ranked just below `limit` on both sides can still make the top.
+pub fn fusion_candidates(limit: usize) -> usize {
+    (limit * 2).clamp(20, MAX_LIMIT)
+}
+
+impl Store {
+    /// The words side alone: BM25 over `text.field` among the rows the filter keeps; `threshold` is a
+    /// minimum BM25 score.
+    pub(super) async fn search_words(
+        &self,
+        handles: &Handles,
+        text: &TextQuery,
+        search: &Search,
+        version: u64,
+    ) -> Result<Vec<Hit>> {
+        if !self.ensure_text_index(handles, &text.field, version).await? {
+            return Ok(Vec::new()); // an empty table: nothing to index, nothing to find
+        }
+        let mut hits = words::search(&handles.table, text, search.limit, search.filter.as_deref()).await?;
+        if let Some(threshold) = search.threshold {
+            hits.retain(|hit| hit.score >= threshold);
+        }
+        Ok(hits)
+    }
+
+    /// Both sides, fused: each contributes `fusion_candidates(limit)` rows; every returned hit carries its
+    /// vector distance (looked up for rows only the words found), and `threshold` keeps hits whose vector
+    /// score reaches it.
+    pub(super) async fn search_hybrid(
+        &self,
+        handles: &Arc<Handles>,
+        query: &[f32],
+        text: &TextQuery,
+        search: Search,
+        version: u64,
+    ) -> Result<Vec<Hit>> {
+        let candidates = fusion_candidates(search.limit);
+        let vectors = Search { limit: candidates, text: None, ..search.clone() };
+        let words = Search { limit: candidates, threshold: None, ..search.clone() };
+        let (vector_hits, word_hits) = tokio::try_join!(
+            self.search_vectors(handles, query, vectors, version),
+            self.search_words(handles, text, &words, version),
+        )?;
+        let mut fused = fusion::fuse(vector_hits, word_hits, text.rrf_k);
+        self.fill_distances(handles, query, &mut fused, version).await?;
+        // A row the words side saw but the vector side could not score was removed in between: dropped.
+        fused.retain(|hit| {
+            !hit.distance.is_nan()
+                && search.threshold.is_none_or(|threshold| self.layout.metric.score(hit.distance) >= threshold)
+        });
+        fused.truncate(search.limit);
+        Ok(fused)
+    }
+
+    /// Sets the vector distance of the hits that have none (rows only the words side found): from the
+    /// resident copy when it holds `version`, else with one exact LanceDB query over those ids.
+    async fn fill_distances(&self, handles: &Handles, query: &[f32], hits: &mut [Hit], version: u64) -> Result<()> {
+        let missing: Vec<String> = hits.iter().filter(|h| h.distance.is_nan()).map(|h| h.id.clone()).collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let found = match self.resident.as_ref().and_then(|r| r.distances(version, query, &missing)) {
+            Some(found) => found,
+            None => {
+                let by_id = Filter {
+                    condition: Condition::All(Vec::new()), // read by the resident copy only; LanceDB reads `sql`
+                    sql: filter::id_in(missing.iter().map(String::as_str)),
+                };
+                let exact = Search {
+                    limit: missing.len(),
+                    threshold: None,
+                    filter: Some(Arc::new(by_id)),
+                    knobs: Knobs { exact: true, ..Knobs::default() },
+                    text: None,
+                };
+                lance::search(&handles.table, query, &exact, self.layout.metric, None)
+                    .await?
+                    .into_iter()
+                    .map(|hit| (hit.id, hit.distance))
+                    .collect::<HashMap<_, _>>()
+            }
+        };
+        for hit in hits.iter_mut().filter(|h| h.distance.is_nan()) {
+            if let Some(&distance) = found.get(&hit.id) {
+                hit.distance = distance;
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes sure `field` has its full-text index, building it now if not (once per table: later rows are
+    /// searched by LanceDB without it until `optimize()` folds them in). `false` when the table is empty.
+    async fn ensure_text_index(&self, handles: &Handles, field: &str, version: u64) -> Result<bool> {
+        if lock(&self.text_indexes)
+            .as_ref()
+            .is_some_and(|(seen, fields)| *seen == version && fields.iter().any(|f| f == field))
+        {
+            return Ok(true);
+        }
+        let mut indexed = words::indexed_fields(&handles.table, &self.layout.fields).await?;
+        if !indexed.iter().any(|f| f == field) {
+            // One build per table in this process (optimize() builds it under the same lock).
+            let _maintaining = handles.locks.maintenance.lock().await;
+            indexed = words::indexed_fields(&handles.table, &self.layout.fields).await?;
+            if !indexed.iter().any(|f| f == field) {
+                if handles.table.count_rows(None).await.map_err(StoreError::lance("counting rows"))? == 0 {
+                    return Ok(false);
+                }
+                let kind = self.layout.fields.get(field).copied().ok_or_else(|| {
+                    StoreError::Internal(format!("{field:?} was checked as a text field but is not declared"))
+                })?;
+                retry::on_conflict(|| async {
+                    handles
+                        .table
+                        .create_index(&[field], kind.index()?)
+                        .execute()
+                        .await
+                        .map_err(StoreError::lance("creating the full-text index"))
+                })
+                .await?;
+                indexed.push(field.to_owned());
+            }
+        }
+        *lock(&self.text_indexes) = Some((version, indexed));
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::model::Sides;
+    use crate::store::testing::path;
+    use crate::store::{Item, OpenOptions, SearchRequest};
+
+    fn options(resident: bool) -> OpenOptions {
+        OpenOptions {
+            dimension: Some(2.0),
+            fields: Some([("body".to_owned(), "text".to_owned()), ("kind".to_owned(), "string".to_owned())].into()),
+            resident_memory_mb: (!resident).then_some(0.0),
+            auto_optimize_every: Some(0.0),
+            ..Default::default()
+        }
+    }
+
+    fn doc(id: &str, vector: [f32; 2], body: &str, kind: &str) -> Item {
+        Item {
+            id: id.into(),
+            vector: vector.to_vec(),
+            metadata: Some(serde_json::json!({ "body": body, "kind": kind })),
+        }
+    }
+
+    fn words(text: &str) -> SearchRequest {
+        SearchRequest { text: Some(text.to_owned()), ..Default::default() }
+    }
+
+    fn ids(hits: &[Hit]) -> Vec<&str> {
+        hits.iter().map(|h| h.id.as_str()).collect()
+    }
+
+    #[tokio::test]
+    async fn words_and_vectors_are_fused_by_rank_on_both_paths() -> Result<()> {
+        for resident in [true, false] {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open(&path(&dir), options(resident)).await?;
+            assert!(store.search_text(&words("apple")).await?.is_empty(), "an empty table has nothing to find");
+            let mut items = vec![
+                doc("a", [1.0, 0.0], "apple pie recipe", "food"),
+                doc("b", [0.5, 0.5], "banana bread", "food"),
+                doc("c", [0.0, 1.0], "cherry apple tart", "food"),
+                doc("z", [-1.0, 0.05], "a zebra crossing", "other"),
+            ];
+            // Thirty rows near [1, 0] so that `z` is not among the vector side's 20 candidates.
+            items.extend((0..30).map(|i| doc(&format!("f{i}"), [1.0, 0.01 * i as f32], "filler words", "food")));
+            store.add(items).await?;
+
+            let apple = store.search_text(&words("apples")).await?;
+            let mut found = ids(&apple);
+            found.sort_unstable();
+            assert_eq!(found, ["a", "c"], "stemmed: apples → apple; resident {resident}");
+            assert!(apple.iter().all(|h| h.score > 0.0 && h.sides.is_some_and(|s| s.text_score == Some(h.score))));
+
+            // Vector [0, 1]: c first, then b; words: only b.
+            let request = SearchRequest { limit: Some(3.0), ..words("banana") };
+            let hybrid = store.search(&[0.0, 1.0], &request).await?;
+            assert_eq!(hybrid[0].id, "b", "both sides (1/62 + 1/61) beat one side's 1/61; resident {resident}");
+            let b = hybrid[0].sides.expect("hybrid hits say where they were found");
+            assert_eq!(b.text_rank, Some(1));
+            assert_eq!(b.vector_rank, Some(2));
+            assert_eq!(hybrid[1].id, "c");
+            assert_eq!(hybrid[1].sides.map(|s| s.text_rank), Some(None));
+
+            // `z` only the words find: its vector distance is looked up (cosine of [1,0] and [-1,0.05]).
+            let zebra = store.search(&[1.0, 0.0], &SearchRequest { limit: Some(5.0), ..words("zebra") }).await?;
+            let z = zebra.iter().find(|h| h.id == "z").expect("the words side brings z in");
+            assert_eq!(
+                z.sides,
+                Some(Sides { vector_rank: None, text_rank: Some(1), text_score: z.sides.and_then(|s| s.text_score) })
+            );
+            let expected = 1.0 - (-1.0 / (1.0f64 + 0.05 * 0.05).sqrt());
+            assert!((z.distance - expected).abs() < 1e-5, "{} vs {expected}; resident {resident}", z.distance);
+            assert_eq!(zebra[1].id, "z", "ties at 1/61 go to the vector side's first");
+
+            // The filter applies to both sides; a threshold cuts on the vector score.
+            let kind = serde_json::json!({ "kind": "other" });
+            let filtered =
+                store.search(&[1.0, 0.0], &SearchRequest { filter: Some(kind), ..words("apple zebra") }).await?;
+            assert_eq!(ids(&filtered), ["z"]);
+            let cut = store.search(&[1.0, 0.0], &SearchRequest { threshold: Some(0.5), ..words("zebra") }).await?;
+            assert!(cut.iter().all(|h| 1.0 - h.distance >= 0.5) && !cut.iter().any(|h| h.id == "z"));
+            store.close().await?;
+        }
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn the_index_is_built_once_and_rows_after_it_are_found_until_optimize_folds_them() -> Result<()> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&path(&dir), options(true)).await?;
+        store.add(vec![doc("a", [1.0, 0.0], "old words", "x")]).await?;
+        let handles = store.handles()?;
+        assert!(words::indexed_fields(&handles.table, &store.layout.fields).await?.is_empty());
+        assert_eq!(ids(&store.search_text(&words("old")).await?), ["a"]);
+        assert_eq!(words::indexed_fields(&handles.table, &store.layout.fields).await?, ["body"]);
+        assert_eq!(words::unindexed_rows(&handles.table, "body").await?, Some(0));
+        let built = store.version().await?;
+        store.add(vec![doc("b", [0.0, 1.0], "new words", "x")]).await?;
+        assert_eq!(ids(&store.search_text(&words("new")).await?), ["b"], "found before it is folded in");
+        assert_eq!(store.version().await?, built + 1, "no second build");
+        assert_eq!(words::unindexed_rows(&handles.table, "body").await?, Some(1));
+        store.optimize(None, None).await?;
+        assert_eq!(words::unindexed_rows(&handles.table, "body").await?, Some(0));
+        let mut both =
+            ids(&store.search_text(&words("words")).await?).into_iter().map(str::to_owned).collect::<Vec<_>>();
+        both.sort_unstable();
+        assert_eq!(both, ["a", "b"]);
+        store.close().await?;
+        Ok(())
+    }
+}
