@@ -89,8 +89,10 @@ describe('searchText', () => {
   test('rows written after the index are found at once; optimize() folds them in; deleted rows are gone', async () => {
     const store = await filled({ performance: { autoOptimizeEvery: 0 } })
     expect((await store.stats()).text).toEqual([{ field: 'text', language: 'English', indexed: false, unindexedRows: N }])
-    await store.searchText('library') // builds the index
-    expect((await store.stats()).text[0]).toMatchObject({ indexed: true, unindexedRows: 0 })
+    await store.searchText('library') // builds the index: a commit the resident copy follows at once
+    const built = await store.stats()
+    expect(built.text[0]).toMatchObject({ indexed: true, unindexedRows: 0 })
+    expect(built.resident).toMatchObject({ state: 'ready', version: built.version })
     for (let i = 0; i < 5; i++) {
       await store.addEmbeddings([{ id: `new${i}`, vector: randomVectors(1, data.dim, i)[0], metadata: { text: `quokkafish number${i}` } }])
       const hits = await store.searchText(`quokkafish number${i}`)

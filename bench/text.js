@@ -123,8 +123,9 @@ async function timed(count, call) {
   return { p50: percentile(times, 0.5), p99: percentile(times, 0.99) }
 }
 
-async function waitUntilReady(store) {
+async function waitUntilReady(store, probe) {
   for (let i = 0; i < 600; i++) {
+    await store.search(probe, { limit: 1 })
     const s = await store.stats()
     if (s.resident.state === 'ready' && s.index.kind === 'hnsw' && !s.index.building && s.index.unindexedRows === 0) return
     await new Promise((r) => setTimeout(r, 200))
@@ -150,7 +151,7 @@ async function lancedbHybrid(dir, data, queryCount) {
   const hybrid = await timed(queryCount, (i) =>
     table.query().nearestTo(query(i)).distanceType('cosine').fullTextSearch(data.queryTexts[i]).rerank(reranker).select(['id']).limit(10).toArray(),
   )
-  const text = await timed(queryCount, (i) => table.search(data.queryTexts[i], 'fts').select(['id']).limit(10).toArray())
+  const text = await timed(queryCount, (i) => table.search(data.queryTexts[i], 'fts').select(['id', '_score']).limit(10).toArray())
   table.close()
   db.close()
   return { hybridMs: hybrid, textMs: text }
@@ -171,7 +172,7 @@ async function main() {
     let t = performance.now()
     await store.searchText('warm up') // builds the full-text index
     const indexBuildMs = performance.now() - t
-    await waitUntilReady(store)
+    await waitUntilReady(store, data.queryVectors.subarray(0, data.dim))
 
     // 1. agreement with the reference BM25
     const reference = referenceIndex(data.rows.map((r) => r.text), referenceTokenizer())

@@ -27,7 +27,7 @@ impl Store {
     /// minimum BM25 score.
     pub(super) async fn search_words(
         &self,
-        handles: &Handles,
+        handles: &Arc<Handles>,
         text: &TextQuery,
         search: &Search,
         version: u64,
@@ -109,7 +109,7 @@ impl Store {
 
     /// Makes sure `field` has its full-text index, building it now if not (once per table: later rows are
     /// searched by LanceDB without it until `optimize()` folds them in). `false` when the table is empty.
-    async fn ensure_text_index(&self, handles: &Handles, field: &str, version: u64) -> Result<bool> {
+    async fn ensure_text_index(&self, handles: &Arc<Handles>, field: &str, version: u64) -> Result<bool> {
         if lock(&self.text_indexes)
             .as_ref()
             .is_some_and(|(seen, fields)| *seen == version && fields.iter().any(|f| f == field))
@@ -119,7 +119,7 @@ impl Store {
         let mut indexed = words::indexed_fields(&handles.table, &self.layout.fields).await?;
         if !indexed.iter().any(|f| f == field) {
             // One build per table in this process (optimize() builds it under the same lock).
-            let _maintaining = handles.locks.maintenance.lock().await;
+            let maintaining = handles.locks.maintenance.lock().await;
             indexed = words::indexed_fields(&handles.table, &self.layout.fields).await?;
             if !indexed.iter().any(|f| f == field) {
                 if handles.table.count_rows(None).await.map_err(StoreError::lance("counting rows"))? == 0 {
@@ -138,6 +138,10 @@ impl Store {
                 })
                 .await?;
                 indexed.push(field.to_owned());
+                drop(maintaining);
+                // The build is a commit (no row changed): the resident copy follows it now, as after a write,
+                // so it keeps answering from memory instead of waiting for the next vector search.
+                self.catch_up_resident(handles).await;
             }
         }
         *lock(&self.text_indexes) = Some((version, indexed));
