@@ -27,8 +27,9 @@ pub fn fuse(vector: Vec<Hit>, text: Vec<Hit>, k: u32) -> Vec<Hit> {
         let text_score = hit.sides.and_then(|s| s.text_score);
         match position.get(&hit.id) {
             Some(&at) => {
-                let row = &mut fused[at];
-                if let Some(sides) = row.sides.as_mut().filter(|s| s.text_rank.is_none()) {
+                if let Some(row) = fused.get_mut(at)
+                    && let Some(sides) = row.sides.as_mut().filter(|s| s.text_rank.is_none())
+                {
                     sides.text_rank = rank;
                     sides.text_score = text_score;
                     row.score += contribution(i + 1);

@@ -22,6 +22,15 @@ pub fn fusion_candidates(limit: usize) -> usize {
     (limit * 2).clamp(20, MAX_LIMIT)
 }
 
+/// A spawned task that is aborted when its owner is dropped (tokio's `JoinHandle` detaches instead).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 impl Store {
     /// The words side alone: BM25 over `text.field` among the rows the filter keeps; `threshold` is a
     /// minimum BM25 score.
@@ -55,11 +64,23 @@ impl Store {
     ) -> Result<Vec<Hit>> {
         let candidates = fusion_candidates(search.limit);
         let vectors = Search { limit: candidates, text: None, ..search.clone() };
-        let words = Search { limit: candidates, threshold: None, ..search.clone() };
-        let (vector_hits, word_hits) = tokio::try_join!(
-            self.search_vectors(handles, query, vectors, version),
-            self.search_words(handles, text, &words, version),
-        )?;
+        // The words side (LanceDB's full-text query, the slower one) runs as its own task, so it proceeds on
+        // another worker while this one walks the graph; dropping this future (close()) aborts it.
+        let words = if self.ensure_text_index(handles, &text.field, version).await? {
+            let (table, text, filter) = (handles.table.clone(), text.clone(), search.filter.clone());
+            Some(AbortOnDrop(tokio::spawn(
+                async move { words::search(&table, &text, candidates, filter.as_deref()).await },
+            )))
+        } else {
+            None // an empty table
+        };
+        let vector_hits = self.search_vectors(handles, query, vectors, version).await?;
+        let word_hits = match words {
+            Some(mut task) => (&mut task.0)
+                .await
+                .map_err(|e| StoreError::Internal(format!("the full-text search stopped: {e}")))??,
+            None => Vec::new(),
+        };
         let mut fused = fusion::fuse(vector_hits, word_hits, text.rrf_k);
         self.fill_distances(handles, query, &mut fused, version).await?;
         // A row the words side saw but the vector side could not score was removed in between: dropped.
