@@ -1,6 +1,7 @@
 // Full-text and hybrid search (issue 31): `'text'` fields indexed for BM25, `searchText`, hybrid `search`
 // with `text` fused by reciprocal rank, filters on both sides, rows written after the index, coded errors.
 // Real LanceDB in a temp directory, real sentence embeddings from the committed MiniLM sample.
+import { spawnSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { EmbeddingStore, type ErrorCode, type SearchHit } from '../index'
@@ -218,3 +219,40 @@ describe('hybrid search', () => {
     await store.close()
   })
 })
+
+describe('the lancestore CLI', () => {
+  const cli = join(__dirname, '..', 'bin', 'lancestore.js')
+  const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 120_000 })
+
+  test('import --fields body:text, then search --text (words), --vector --text (hybrid), and usage errors', () => {
+    const file = join(dir.path, 'rows.jsonl')
+    writeFileSync(
+      file,
+      Array.from({ length: 40 }, (_, i) => JSON.stringify({ id: `c${i}`, vector: Array.from(data.row(i)), body: data.rows[i].text })).join('\n'),
+    )
+    const store = join(dir.path, 'store')
+    expect(run('import', store, file, '--dimension', String(data.dim), '--fields', 'body:text', '--json').status).toBe(0)
+    let r = run('search', store, '--text', wordsOfFirst(40, 9), '--limit', '3', '--json')
+    expect(r.status).toBe(0)
+    expect(JSON.parse(r.stdout)[0].id).toBe('c9')
+    const query = join(dir.path, 'query.json')
+    writeFileSync(query, JSON.stringify(Array.from(data.row(9))))
+    r = run('search', store, '--vector', query, '--text', wordsOfFirst(40, 9), '--limit', '3', '--json')
+    expect(r.status).toBe(0)
+    expect(JSON.parse(r.stdout)[0]).toMatchObject({ id: 'c9', vectorRank: 1, textRank: 1 })
+    r = run('search', store, '--limit', '3')
+    expect(r.status).toBe(1)
+    expect(r.stderr).toMatch(/--vector, --text, or both/)
+    r = run('search', store, '--text', '   ')
+    expect(r.status).toBe(2)
+    expect(r.stderr).toMatch(/INVALID_ARGUMENT/)
+  })
+})
+
+/** The two rarest long words of row `i` among the first `n` rows. */
+function wordsOfFirst(n: number, i: number): string {
+  const of = (r: number) => new Set(data.rows[r].text.toLowerCase().match(/[a-z]{6,}/g) ?? [])
+  const counts = new Map<string, number>()
+  for (let r = 0; r < n; r++) for (const w of of(r)) counts.set(w, (counts.get(w) ?? 0) + 1)
+  return [...of(i)].sort((a, b) => (counts.get(a) ?? 0) - (counts.get(b) ?? 0)).slice(0, 2).join(' ')
+}
