@@ -309,6 +309,13 @@ function main() {
     typeCheck(app)
     log('TypeScript: strict check of an ESM and a CommonJS app against the shipped index.d.ts passed')
 
+    // The installed package under every runtime: Node.js, Bun, Deno, and Node.js on an x86-64-v2 CPU (qemu).
+    const runtimes = spawnSync(process.execPath, [path.join(__dirname, 'runtimes-test.js')], {
+      stdio: 'inherit',
+      env: { ...process.env, LANCESTORE_PACKAGE: path.join(app, 'node_modules', 'lancestore') },
+    })
+    if (runtimes.status !== 0) fail('the smoke test failed under a runtime (see above)')
+
     const noPeer = exec(process.execPath, ['-e', "try { require('lancestore/langchain') } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })) }"], app, env)
     const peer = noPeer.status === 0 && noPeer.stdout.trim() ? lastJsonLine(noPeer.stdout) : {}
     if (peer.code !== 'ERR_LANCESTORE_PEER_MISSING' || !peer.message.includes('npm install @langchain/core')) {

@@ -3,8 +3,8 @@
 // every runtime we claim: Node.js, Bun and Deno (from the npm registry, pinned, installed once into
 // ~/.cache/lancestore/runtimes), and Node.js on an emulated x86-64-v2 CPU (`qemu-x86_64 -cpu Nehalem`, from
 // Debian's qemu-user, installed when missing and running as root on Debian/Ubuntu; skipped with the reason
-// otherwise, or off x86-64 Linux). Run by CI after the build; `LANCESTORE_PACKAGE=<dir>` tests an installed
-// package instead of this checkout. Exit code 1 when any runtime fails.
+// otherwise, or off x86-64 Linux). CI runs it from scripts/install-test.js with `LANCESTORE_PACKAGE` set to the
+// package installed from the packed tarballs; without it, this checkout is tested. Exit code 1 when any runtime fails.
 'use strict'
 
 const { spawnSync } = require('node:child_process')
