@@ -357,13 +357,15 @@ pub struct SearchHits {
     pub words_only: bool,
 }
 
-/// A JSON number, or `null` for `None`; `None` overall when the number is not finite (JSON has no such number).
-fn json_number<T: std::fmt::Debug + Into<f64> + Copy>(value: Option<T>) -> Option<String> {
+/// Appends `value` as a JSON number, or `null` for `None`; `None` overall when the number is not finite (JSON
+/// has no such number). Written in place: a cached hit builds its whole answer in one buffer.
+fn push_number<T: std::fmt::Debug + Into<f64> + Copy>(text: &mut String, value: Option<T>) -> Option<()> {
     match value {
-        None => Some("null".to_owned()),
-        Some(v) if v.into().is_finite() => Some(format!("{v:?}")),
-        Some(_) => None,
+        None => text.push_str("null"),
+        Some(v) if v.into().is_finite() => write!(text, "{v:?}").ok()?,
+        Some(_) => return None,
     }
+    Some(())
 }
 
 impl SearchHits {
@@ -374,26 +376,25 @@ impl SearchHits {
         );
         text.push('[');
         for (i, hit) in self.hits.iter().enumerate() {
-            let id = serde_json::to_string(&hit.id).ok()?;
-            let metadata = hit.metadata.as_deref().unwrap_or("null");
-            let comma = if i == 0 { "" } else { "," };
-            let score = json_number(Some(hit.score))?;
-            if self.words_only {
-                write!(text, r#"{comma}{{"id":{id},"score":{score},"metadata":{metadata}}}"#).ok()?;
-                continue;
+            text.push_str(if i == 0 { r#"{"id":"# } else { r#",{"id":"# });
+            text.push_str(&serde_json::to_string(&hit.id).ok()?);
+            text.push_str(r#","score":"#);
+            push_number(&mut text, Some(hit.score))?;
+            if !self.words_only {
+                text.push_str(r#","distance":"#);
+                push_number(&mut text, Some(hit.distance))?;
             }
-            let distance = json_number(Some(hit.distance))?;
-            write!(text, r#"{comma}{{"id":{id},"score":{score},"distance":{distance},"metadata":{metadata}"#).ok()?;
-            if let Some(sides) = hit.sides {
-                write!(
-                    text,
-                    r#","vectorScore":{},"vectorRank":{},"textRank":{},"textScore":{}"#,
-                    json_number(Some(self.metric.score(hit.distance)))?,
-                    json_number(sides.vector_rank)?,
-                    json_number(sides.text_rank)?,
-                    json_number(sides.text_score)?,
-                )
-                .ok()?;
+            text.push_str(r#","metadata":"#);
+            text.push_str(hit.metadata.as_deref().unwrap_or("null"));
+            if let (Some(sides), false) = (hit.sides, self.words_only) {
+                text.push_str(r#","vectorScore":"#);
+                push_number(&mut text, Some(self.metric.score(hit.distance)))?;
+                text.push_str(r#","vectorRank":"#);
+                push_number(&mut text, sides.vector_rank)?;
+                text.push_str(r#","textRank":"#);
+                push_number(&mut text, sides.text_rank)?;
+                text.push_str(r#","textScore":"#);
+                push_number(&mut text, sides.text_score)?;
             }
             text.push('}');
         }
