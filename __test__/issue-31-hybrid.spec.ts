@@ -87,8 +87,23 @@ describe('searchText', () => {
     await store.close()
   })
 
+  test('with autoIndex (the default) the index is built in the background after writes', async () => {
+    const store = await filled()
+    let stats = await store.stats()
+    for (let i = 0; i < 300 && !stats.text[0].indexed; i++) {
+      await new Promise((r) => setTimeout(r, 100))
+      stats = await store.stats()
+    }
+    expect(stats.text[0]).toMatchObject({ indexed: true, unindexedRows: 0 })
+    const version = await store.version()
+    expect((await store.searchText(wordsOf(5)))[0].id).toBe('r5')
+    expect(await store.version()).toBe(version) // no build on the search path
+    await store.close()
+  })
+
   test('rows written after the index are found at once; optimize() folds them in; deleted rows are gone', async () => {
-    const store = await filled({ performance: { autoOptimizeEvery: 0 } })
+    // autoIndex off: the first text search builds the index.
+    const store = await filled({ autoIndex: false, performance: { autoOptimizeEvery: 0 } })
     expect((await store.stats()).text).toEqual([{ field: 'text', language: 'English', indexed: false, unindexedRows: N }])
     await store.searchText('library') // builds the index: a commit the resident copy follows at once
     const built = await store.stats()

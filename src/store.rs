@@ -115,6 +115,10 @@ pub struct Store {
     index_shape: Mutex<Option<(u64, Option<index::IndexShape>)>>,
     /// The `'text'` fields with a full-text index at a table version, so text searches do not list indexes every call.
     text_indexes: Mutex<Option<(u64, Vec<String>)>>,
+    /// Set while a background full-text index build runs (cleared by its guard, also when aborted).
+    text_index_job: Arc<std::sync::atomic::AtomicBool>,
+    /// Set once every `'text'` field was seen indexed: writes stop starting the background build.
+    text_indexes_done: Arc<std::sync::atomic::AtomicBool>,
     /// Set by `close()` the moment it is called: from then on `begin()` refuses new calls.
     closing: AtomicBool,
     /// Held shared by every call accepted by `begin()`; `close()` takes it exclusively to wait for them.
@@ -192,6 +196,8 @@ impl Store {
             activity: Arc::default(),
             index_shape: Mutex::default(),
             text_indexes: Mutex::default(),
+            text_index_job: Arc::default(),
+            text_indexes_done: Arc::default(),
             closing: AtomicBool::new(false),
             calls: Arc::default(),
             jobs: Mutex::default(),

@@ -222,6 +222,7 @@ impl Store {
             self.spawn_optimize(Arc::clone(handles));
         }
         self.maybe_spawn_upkeep(handles);
+        self.spawn_text_indexes(handles);
         crate::memory::after_commit();
     }
 }

@@ -5,14 +5,17 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::{lance, words};
 use crate::store::config::{MAX_LIMIT, Search, TextQuery};
 use crate::store::error::{Result, StoreError};
+use crate::store::fields::{FieldType, Fields};
 use crate::store::filter::{self, Condition, Filter};
 use crate::store::fusion;
 use crate::store::index::knobs::Knobs;
 use crate::store::lock::lock;
+use crate::store::maintenance::JobKind;
 use crate::store::model::Hit;
 use crate::store::{Handles, Store, retry};
 
@@ -128,8 +131,8 @@ impl Store {
         Ok(())
     }
 
-    /// Makes sure `field` has its full-text index, building it now if not (once per table: later rows are
-    /// searched by LanceDB without it until `optimize()` folds them in). `false` when the table is empty.
+    /// Makes sure `field` has its full-text index, building the missing ones now if not (the background job
+    /// after writes usually has: see `spawn_text_indexes`). `false` when the table is empty.
     async fn ensure_text_index(&self, handles: &Arc<Handles>, field: &str, version: u64) -> Result<bool> {
         if lock(&self.text_indexes)
             .as_ref()
@@ -139,34 +142,85 @@ impl Store {
         }
         let mut indexed = words::indexed_fields(&handles.table, &self.layout.fields).await?;
         if !indexed.iter().any(|f| f == field) {
-            // One build per table in this process (optimize() builds it under the same lock).
-            let maintaining = handles.locks.maintenance.lock().await;
-            indexed = words::indexed_fields(&handles.table, &self.layout.fields).await?;
-            if !indexed.iter().any(|f| f == field) {
-                if handles.table.count_rows(None).await.map_err(StoreError::lance("counting rows"))? == 0 {
-                    return Ok(false);
-                }
-                let kind = self.layout.fields.get(field).copied().ok_or_else(|| {
-                    StoreError::Internal(format!("{field:?} was checked as a text field but is not declared"))
-                })?;
-                retry::on_conflict(|| async {
-                    handles
-                        .table
-                        .create_index(&[field], kind.index()?)
-                        .execute()
-                        .await
-                        .map_err(StoreError::lance("creating the full-text index"))
-                })
-                .await?;
-                indexed.push(field.to_owned());
-                drop(maintaining);
+            if build_text_indexes(handles, &self.layout.fields).await? {
                 // The build is a commit (no row changed): the resident copy follows it now, as after a write,
                 // so it keeps answering from memory instead of waiting for the next vector search.
                 self.catch_up_resident(handles).await;
             }
+            indexed = words::indexed_fields(&handles.table, &self.layout.fields).await?;
+            if !indexed.iter().any(|f| f == field) {
+                return Ok(false); // an empty table: nothing to index
+            }
         }
         *lock(&self.text_indexes) = Some((version, indexed));
         Ok(true)
+    }
+
+    /// After a commit: builds the full-text indexes that are missing in the background, so the first text
+    /// search does not pay for the build (one job per store at a time; none once every `'text'` field has
+    /// its index; none with `autoIndex: false`). A failure here is not lost: the next text search builds
+    /// inline and rejects with it.
+    pub(in crate::store) fn spawn_text_indexes(&self, handles: &Arc<Handles>) {
+        if !self.config.auto_index
+            || self.text_indexes_done.load(Ordering::Acquire)
+            || !self.layout.fields.values().any(|kind| kind.is_text())
+            || self.text_index_job.swap(true, Ordering::AcqRel)
+        {
+            return;
+        }
+        let running = ClearOnDrop(Arc::clone(&self.text_index_job));
+        let (handles, declared, done) =
+            (Arc::clone(handles), self.layout.fields.clone(), Arc::clone(&self.text_indexes_done));
+        let resident = self.resident.clone();
+        let handle = tokio::spawn(async move {
+            let _running = running; // cleared when the job ends or `close()` aborts it
+            let Ok(built) = build_text_indexes(&handles, &declared).await else { return };
+            let texts = declared.values().filter(|kind| kind.is_text()).count();
+            if words::indexed_fields(&handles.table, &declared).await.is_ok_and(|f| f.len() == texts) {
+                done.store(true, Ordering::Release);
+            }
+            if built && let Some(resident) = resident {
+                // Kept in the copy's status if it fails; the next search catches up.
+                let _ = resident.catch_up(&handles.table, Some(1_000_000), false).await;
+            }
+        });
+        self.track(JobKind::Index, handle);
+    }
+}
+
+/// Builds the full-text index of every `'text'` field that has none, once the table has rows (one build at
+/// a time per table in this process: `optimize()` builds them under the same lock). `true` if it built one.
+async fn build_text_indexes(handles: &Handles, declared: &Fields) -> Result<bool> {
+    let _maintaining = handles.locks.maintenance.lock().await;
+    let indexed = words::indexed_fields(&handles.table, declared).await?;
+    let missing: Vec<(&String, FieldType)> = declared
+        .iter()
+        .filter(|(name, kind)| kind.is_text() && !indexed.contains(name))
+        .map(|(n, k)| (n, *k))
+        .collect();
+    if missing.is_empty() || handles.table.count_rows(None).await.map_err(StoreError::lance("counting rows"))? == 0 {
+        return Ok(false);
+    }
+    for (field, kind) in missing {
+        retry::on_conflict(|| async {
+            handles
+                .table
+                .create_index(&[field], kind.index()?)
+                .execute()
+                .await
+                .map_err(StoreError::lance("creating the full-text index"))
+        })
+        .await?;
+    }
+    Ok(true)
+}
+
+/// Clears a "job running" flag when dropped: when the job ends, fails, or is aborted by `close()`.
+struct ClearOnDrop(Arc<AtomicBool>);
+
+impl Drop for ClearOnDrop {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
     }
 }
 
@@ -261,7 +315,8 @@ mod tests {
     #[tokio::test]
     async fn the_index_is_built_once_and_rows_after_it_are_found_until_optimize_folds_them() -> Result<()> {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&path(&dir), options(true)).await?;
+        // autoIndex off: no background build, so the first text search builds the index.
+        let store = Store::open(&path(&dir), OpenOptions { auto_index: Some(false), ..options(true) }).await?;
         store.add(vec![doc("a", [1.0, 0.0], "old words", "x")]).await?;
         let handles = store.handles()?;
         assert!(words::indexed_fields(&handles.table, &store.layout.fields).await?.is_empty());
@@ -279,6 +334,32 @@ mod tests {
             ids(&store.search_text(&words("words")).await?).into_iter().map(str::to_owned).collect::<Vec<_>>();
         both.sort_unstable();
         assert_eq!(both, ["a", "b"]);
+        store.close().await?;
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn writes_start_the_missing_text_indexes_in_the_background_once() -> Result<()> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&path(&dir), options(true)).await?;
+        store.add(vec![doc("a", [1.0, 0.0], "some words", "x")]).await?;
+        let handles = store.handles()?;
+        for _ in 0..300 {
+            if !words::indexed_fields(&handles.table, &store.layout.fields).await?.is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(words::indexed_fields(&handles.table, &store.layout.fields).await?, ["body"]);
+        while store.text_index_job.load(Ordering::Acquire) {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert!(store.text_indexes_done.load(Ordering::Acquire));
+        let version = store.version().await?;
+        store.add(vec![doc("b", [0.0, 1.0], "extra words", "x")]).await?;
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        assert_eq!(store.version().await?, version + 1, "no second build once every text field has its index");
+        assert_eq!(ids(&store.search_text(&words("extra")).await?), ["b"]);
         store.close().await?;
         Ok(())
     }
