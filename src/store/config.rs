@@ -371,19 +371,7 @@ impl SearchRequest {
     /// Checks the query vector and the options against the store (`fields`: its declared fields).
     pub fn validate(&self, query: &[f32], dimension: usize, metric: Metric, fields: &Fields) -> Result<Search> {
         check_vector("query", query, dimension, metric)?;
-        let limit = match self.limit {
-            Some(limit) => integer_in("limit", limit, 1, MAX_LIMIT)?,
-            None => DEFAULT_LIMIT,
-        };
-        if let Some(threshold) = self.threshold
-            && !threshold.is_finite()
-        {
-            return Err(StoreError::invalid("threshold", format!("got {threshold}, expected a finite number")));
-        }
-        let filter = match &self.filter {
-            Some(filter) => filter::parse(filter, fields)?.map(std::sync::Arc::new),
-            None => None,
-        };
+        let (limit, filter) = self.limit_threshold_filter(fields)?;
         let knobs = Knobs {
             nprobes: self.nprobes.map(|n| integer_in("nprobes", n, 1, 65_536)).transpose()?,
             refine_factor: self
@@ -409,6 +397,13 @@ impl SearchRequest {
         if self.rrf_k.is_some() {
             return Err(StoreError::invalid("rrfK", "applies only to a hybrid `search` (a vector and `text`)"));
         }
+        let (limit, filter) = self.limit_threshold_filter(fields)?;
+        let text = self.text_query(fields)?;
+        Ok(Search { limit, threshold: self.threshold, filter, knobs: Knobs::default(), text })
+    }
+
+    /// The checked `limit` (or the default) and `filter`, with `threshold` checked finite: what every search takes.
+    fn limit_threshold_filter(&self, fields: &Fields) -> Result<(usize, Option<std::sync::Arc<filter::Filter>>)> {
         let limit = match self.limit {
             Some(limit) => integer_in("limit", limit, 1, MAX_LIMIT)?,
             None => DEFAULT_LIMIT,
@@ -422,8 +417,7 @@ impl SearchRequest {
             Some(filter) => filter::parse(filter, fields)?.map(std::sync::Arc::new),
             None => None,
         };
-        let text = self.text_query(fields)?;
-        Ok(Search { limit, threshold: self.threshold, filter, knobs: Knobs::default(), text })
+        Ok((limit, filter))
     }
 
     /// The checked words side, if `text` was given: non-blank, at most `MAX_TEXT_BYTES`, searched in a
