@@ -51,8 +51,8 @@ export declare class EmbeddingStore {
   search(query: Float32Array | number[], options?: SearchOptions): Promise<SearchHit[]>
   /**
    * The rows whose `'text'` field best matches `text` (BM25: word frequency weighed by rarity), best first.
-   * The field's full-text index is built by the first such search (and by `optimize()`); later rows are
-   * found at once. Rejects `INVALID_ARGUMENT` (blank or too long `text`, no `'text'` field), `INVALID_FILTER`, `STORE_CLOSED`.
+   * The field's full-text index is built in the background after writes (with `autoIndex`), else by the first
+   * such search, and by `optimize()`; later rows are found at once. Rejects `INVALID_ARGUMENT` (blank or too long `text`, no `'text'` field), `INVALID_FILTER`, `STORE_CLOSED`.
    */
   searchText(text: string, options?: TextSearchOptions): Promise<TextHit[]>
   /** Row count, version, query-cache counters, operation counts and latency summaries. */
@@ -639,7 +639,7 @@ export interface TextIndexStats {
   field: string
   /** The language its words are stemmed in (`"English"` for `'text'`). */
   language: string
-  /** Whether its full-text index exists: built by the first `searchText` or hybrid `search`, and by `optimize()`. */
+  /** Whether its full-text index exists: built in the background after writes (with `autoIndex`), else by the first `searchText` or hybrid `search`, and by `optimize()`. */
   indexed: boolean
   /** Rows written since the index was built or last folded in by `optimize()` (all rows before it exists): still found by text searches, which scan them. */
   unindexedRows: number

@@ -184,8 +184,8 @@ impl EmbeddingStore {
     }
 
     /// The rows whose `'text'` field best matches `text` (BM25: word frequency weighed by rarity), best first.
-    /// The field's full-text index is built by the first such search (and by `optimize()`); later rows are
-    /// found at once. Rejects `INVALID_ARGUMENT` (blank or too long `text`, no `'text'` field), `INVALID_FILTER`, `STORE_CLOSED`.
+    /// The field's full-text index is built in the background after writes (with `autoIndex`), else by the first
+    /// such search, and by `optimize()`; later rows are found at once. Rejects `INVALID_ARGUMENT` (blank or too long `text`, no `'text'` field), `INVALID_FILTER`, `STORE_CLOSED`.
     #[napi(ts_args_type = "text: string, options?: TextSearchOptions", ts_return_type = "Promise<TextHit[]>")]
     pub fn search_text<'env>(
         &self,

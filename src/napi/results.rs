@@ -571,7 +571,7 @@ pub struct TextIndexStats {
     pub field: String,
     /// The language its words are stemmed in (`"English"` for `'text'`).
     pub language: String,
-    /// Whether its full-text index exists: built by the first `searchText` or hybrid `search`, and by `optimize()`.
+    /// Whether its full-text index exists: built in the background after writes (with `autoIndex`), else by the first `searchText` or hybrid `search`, and by `optimize()`.
     pub indexed: bool,
     /// Rows written since the index was built or last folded in by `optimize()` (all rows before it exists): still found by text searches, which scan them.
     pub unindexed_rows: f64,

@@ -221,10 +221,7 @@ pub fn read_hits(batches: &[RecordBatch], metric: Metric) -> Result<Vec<Hit>> {
     for batch in batches {
         let ids = string_column(batch, ID)?;
         let metadata = string_column(batch, METADATA)?;
-        let distances = batch
-            .column_by_name(DISTANCE)
-            .and_then(|c| c.as_any().downcast_ref::<Float32Array>())
-            .ok_or_else(|| StoreError::Internal("search results lack a float32 `_distance` column".into()))?;
+        let distances = float32_column(batch, DISTANCE)?;
         for row in 0..batch.num_rows() {
             let distance = f64::from(distances.value(row));
             hits.push(Hit {
@@ -246,10 +243,7 @@ pub fn read_text_hits(batches: &[RecordBatch]) -> Result<Vec<Hit>> {
     for batch in batches {
         let ids = string_column(batch, ID)?;
         let metadata = string_column(batch, METADATA)?;
-        let scores = batch
-            .column_by_name(TEXT_SCORE)
-            .and_then(|c| c.as_any().downcast_ref::<Float32Array>())
-            .ok_or_else(|| StoreError::Internal("full-text results lack a float32 `_score` column".into()))?;
+        let scores = float32_column(batch, TEXT_SCORE)?;
         for row in 0..batch.num_rows() {
             let score = f64::from(scores.value(row));
             let rank = u32::try_from(hits.len() + 1).unwrap_or(u32::MAX);
@@ -276,6 +270,13 @@ fn string_column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a StringArr
         .column_by_name(name)
         .and_then(|c| c.as_any().downcast_ref::<StringArray>())
         .ok_or_else(|| StoreError::Internal(format!("results lack a string `{name}` column")))
+}
+
+fn float32_column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a Float32Array> {
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<Float32Array>())
+        .ok_or_else(|| StoreError::Internal(format!("results lack a float32 `{name}` column")))
 }
 
 /// The stored JSON text (parsed only in JS, by `JSON.parse`, so numbers round-trip exactly).

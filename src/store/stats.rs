@@ -44,7 +44,8 @@ pub struct TextIndexStatus {
     pub field: String,
     /// The language its words are stemmed in.
     pub language: &'static str,
-    /// Whether its full-text index exists (built by the first text search or by `optimize()`).
+    /// Whether its full-text index exists (built in the background after writes, else by the first text
+    /// search, and by `optimize()`).
     pub indexed: bool,
     /// Rows written since the index was built or last folded (all rows without an index): text searches
     /// still find them (LanceDB scans them), a little slower, until `optimize()` folds them in.

@@ -1,7 +1,7 @@
 //! The words side of a search: LanceDB's full-text (BM25) query on a `'text'` field, with the filter
-//! applied first, and the full-text index it reads. The index is built the first time a field is searched
-//! (and by `optimize()`); rows written after it are still searched (LanceDB scans them) until upkeep
-//! folds them in.
+//! applied first, and the full-text index it reads. The index is built in the background after writes
+//! (`search/hybrid.rs`), else by the field's first search, and by `optimize()`; rows written after it are
+//! still searched (LanceDB scans them) until upkeep folds them in.
 
 use arrow_array::RecordBatch;
 use futures::TryStreamExt;
