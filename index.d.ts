@@ -643,6 +643,8 @@ export interface TextIndexStats {
   indexed: boolean
   /** Rows written since the index was built or last folded in by `optimize()` (all rows before it exists): still found by text searches, which scan them. */
   unindexedRows: number
+  /** Whether searches with words on this field are answered from the resident copy's in-memory word index (built in the background the first time the field is searched, then kept current by every write the copy follows); else LanceDB's full-text index answers. */
+  inMemory: boolean
 }
 
 /** Options for `EmbeddingStore.searchText`. */

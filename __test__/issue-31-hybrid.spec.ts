@@ -104,7 +104,7 @@ describe('searchText', () => {
   test('rows written after the index are found at once; optimize() folds them in; deleted rows are gone', async () => {
     // autoIndex off: the first text search builds the index.
     const store = await filled({ autoIndex: false, performance: { autoOptimizeEvery: 0 } })
-    expect((await store.stats()).text).toEqual([{ field: 'text', language: 'English', indexed: false, unindexedRows: N }])
+    expect((await store.stats()).text).toEqual([{ field: 'text', language: 'English', indexed: false, unindexedRows: N, inMemory: false }])
     await store.searchText('library') // builds the index: a commit the resident copy follows at once
     const built = await store.stats()
     expect(built.text[0]).toMatchObject({ indexed: true, unindexedRows: 0 })
@@ -120,6 +120,39 @@ describe('searchText', () => {
     expect((await store.stats()).text[0]).toMatchObject({ indexed: true, unindexedRows: 0 })
     await store.delete(['new2'])
     expect((await store.searchText('quokkafish')).map((h) => h.id).sort()).toEqual(['new0', 'new1', 'new3', 'new4'])
+    await store.close()
+  })
+
+  test('the resident copy answers words from memory once its word index is built, as LanceDB does', async () => {
+    const store = await filled({ performance: { enableQueryCache: false, autoOptimizeEvery: 0 } })
+    const throughLance = await EmbeddingStore.open(dir.path, { performance: { enableQueryCache: false, residentMemoryMB: 0 } })
+    expect((await store.stats()).text[0].inMemory).toBe(false)
+    await store.searchText('library') // LanceDB answers this one and the word index is built meanwhile
+    for (let i = 0; i < 500 && !(await store.stats()).text[0].inMemory; i++) await new Promise((r) => setTimeout(r, 10))
+    expect((await store.stats()).text[0].inMemory).toBe(true)
+    for (const [words, filter] of [
+      [wordsOf(21), undefined],
+      ['library for python', undefined],
+      ['library for python', { section: 'libs' }],
+    ] as const) {
+      const memory = await store.searchText(words, { limit: 10, filter })
+      const lance = await throughLance.searchText(words, { limit: 10, filter })
+      expect(memory.length).toBe(lance.length)
+      memory.forEach((hit, i) => expect(hit.score).toBeCloseTo(lance[i].score, 4))
+      // The same rows at each score, but at the lowest one: a tie cut by the limit may keep other rows.
+      const lowest = memory.length ? memory[memory.length - 1].score.toFixed(3) : ''
+      const at = (hits: typeof memory) =>
+        hits.filter((h) => h.score.toFixed(3) !== lowest).map((h) => `${h.score.toFixed(3)} ${h.id}`).sort()
+      expect(at(memory)).toEqual(at(lance))
+    }
+    // New and deleted rows are followed at once, and hybrid searches use the same index.
+    await store.addEmbeddings([{ id: 'fresh', vector: data.row(3), metadata: { text: 'wombatfish library' } }])
+    await store.delete(['r21'])
+    expect((await store.searchText('wombatfish'))[0].id).toBe('fresh')
+    expect((await store.searchText(wordsOf(21), { limit: 600 })).map((h) => h.id)).not.toContain('r21')
+    expect((await store.search(data.row(3), { text: 'wombatfish', limit: 3 }))[0]).toMatchObject({ id: 'fresh', textRank: 1 })
+    expect((await store.stats()).text[0].inMemory).toBe(true)
+    await throughLance.close()
     await store.close()
   })
 

@@ -8,8 +8,10 @@
 //    bytes, lower-case, Snowball English stem, drop stop words, fold to ASCII; k1 = 1.2, b = 0.75,
 //    idf = ln(1 + (N − n + 0.5) / (n + 0.5))): mean overlap@10 over 50 queries.
 // 2. Latency (p50, cache off, each query once): lancestore's vector search, `searchText` and hybrid
-//    `search`, and @lancedb/lancedb 0.31's own hybrid query (nearestTo + fullTextSearch + RRFReranker, its
-//    FTS index built with defaults) on the same rows in the same run.
+//    `search` from memory (the resident copy's word index, built after the first text search: its build
+//    time is reported), the same two through LanceDB's full-text index (a second store on the table with
+//    `residentMemoryMB: 0`), and @lancedb/lancedb 0.31's own hybrid query (nearestTo + fullTextSearch +
+//    RRFReranker, its FTS index built with defaults) on the same rows in the same run.
 // 3. Upkeep: 1,000 single-row adds (200 with --quick), each followed by a `searchText` for the new row's
 //    unique word: how many were found at once, that search's p50/p99, and the index's state.
 // Usage: node bench/text.js [--quick]; prints one JSON line last.
@@ -174,6 +176,11 @@ async function main() {
     while (!(await store.stats()).text[0].indexed) await new Promise((r) => setTimeout(r, 20))
     const indexBuildMs = performance.now() - t
     await waitUntilReady(store, data.queryVectors.subarray(0, data.dim))
+    // The first text search starts the resident copy's word index: time until searches use it.
+    t = performance.now()
+    await store.searchText(data.queryTexts[0], { limit: 1 })
+    while (!(await store.stats()).text[0].inMemory) await new Promise((r) => setTimeout(r, 10))
+    const wordIndexBuildMs = performance.now() - t
 
     // 1. agreement with the reference BM25
     const reference = referenceIndex(data.rows.map((r) => r.text), referenceTokenizer())
@@ -191,6 +198,12 @@ async function main() {
     const vector = await timed(queryCount, (i) => store.search(query(i), { limit: 10 }))
     const text = await timed(queryCount, (i) => store.searchText(data.queryTexts[i], { limit: 10 }))
     const hybrid = await timed(queryCount, (i) => store.search(query(i), { text: data.queryTexts[i], limit: 10 }))
+    const throughLance = await EmbeddingStore.open(path.join(dir, 'lancestore'), {
+      performance: { enableQueryCache: false, residentMemoryMB: 0 },
+    })
+    const lanceText = await timed(queryCount, (i) => throughLance.searchText(data.queryTexts[i], { limit: 10 }))
+    const lanceHybrid = await timed(queryCount, (i) => throughLance.search(query(i), { text: data.queryTexts[i], limit: 10 }))
+    await throughLance.close()
     const lancedb = await lancedbHybrid(path.join(dir, 'lancedb'), data, queryCount)
 
     // 3. upkeep under single-row adds
@@ -217,8 +230,10 @@ async function main() {
         dim: data.dim,
         queries: queryCount,
         indexBuildMs,
+        wordIndexBuildMs,
         agreement: { queries: agreementQueries, overlapAt10 },
         lancestore: { vectorMs: vector, textMs: text, hybridMs: hybrid },
+        lancestoreThroughLanceDB: { textMs: lanceText, hybridMs: lanceHybrid },
         lancedb,
         upkeep: {
           adds,

@@ -119,6 +119,8 @@ pub struct Store {
     text_index_job: Arc<std::sync::atomic::AtomicBool>,
     /// Set once every `'text'` field was seen indexed: writes stop starting the background build.
     text_indexes_done: Arc<std::sync::atomic::AtomicBool>,
+    /// Set while the resident copy's word index is built in the background (cleared by its guard).
+    word_index_job: Arc<std::sync::atomic::AtomicBool>,
     /// Set by `close()` the moment it is called: from then on `begin()` refuses new calls.
     closing: AtomicBool,
     /// Held shared by every call accepted by `begin()`; `close()` takes it exclusively to wait for them.
@@ -198,6 +200,7 @@ impl Store {
             text_indexes: Mutex::default(),
             text_index_job: Arc::default(),
             text_indexes_done: Arc::default(),
+            word_index_job: Arc::default(),
             closing: AtomicBool::new(false),
             calls: Arc::default(),
             jobs: Mutex::default(),

@@ -575,6 +575,8 @@ pub struct TextIndexStats {
     pub indexed: bool,
     /// Rows written since the index was built or last folded in by `optimize()` (all rows before it exists): still found by text searches, which scan them.
     pub unindexed_rows: f64,
+    /// Whether searches with words on this field are answered from the resident copy's in-memory word index (built in the background the first time the field is searched, then kept current by every write the copy follows); else LanceDB's full-text index answers.
+    pub in_memory: bool,
 }
 
 impl From<store::StoreStats> for StoreStats {
@@ -606,6 +608,7 @@ impl From<store::StoreStats> for StoreStats {
                     language: t.language.to_owned(),
                     indexed: t.indexed,
                     unindexed_rows: t.unindexed_rows as f64,
+                    in_memory: t.in_memory,
                 })
                 .collect(),
         }

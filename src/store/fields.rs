@@ -144,17 +144,24 @@ impl FieldType {
     /// LanceDB's defaults: the simple tokenizer (splits on anything not a letter or digit), lower-casing,
     /// ASCII folding, tokens over 40 bytes dropped, stop words removed and words stemmed in the language.
     pub fn index(self) -> Result<lancedb::index::Index> {
-        use lancedb::index::scalar::{BTreeIndexBuilder, BitmapIndexBuilder, FtsIndexBuilder, LabelListIndexBuilder};
+        use lancedb::index::scalar::{BTreeIndexBuilder, BitmapIndexBuilder, LabelListIndexBuilder};
         Ok(match self {
             Self::String | Self::Int | Self::Float => lancedb::index::Index::BTree(BTreeIndexBuilder::default()),
             Self::Bool => lancedb::index::Index::Bitmap(BitmapIndexBuilder::default()),
             Self::StringList => lancedb::index::Index::LabelList(LabelListIndexBuilder::default()),
-            Self::Text(language) => lancedb::index::Index::FTS(
-                FtsIndexBuilder::default()
-                    .language(language.name())
-                    .map_err(|e| StoreError::Internal(format!("the text index's language: {e}")))?,
-            ),
+            Self::Text(_) => lancedb::index::Index::FTS(self.text_params().ok_or_else(|| {
+                StoreError::Internal("the text index's language is not one the tokenizer knows".into())
+            })?),
         })
+    }
+
+    /// How a `'text'` field is tokenized and indexed: LanceDB's full-text defaults in its language (the
+    /// in-memory word index tokenizes with the same). `None` for other types.
+    pub fn text_params(self) -> Option<lancedb::index::scalar::FtsIndexBuilder> {
+        match self {
+            Self::Text(language) => lancedb::index::scalar::FtsIndexBuilder::default().language(language.name()).ok(),
+            _ => None,
+        }
     }
 
     /// The field type stored as `data_type`, if lancestore writes such columns (a `'text'` field is told

@@ -18,6 +18,8 @@ pub mod sidecar;
 mod sync;
 #[cfg(test)]
 mod tests;
+mod text;
+mod words;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};

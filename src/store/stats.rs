@@ -50,6 +50,9 @@ pub struct TextIndexStatus {
     /// Rows written since the index was built or last folded (all rows without an index): text searches
     /// still find them (LanceDB scans them), a little slower, until `optimize()` folds them in.
     pub unindexed_rows: usize,
+    /// Whether searches with words on it are answered from the resident copy's word index (built the
+    /// first time the field is searched, then kept by every write the copy follows).
+    pub in_memory: bool,
 }
 
 /// What `stats()` reports.
@@ -140,6 +143,7 @@ impl Store {
                 language: language.name(),
                 indexed: behind.is_some(),
                 unindexed_rows: behind.unwrap_or(rows),
+                in_memory: self.resident.as_ref().is_some_and(|r| r.has_words(field)),
             });
         }
         Ok(StoreStats {

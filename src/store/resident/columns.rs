@@ -4,6 +4,7 @@
 //! applied as a difference). Plain data and the mutations `sync.rs` applies; no I/O.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use arrow_array::{
     Array, BooleanArray, FixedSizeListArray, Float32Array, Float64Array, Int64Array, ListArray, RecordBatch,
@@ -11,6 +12,7 @@ use arrow_array::{
 };
 
 use super::rewrite::Group;
+use super::words::WordIndex;
 use crate::store::error::{Result, StoreError};
 use crate::store::fields::{FieldType, Fields};
 use crate::store::schema;
@@ -100,15 +102,30 @@ impl FieldColumn {
         }
     }
 
-    fn bytes(&self) -> usize {
+    /// `slot`'s value when the column holds strings (`'text'` fields do).
+    fn text(&self, slot: usize) -> Option<&str> {
         match self {
-            Self::String(v) => v.iter().map(|s| 16 + s.as_ref().map_or(0, |s| s.len())).sum(),
-            Self::Int(v) => v.len() * 16,
-            Self::Float(v) => v.len() * 16,
-            Self::Bool(v) => v.len() * 2,
+            Self::String(v) => v.get(slot)?.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Bytes every slot costs whatever it holds.
+    fn bytes_per_slot(&self) -> usize {
+        match self {
+            Self::Bool(_) => 2,
+            _ => 16,
+        }
+    }
+
+    /// Bytes `slot`'s value holds beyond `bytes_per_slot` (its text).
+    fn payload(&self, slot: usize) -> usize {
+        match self {
+            Self::String(v) => v.get(slot).and_then(Option::as_ref).map_or(0, |s| s.len()),
             Self::StringList(v) => {
-                v.iter().map(|l| 16 + l.as_ref().map_or(0, |l| l.iter().map(|s| 16 + s.len()).sum())).sum()
+                v.get(slot).and_then(Option::as_ref).map_or(0, |l| l.iter().map(|s| 16 + s.len()).sum())
             }
+            Self::Int(_) | Self::Float(_) | Self::Bool(_) => 0,
         }
     }
 }
@@ -155,11 +172,19 @@ pub struct Columns {
     pub graphed: Vec<bool>,
     /// Declared field columns, by name.
     pub fields: Vec<(String, FieldColumn)>,
+    /// The word indexes built so far, by position in `fields` (`'text'` fields, once a search asked).
+    words: Vec<(usize, WordIndex)>,
+    /// Changes whenever slots are renumbered or the columns replaced: a word index built from a snapshot
+    /// of the slots is installed only if this has not changed meanwhile.
+    pub generation: u64,
     /// Slot of each live id.
     slot_of: HashMap<Box<str>, u32>,
     /// Loaded fragments by id.
     pub fragments: HashMap<u64, FragmentSlots>,
     live_rows: usize,
+    /// Bytes of the ids, metadata and field values held (kept as slots are filled, so measuring the copy
+    /// after a write does not walk every row).
+    text_bytes: usize,
     /// Live slots whose row is in the graph.
     graphed_live: usize,
     /// No live slot below this is missing from the graph (new rows come last, so the rows still to add
@@ -181,9 +206,12 @@ impl Columns {
             addresses: Vec::new(),
             graphed: Vec::new(),
             fields: fields.iter().map(|(name, &kind)| (name.clone(), FieldColumn::new(kind))).collect(),
+            words: Vec::new(),
+            generation: next_generation(),
             slot_of: HashMap::new(),
             fragments: HashMap::new(),
             live_rows: 0,
+            text_bytes: 0,
             graphed_live: 0,
             ungraphed_from: 0,
         }
@@ -223,14 +251,63 @@ impl Columns {
         self.live.get(slot).copied().unwrap_or(false).then_some(slot)
     }
 
-    /// Approximate bytes held.
+    /// Approximate bytes held. Constant time in the rows held: the text is counted as it arrives.
     pub fn bytes(&self) -> usize {
         let per_slot = 4 * self.dimension + 4 + 1 + 8 + 1 + 16 + 16;
-        let text: usize = self.ids.iter().map(|s| s.len()).sum::<usize>()
-            + self.metadata.iter().map(|m| m.as_ref().map_or(0, |m| m.len())).sum::<usize>();
+        let fields: usize = self.fields.iter().map(|(_, c)| c.bytes_per_slot()).sum();
         let map = self.slot_of.len() * 48;
         let fragments: usize = self.fragments.values().map(|f| f.slots.len() * 8).sum();
-        per_slot * self.slots() + text + map + fragments + self.fields.iter().map(|(_, c)| c.bytes()).sum::<usize>()
+        let words: usize = self.words.iter().map(|(_, w)| w.bytes()).sum();
+        (per_slot + fields) * self.slots() + self.text_bytes + map + fragments + words
+    }
+
+    /// Position in `fields` of the field named `name`.
+    fn field_position(&self, name: &str) -> Option<usize> {
+        self.fields.iter().position(|(n, _)| n == name)
+    }
+
+    /// Every slot's value of the string field `name` (a snapshot a word index is built from off the lock).
+    pub fn text_values(&self, name: &str) -> Option<Vec<Option<Box<str>>>> {
+        match &self.fields.get(self.field_position(name)?)?.1 {
+            FieldColumn::String(values) => Some(values.clone()),
+            _ => None,
+        }
+    }
+
+    /// `name`'s word index, if built.
+    pub fn words(&self, name: &str) -> Option<&WordIndex> {
+        let position = self.field_position(name)?;
+        self.words.iter().find(|(p, _)| *p == position).map(|(_, w)| w)
+    }
+
+    /// Installs `index`, built from a snapshot of `name`'s values at this generation: the slots filled
+    /// since are indexed now, and BM25's counts are taken over the live slots. From then on every slot
+    /// filled, retired or renumbered is followed.
+    pub fn install_words(&mut self, name: &str, mut index: WordIndex) {
+        let Some(position) = self.field_position(name) else { return };
+        if let Some((_, column)) = self.fields.get(position) {
+            for slot in index.slots()..self.slots() {
+                index.add(slot, column.text(slot));
+            }
+        }
+        index.recount(&self.live);
+        self.words.retain(|(p, _)| *p != position);
+        self.words.push((position, index));
+    }
+
+    /// `bytes()` with the text counted afresh from every slot (tests check the running count with it).
+    #[cfg(test)]
+    pub fn bytes_counted_afresh(&self) -> usize {
+        self.bytes() - self.text_bytes + self.count_text_bytes()
+    }
+
+    /// The bytes of every id, metadata and field value, counted slot by slot.
+    fn count_text_bytes(&self) -> usize {
+        let ids: usize = self.ids.iter().map(|s| s.len()).sum();
+        let metadata: usize = self.metadata.iter().map(|m| m.as_ref().map_or(0, |m| m.len())).sum();
+        let fields: usize =
+            self.fields.iter().map(|(_, column)| (0..self.slots()).map(|s| column.payload(s)).sum::<usize>()).sum();
+        ids + metadata + fields
     }
 
     /// Registers new fragments (`(id, identity, physical rows)`) whose rows `load_batch` then fills,
@@ -286,7 +363,12 @@ impl Columns {
             let slot =
                 self.push(ids.value(row), address, vector, (!metadata.is_null(row)).then(|| metadata.value(row)))?;
             for ((_, field), array) in self.fields.iter_mut().zip(&field_arrays) {
+                let before = field.payload(slot);
                 field.set(slot, array.as_ref(), row)?;
+                self.text_bytes = self.text_bytes - before + field.payload(slot);
+            }
+            for (position, words) in &mut self.words {
+                words.add(slot, self.fields.get(*position).and_then(|(_, column)| column.text(slot)));
             }
             let cell = self.fragments.get_mut(&fragment).and_then(|f| f.slots.get_mut(offset)).ok_or_else(|| {
                 StoreError::Internal(format!("row address {address} is outside the loaded fragments"))
@@ -307,6 +389,7 @@ impl Columns {
         self.vectors.extend_from_slice(vector);
         let squared: f64 = vector.iter().map(|&x| f64::from(x) * f64::from(x)).sum();
         self.norms.push(squared.sqrt() as f32);
+        self.text_bytes += id.len() + metadata.map_or(0, str::len);
         self.ids.push(id.into());
         self.metadata.push(metadata.map(Into::into));
         self.live.push(true);
@@ -337,6 +420,9 @@ impl Columns {
         {
             *live = false;
             self.live_rows -= 1;
+            for (_, words) in &mut self.words {
+                words.retire(slot);
+            }
             if self.graphed.get(slot).copied().unwrap_or(false) {
                 self.graphed_live -= 1;
             }
@@ -555,6 +641,10 @@ impl Columns {
         for (_, field) in &mut self.fields {
             field.repack(&keep);
         }
+        for (_, words) in &mut self.words {
+            words.repack(&renumber);
+        }
+        self.generation = next_generation();
         for fragment in self.fragments.values_mut() {
             for slot in &mut fragment.slots {
                 *slot = slot.and_then(|s| renumber.get(s as usize).copied().flatten());
@@ -564,6 +654,7 @@ impl Columns {
             *slot = renumber.get(*slot as usize).copied().flatten().unwrap_or(u32::MAX);
         }
         self.vectors.shrink_to_fit();
+        self.text_bytes = self.count_text_bytes();
         self.ungraphed_from = 0;
         self.advance_ungraphed();
     }
@@ -574,4 +665,10 @@ fn column<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> Result<&'a T> {
         .column_by_name(name)
         .and_then(|c| c.as_any().downcast_ref::<T>())
         .ok_or_else(|| StoreError::Internal(format!("the resident load lacks a readable `{name}` column")))
+}
+
+/// A number no columns had before (see `Columns::generation`).
+fn next_generation() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }

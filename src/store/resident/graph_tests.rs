@@ -464,3 +464,77 @@ async fn compaction_moves_rows_without_a_reload_or_a_rebuild() -> Result<()> {
     assert_eq!(loaded.graph.and_then(|g| g.source), Some("loaded"));
     Ok(())
 }
+
+/// Issue 28: whether re-ranking the graph's `ef` candidates on the exact f32 vectors is needed for recall,
+/// and what it costs, on `../shared/data` (skipped when absent):
+/// `cargo test --release -- --ignored --nocapture rerank_measurement`. For each data set, a graph with the
+/// default settings answers 500 queries with `ef` candidates; printed: recall@10 of the graph's own order
+/// (its f16 distances) and of the exact re-rank of the same candidates, and the median time of each step.
+#[test]
+#[ignore = "a measurement, not a test"]
+fn rerank_measurement() -> Result<()> {
+    use crate::store::metric::Metric;
+    use crate::store::resident::graph::{DEFAULT_EF_SEARCH, Graph, GraphSettings, Precision};
+
+    let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
+    let floats = |path: std::path::PathBuf| -> Option<Vec<f32>> {
+        Some(std::fs::read(path).ok()?.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
+    };
+    for (set, dimension) in [("minilm-384", 384usize), ("mpnet-768", 768)] {
+        let (Some(base), Some(queries)) =
+            (floats(shared.join(set).join("base.f32")), floats(shared.join(set).join("queries.f32")))
+        else {
+            println!("../shared/data is absent: nothing measured");
+            return Ok(());
+        };
+        let truth: Vec<u64> = std::fs::read(shared.join(set).join("gt.i32"))
+            .unwrap()
+            .chunks_exact(4)
+            .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as u64)
+            .collect();
+        let rows: Vec<(u64, &[f32])> = base.chunks_exact(dimension).enumerate().map(|(i, v)| (i as u64, v)).collect();
+        let graph = Graph::new(dimension, Metric::Cosine, GraphSettings::default(), Precision::F16)?;
+        let started = Instant::now();
+        graph.add(&rows, 2)?;
+        let build = started.elapsed().as_secs_f64();
+        let median = |mut xs: Vec<f64>| {
+            xs.sort_by(f64::total_cmp);
+            xs[xs.len() / 2]
+        };
+        let recall =
+            |q: usize, found: &[u64]| found.iter().filter(|k| truth[q * 100..q * 100 + 10].contains(k)).count();
+        for ef in [16, 32, DEFAULT_EF_SEARCH, 128] {
+            let (mut walk, mut rerank) = (Vec::new(), Vec::new());
+            let (mut graph_order, mut reranked, mut asked_ten) = (0, 0, 0);
+            for (q, query) in queries.chunks_exact(dimension).enumerate() {
+                let started = Instant::now();
+                let keys = graph.search(query, ef, None)?;
+                walk.push(started.elapsed().as_secs_f64() * 1e6);
+                let started = Instant::now();
+                let mut exact: Vec<(f32, u64)> = keys
+                    .iter()
+                    .map(|&k| {
+                        let v = rows[k as usize].1;
+                        (1.0 - v.iter().zip(query).map(|(a, b)| a * b).sum::<f32>(), k)
+                    })
+                    .collect();
+                exact.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+                let top: Vec<u64> = exact.iter().take(10).map(|&(_, k)| k).collect();
+                rerank.push(started.elapsed().as_secs_f64() * 1e6);
+                graph_order += recall(q, &keys[..keys.len().min(10)]);
+                reranked += recall(q, &top);
+                asked_ten += recall(q, &graph.search(query, 10, None)?);
+            }
+            let n = (queries.len() / dimension * 10) as f64;
+            println!(
+                "{set} (build {build:.1} s) ef={ef}: walk p50 {:.1} µs, re-rank p50 {:.1} µs; recall@10 graph order {:.4}, re-ranked {:.4}; a walk asked for 10 only {:.4}",
+                median(walk),
+                median(rerank),
+                graph_order as f64 / n,
+                reranked as f64 / n,
+                asked_ten as f64 / n
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,7 +1,8 @@
 //! Searches with words: `searchText` (the words side alone) and hybrid `search` (both sides, fused by
-//! reciprocal rank). The vector side is the ordinary search (resident copy or LanceDB), the words side
-//! LanceDB's full-text query, both with the same filter, run at once; the fusion is `fusion.rs`. Owns
-//! the full-text index's first build and the vector distance of rows only the words found.
+//! reciprocal rank). The vector side is the ordinary search (resident copy or LanceDB); the words side
+//! the resident copy's word index when the copy holds the version searched, else LanceDB's full-text
+//! query (run at once with the vector side); both with the same filter; the fusion is `fusion.rs`. Owns
+//! the first builds of both word indexes and the vector distance of rows only the words found.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -44,10 +45,15 @@ impl Store {
         search: &Search,
         version: u64,
     ) -> Result<Vec<Hit>> {
-        if !self.ensure_text_index(handles, &text.field, version).await? {
-            return Ok(Vec::new()); // an empty table: nothing to index, nothing to find
-        }
-        let mut hits = words::search(&handles.table, text, search.limit, search.filter.as_deref()).await?;
+        let mut hits = match self.words_from_memory(text, search.limit, search.filter.as_deref(), version) {
+            Some(hits) => hits,
+            None => {
+                if !self.ensure_text_index(handles, &text.field, version).await? {
+                    return Ok(Vec::new()); // an empty table: nothing to index, nothing to find
+                }
+                words::search(&handles.table, text, search.limit, search.filter.as_deref()).await?
+            }
+        };
         if let Some(threshold) = search.threshold {
             hits.retain(|hit| hit.score >= threshold);
         }
@@ -67,9 +73,12 @@ impl Store {
     ) -> Result<Vec<Hit>> {
         let candidates = fusion_candidates(search.limit);
         let vectors = Search { limit: candidates, text: None, ..search.clone() };
-        // The words side (LanceDB's full-text query, the slower one) runs as its own task, so it proceeds on
-        // another worker while this one walks the graph; dropping this future (close()) aborts it.
-        let words = if self.ensure_text_index(handles, &text.field, version).await? {
+        let in_memory = self.words_from_memory(text, candidates, search.filter.as_deref(), version);
+        // Else the words side (LanceDB's full-text query, the slower one) runs as its own task, so it proceeds
+        // on another worker while this one walks the graph; dropping this future (close()) aborts it.
+        let words = if in_memory.is_some() {
+            None
+        } else if self.ensure_text_index(handles, &text.field, version).await? {
             let (table, text, filter) = (handles.table.clone(), text.clone(), search.filter.clone());
             Some(AbortOnDrop(tokio::spawn(
                 async move { words::search(&table, &text, candidates, filter.as_deref()).await },
@@ -78,11 +87,12 @@ impl Store {
             None // an empty table
         };
         let vector_hits = self.search_vectors(handles, query, vectors, version).await?;
-        let word_hits = match words {
-            Some(mut task) => (&mut task.0)
+        let word_hits = match (in_memory, words) {
+            (Some(hits), _) => hits,
+            (None, Some(mut task)) => (&mut task.0)
                 .await
                 .map_err(|e| StoreError::Internal(format!("the full-text search stopped: {e}")))??,
-            None => Vec::new(),
+            (None, None) => Vec::new(),
         };
         let mut fused = fusion::fuse(vector_hits, word_hits, text.rrf_k);
         self.fill_distances(handles, query, &mut fused, version).await?;
@@ -129,6 +139,33 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// The words side from the resident copy's word index, when the copy holds `version`. The first time a
+    /// field is searched the copy has none: it is built in the background (LanceDB answers meanwhile).
+    /// `None`: ask LanceDB.
+    fn words_from_memory(
+        &self,
+        text: &TextQuery,
+        limit: usize,
+        filter: Option<&Filter>,
+        version: u64,
+    ) -> Option<Vec<Hit>> {
+        let resident = self.resident.as_ref()?;
+        if let Some(hits) = resident.search_words(version, &text.field, &text.text, limit, filter) {
+            return Some(hits);
+        }
+        if resident.lacks_words(version, &text.field) && !self.word_index_job.swap(true, Ordering::AcqRel) {
+            let running = ClearOnDrop(Arc::clone(&self.word_index_job));
+            let (resident, field) = (Arc::clone(resident), text.field.clone());
+            let handle = tokio::spawn(async move {
+                let _running = running; // cleared when the build ends or `close()` aborts it
+                // A failure is kept in `stats().resident.lastError`; LanceDB keeps answering, correctly.
+                let _ = resident.build_words(&field).await;
+            });
+            self.track(JobKind::Index, handle);
+        }
+        None
     }
 
     /// Makes sure `field` has its full-text index, building the missing ones now if not (the background job
@@ -309,6 +346,73 @@ mod tests {
             assert!(cut.iter().all(|h| 1.0 - h.distance >= 0.5) && !cut.iter().any(|h| h.id == "z"));
             store.close().await?;
         }
+        Ok(())
+    }
+
+    /// Issue 31: the words side is answered from the resident copy's word index once it is built (the first
+    /// text search starts the build; LanceDB answers meanwhile), with LanceDB's ranking and BM25 scores, and
+    /// it follows the writes the copy follows: new rows found at once, deleted rows never.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn words_are_answered_from_memory_as_lancedb_answers_them() -> Result<()> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&path(&dir), options(true)).await?;
+        let reference = Store::open(&path(&dir), options(false)).await?;
+        let vocabulary = ["apple", "banana", "cherry", "grape", "lemon", "mango", "olive", "peach", "pear", "plum"];
+        let items: Vec<Item> = (0..300usize)
+            .map(|i| {
+                let words: Vec<&str> =
+                    (0..1 + i % 7).map(|k| vocabulary[(i * 7 + k * k * 3 + k) % vocabulary.len()]).collect();
+                let kind = if i % 3 == 0 { "odd" } else { "even" };
+                doc(&format!("d{i}"), [1.0, i as f32 / 300.0], &words.join(" "), kind)
+            })
+            .collect();
+        store.add(items).await?;
+        let resident = store.resident.clone().expect("on by default");
+        assert!(!resident.has_words("body"));
+        store.search_text(&words("apple")).await?; // answered by LanceDB; starts the build
+        for _ in 0..500 {
+            if resident.has_words("body") {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert!(resident.has_words("body"), "the word index was built");
+        assert!(store.stats().await?.text[0].in_memory);
+        for query in ["apple", "banana cherry", "plum plum pear", "mango olive lemon grape", "nothing"] {
+            for filter in [None, Some(serde_json::json!({ "kind": "odd" }))] {
+                let request = SearchRequest { limit: Some(15.0), filter: filter.clone(), ..words(query) };
+                let version = store.version().await?;
+                let memory = resident.search_words(version, "body", query, 15, None);
+                assert!(memory.is_some(), "the copy answers");
+                let (ours, theirs) = (store.search_text(&request).await?, reference.search_text(&request).await?);
+                assert_eq!(ours.len(), theirs.len(), "{query} {filter:?}");
+                for (a, b) in ours.iter().zip(theirs.iter()) {
+                    assert!((a.score - b.score).abs() < 1e-4, "{query}: {} {} vs {} {}", a.id, a.score, b.id, b.score);
+                }
+                // The same rows at each score, but at the lowest one: a tie cut by the limit may keep other rows.
+                let lowest = ours.last().map_or(0, |h| (h.score * 1e3).round() as i64);
+                let by_score = |hits: &[Hit]| {
+                    let mut ids: Vec<(i64, String)> = hits
+                        .iter()
+                        .map(|h| ((h.score * 1e3).round() as i64, h.id.clone()))
+                        .filter(|(score, _)| *score > lowest)
+                        .collect();
+                    ids.sort();
+                    ids
+                };
+                assert_eq!(by_score(&ours), by_score(&theirs), "{query} {filter:?}: the same rows at each score");
+            }
+        }
+        store.delete(crate::store::DeleteTarget::Ids((0..300).step_by(2).map(|i| format!("d{i}")).collect())).await?;
+        store.add(vec![doc("new", [0.0, 1.0], "kiwi apple", "odd")]).await?;
+        let found = store.search_text(&SearchRequest { limit: Some(300.0), ..words("apple kiwi") }).await?;
+        assert_eq!(found[0].id, "new", "a new row is found at once");
+        assert!(found.iter().all(|h| h.id == "new" || h.id[1..].parse::<usize>().unwrap() % 2 == 1), "no deleted row");
+        let hybrid = store.search(&[0.0, 1.0], &SearchRequest { limit: Some(5.0), ..words("kiwi") }).await?;
+        assert_eq!(hybrid[0].id, "new", "first on both sides");
+        assert_eq!(hybrid[0].sides.and_then(|s| s.text_rank), Some(1));
+        store.close().await?;
+        reference.close().await?;
         Ok(())
     }
 
