@@ -119,6 +119,8 @@ pub struct Store {
     text_index_job: Arc<std::sync::atomic::AtomicBool>,
     /// Set once every `'text'` field was seen indexed: writes stop starting the background build.
     text_indexes_done: Arc<std::sync::atomic::AtomicBool>,
+    /// Rows written since the background full-text job last looked at how far the indexes are behind.
+    text_rows_unchecked: Arc<std::sync::atomic::AtomicUsize>,
     /// Set while the resident copy's word index is built in the background (cleared by its guard).
     word_index_job: Arc<std::sync::atomic::AtomicBool>,
     /// Set by `close()` the moment it is called: from then on `begin()` refuses new calls.
@@ -200,6 +202,7 @@ impl Store {
             text_indexes: Mutex::default(),
             text_index_job: Arc::default(),
             text_indexes_done: Arc::default(),
+            text_rows_unchecked: Arc::default(),
             word_index_job: Arc::default(),
             closing: AtomicBool::new(false),
             calls: Arc::default(),

@@ -212,6 +212,10 @@ impl Store {
     /// copy to the new version (so the next search is answered from memory). Cannot fail: the
     /// commit stands, so nothing after it may turn the call into a rejection.
     pub(super) async fn committed(&self, handles: &Arc<Handles>, write: Write, started: Instant) {
+        let rows_written = match write {
+            Write::Add(rows) | Write::Upsert(rows) => rows,
+            Write::Delete | Write::Update | Write::Restore => 0,
+        };
         self.catch_up_resident(handles).await;
         // Entries computed before this commit can no longer be served (their version is older);
         // dropping them now just frees the memory early.
@@ -222,7 +226,7 @@ impl Store {
             self.spawn_optimize(Arc::clone(handles));
         }
         self.maybe_spawn_upkeep(handles);
-        self.spawn_text_indexes(handles);
+        self.spawn_text_indexes(handles, rows_written);
         crate::memory::after_commit();
     }
 }

@@ -15,6 +15,7 @@ use crate::store::fields::{FieldType, Fields};
 use crate::store::filter::{self, Condition, Filter};
 use crate::store::fusion;
 use crate::store::index::knobs::Knobs;
+use crate::store::index::upkeep::{AUTO_FOLD_FRACTION, AUTO_FOLD_MIN_ROWS};
 use crate::store::lock::lock;
 use crate::store::maintenance::JobKind;
 use crate::store::model::Hit;
@@ -193,14 +194,18 @@ impl Store {
         Ok(true)
     }
 
-    /// After a commit: builds the full-text indexes that are missing in the background, so the first text
-    /// search does not pay for the build (one job per store at a time; none once every `'text'` field has
-    /// its index; none with `autoIndex: false`). A failure here is not lost: the next text search builds
-    /// inline and rejects with it.
-    pub(in crate::store) fn spawn_text_indexes(&self, handles: &Arc<Handles>) {
-        if !self.config.auto_index
-            || self.text_indexes_done.load(Ordering::Acquire)
-            || !self.layout.fields.values().any(|kind| kind.is_text())
+    /// After a commit of `rows_written` rows: builds the full-text indexes that are missing in the
+    /// background, so the first text search through LanceDB does not pay for the build, and once
+    /// `AUTO_FOLD_MIN_ROWS` rows were written since the last look, folds the rows each index does not cover
+    /// yet into it when they are as many as the vector index's upkeep would fold (LanceDB scans them at every
+    /// text search it answers). One job per store at a time; none with `autoIndex: false`. A failed build is
+    /// not lost: the next text search through LanceDB builds inline and rejects with it.
+    pub(in crate::store) fn spawn_text_indexes(&self, handles: &Arc<Handles>, rows_written: usize) {
+        if !self.config.auto_index || !self.layout.fields.values().any(|kind| kind.is_text()) {
+            return;
+        }
+        let unchecked = self.text_rows_unchecked.fetch_add(rows_written, Ordering::AcqRel) + rows_written;
+        if (self.text_indexes_done.load(Ordering::Acquire) && unchecked < AUTO_FOLD_MIN_ROWS)
             || self.text_index_job.swap(true, Ordering::AcqRel)
         {
             return;
@@ -208,16 +213,26 @@ impl Store {
         let running = ClearOnDrop(Arc::clone(&self.text_index_job));
         let (handles, declared, done) =
             (Arc::clone(handles), self.layout.fields.clone(), Arc::clone(&self.text_indexes_done));
-        let resident = self.resident.clone();
+        let (resident, unchecked) = (self.resident.clone(), Arc::clone(&self.text_rows_unchecked));
         let handle = tokio::spawn(async move {
             let _running = running; // cleared when the job ends or `close()` aborts it
-            let Ok(built) = build_text_indexes(&handles, &declared).await else { return };
+            let Ok(mut committed) = build_text_indexes(&handles, &declared).await else { return };
             let texts = declared.values().filter(|kind| kind.is_text()).count();
             if words::indexed_fields(&handles.table, &declared).await.is_ok_and(|f| f.len() == texts) {
                 done.store(true, Ordering::Release);
             }
-            if built && let Some(resident) = resident {
-                // Kept in the copy's status if it fails; the next search catches up.
+            // Rows written before or while this job ran are folded in once enough piled up. A failed fold is
+            // not kept: the rows stay searchable (LanceDB scans them) and the next look folds them.
+            while unchecked.load(Ordering::Acquire) >= AUTO_FOLD_MIN_ROWS {
+                unchecked.store(0, Ordering::Release);
+                match fold_text_indexes(&handles, &declared).await {
+                    Ok(folded) => committed |= folded,
+                    Err(_) => break,
+                }
+            }
+            if committed && let Some(resident) = resident {
+                // Index commits change no row: the copy follows at once, as after a write. Kept in the copy's
+                // status if it fails; the next search catches up.
                 let _ = resident.catch_up(&handles.table, Some(1_000_000), false).await;
             }
         });
@@ -250,6 +265,23 @@ async fn build_text_indexes(handles: &Handles, declared: &Fields) -> Result<bool
         .await?;
     }
     Ok(true)
+}
+
+/// Folds into each `'text'` field's full-text index the rows it does not cover yet, when they are at least
+/// `AUTO_FOLD_MIN_ROWS` and `AUTO_FOLD_FRACTION` of the rows it covers (the vector index's rule). `true` if it
+/// folded any.
+async fn fold_text_indexes(handles: &Handles, declared: &Fields) -> Result<bool> {
+    let _maintaining = handles.locks.maintenance.lock().await;
+    let mut folded = false;
+    for field in declared.iter().filter(|(_, kind)| kind.is_text()).map(|(name, _)| name) {
+        let Some(progress) = words::progress(&handles.table, field).await? else { continue };
+        let due = AUTO_FOLD_MIN_ROWS.max((progress.indexed_rows as f64 * AUTO_FOLD_FRACTION) as usize);
+        if progress.unindexed_rows >= due {
+            crate::store::index::lance::fold_new_rows(&handles.table, &progress.name).await?;
+            folded = true;
+        }
+    }
+    Ok(folded)
 }
 
 /// Clears a "job running" flag when dropped: when the job ends, fails, or is aborted by `close()`.
@@ -464,6 +496,37 @@ mod tests {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         assert_eq!(store.version().await?, version + 1, "no second build once every text field has its index");
         assert_eq!(ids(&store.search_text(&words("extra")).await?), ["b"]);
+        store.close().await?;
+        Ok(())
+    }
+
+    /// Issue 31: rows added in a few large commits stayed outside the full-text index until the automatic
+    /// compaction (every 100 commits) folded them, and LanceDB scanned them at every text search it answered
+    /// (180 ms for 15,000 rows). The background job now folds them once enough were written.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rows_written_in_bulk_are_folded_into_the_full_text_index_in_the_background() -> Result<()> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&path(&dir), options(false)).await?;
+        store.add(vec![doc("first", [1.0, 0.0], "first words", "x")]).await?;
+        let handles = store.handles()?;
+        let wait = |what: &'static str, done: fn(Option<usize>) -> bool| {
+            let table = handles.table.clone();
+            async move {
+                for _ in 0..600 {
+                    if done(words::unindexed_rows(&table, "body").await?) {
+                        return Ok::<_, StoreError>(());
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                panic!("waited 30 s for {what}");
+            }
+        };
+        wait("the index", |behind| behind == Some(0)).await?;
+        let bulk =
+            (0..AUTO_FOLD_MIN_ROWS + 500).map(|i| doc(&format!("b{i}"), [0.0, 1.0], "bulk words", "x")).collect();
+        store.add(bulk).await?;
+        wait("the fold", |behind| behind == Some(0)).await?;
+        assert_eq!(store.search_text(&SearchRequest { limit: Some(3.0), ..words("first") }).await?[0].id, "first");
         store.close().await?;
         Ok(())
     }

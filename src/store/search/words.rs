@@ -55,6 +55,21 @@ pub async fn indexed_fields(table: &lancedb::Table, declared: &Fields) -> Result
 /// How far a `'text'` field's full-text index is behind the table (for `stats()`): `None` when it
 /// has no index yet, else the rows written since it was built or last folded.
 pub async fn unindexed_rows(table: &lancedb::Table, field: &str) -> Result<Option<usize>> {
+    Ok(progress(table, field).await?.map(|p| p.unindexed_rows))
+}
+
+/// A `'text'` field's full-text index: its name and the rows it covers and does not cover yet.
+pub struct Progress {
+    /// The index's name.
+    pub name: String,
+    /// Rows it covers.
+    pub indexed_rows: usize,
+    /// Rows written since it was built or last folded (LanceDB scans them beside it).
+    pub unindexed_rows: usize,
+}
+
+/// `field`'s full-text index and how far it is behind, or `None` when it has none.
+pub async fn progress(table: &lancedb::Table, field: &str) -> Result<Option<Progress>> {
     let listed = table.list_indices().await.map_err(StoreError::lance("listing indexes"))?;
     let Some(index) =
         listed.iter().find(|i| i.index_type == lancedb::index::IndexType::FTS && i.columns.iter().any(|c| c == field))
@@ -62,5 +77,9 @@ pub async fn unindexed_rows(table: &lancedb::Table, field: &str) -> Result<Optio
         return Ok(None);
     };
     let stats = table.index_stats(&index.name).await.map_err(StoreError::lance("reading index statistics"))?;
-    Ok(stats.map(|s| s.num_unindexed_rows))
+    Ok(stats.map(|s| Progress {
+        name: index.name.clone(),
+        indexed_rows: s.num_indexed_rows,
+        unindexed_rows: s.num_unindexed_rows,
+    }))
 }
