@@ -1,7 +1,7 @@
 //! The resident copy of one table: its rows in memory (`columns.rs`), tagged with the table version
 //! they reflect, brought to newer versions by fragment differences (`sync.rs`), and searched by an
 //! exact SIMD scan (`scan.rs`) over the rows a filter selects (`select.rs`), or through its HNSW
-//! graph (`hnsw.rs`, `graph.rs`, saved by `sidecar.rs`) with the candidates re-ranked exactly. Shared by every store
+//! graph (`hnsw.rs`, `graph.rs`, saved by `sidecar.rs`) with its best candidates scored exactly. Shared by every store
 //! on the table in this process (`registry.rs` holds it). LanceDB stays the truth: a search is
 //! answered here only when the copy is at exactly the version the search read; otherwise the caller
 //! catches the copy up (small changes) or uses the LanceDB path meanwhile (large ones).

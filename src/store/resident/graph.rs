@@ -3,8 +3,8 @@
 //! renumbering. Vectors are stored as f16 when f16 holds them (`Precision`): under cosine they are
 //! normalised first (cosine ignores length), so any vector fits; under l2 and dot a table with values
 //! beyond f16's range (±65504) or vectors too small for it gets an f32 graph instead of one whose
-//! distances overflow or vanish. It only proposes candidates: the caller re-ranks them on the exact
-//! f32 vectors, so scores are exact. Adds are spread over the cores; searches and adds may run at
+//! distances overflow or vanish. It only proposes candidates: the caller scores the best of them on
+//! the exact f32 vectors, so scores are exact. Adds are spread over the cores; searches and adds may run at
 //! once, growing the capacity takes the write lock briefly.
 
 use std::sync::{Mutex, PoisonError, RwLock};
@@ -18,7 +18,7 @@ use crate::store::metric::Metric;
 pub const DEFAULT_NUM_EDGES: u32 = 16;
 /// Candidates kept while inserting, unless `createIndex` sets `efConstruction`.
 pub const DEFAULT_EF_CONSTRUCTION: u32 = 128;
-/// Candidates kept while searching, unless the search sets `ef` (each is re-ranked exactly).
+/// Candidates kept while searching, unless the search sets `ef` (the best `limit` get exact scores).
 pub const DEFAULT_EF_SEARCH: usize = 64;
 /// usearch's own search-time candidate list: the least possible, so the count each search asks
 /// for (`ef`, at least `limit`) is exactly the list it keeps.

@@ -1,5 +1,5 @@
 //! The resident copy's HNSW graph (`graph.rs`): which graph the table wants (`Choice`), searching
-//! it (graph candidates plus the rows not in it yet, re-ranked exactly on the f32 vectors), and its
+//! it (the graph's best candidates plus the rows not in it yet, scored exactly on the f32 vectors), and its
 //! upkeep: load the sidecar (`sidecar.rs`) or build, add new rows, rebuild once removed rows pile
 //! up, save. One upkeep job at a time; it works on blocking threads over every core, taking the
 //! columns' lock only to copy a batch of vectors or to mark rows as added, so searches and writes
@@ -359,8 +359,16 @@ impl Resident {
                 return None;
             }
         };
-        let mut slots: Vec<u32> =
-            keys.into_iter().filter_map(|key| columns.slot_at(key)).filter_map(|s| u32::try_from(s).ok()).collect();
+        // The walk keeps `count` candidates, but only its best `limit` get exact scores: re-ranking all of them
+        // changed recall@10 by 0.0002 at the default `ef` on MiniLM and MPNet and cost 11–16 % of the walk
+        // (`graph_tests::rerank_measurement`). Every key is live and selected here (dead or unselected ones
+        // were walked past by the predicate), so the first `limit` are the best the graph knows.
+        let mut slots: Vec<u32> = keys
+            .into_iter()
+            .filter_map(|key| columns.slot_at(key))
+            .filter_map(|s| u32::try_from(s).ok())
+            .take(search.limit)
+            .collect();
         if columns.graphed_live() < columns.live_rows() {
             slots.extend(columns.ungraphed_slots().filter_map(|s| u32::try_from(s).ok()));
         }
