@@ -185,7 +185,7 @@ function table(results, importResult, objectStorage, churnResult, idsResult, cal
   const text = textResult
   if (text && !text.error) {
     lines.push(`\n## full-text and hybrid (${text.source}, ${text.n.toLocaleString('en-US')} rows with their descriptions as a 'text' field; ${text.queries} queries: held-out query vectors and their synopses; cache off)`)
-    lines.push(`searchText top-10 vs a reference BM25 (same tokenizer settings), ${text.agreement.queries} queries: overlap@10 ${fmt(text.agreement.overlapAt10, 3)}; LanceDB's full-text index ready ${fmt(text.indexBuildMs, 0)} ms after the last add (built in the background); the resident copy's word index used ${fmt(text.wordIndexBuildMs, 0)} ms after the first text search`)
+    lines.push(`searchText top-10 vs a reference BM25 (same tokenizer settings), ${text.agreement.queries} queries: overlap@10 ${fmt(text.agreement.overlapAt10, 3)}; LanceDB's full-text index ready ${fmt(text.indexBuildMs, 0)} ms after the last add (built in the background); the resident copy's word index used ${fmt(text.wordIndexBuildMs, 0)} ms after the first text search; @lancedb/lancedb's createIndex (FTS) ${fmt(text.lancedb.indexBuildMs, 0)} ms`)
     const lance = text.lancestoreThroughLanceDB
     lines.push('| search | lancestore p50 (ms), from memory | lancestore p50 (ms), through LanceDB (`residentMemoryMB: 0`) | @lancedb/lancedb p50 (ms) | ratio (memory ÷ @lancedb) |')
     lines.push('| --- | ---: | ---: | ---: | ---: |')
