@@ -32,7 +32,7 @@ use super::error::{Result, StoreError};
 use super::fields::Fields;
 use super::lock::lock;
 use super::metric::Metric;
-use super::model::Hit;
+use super::model::{Hit, Sides};
 use columns::Columns;
 pub use graph::{DEFAULT_EF_CONSTRUCTION, DEFAULT_NUM_EDGES, GraphSettings};
 pub use hnsw::{AUTO_GRAPH_MIN_ROWS, Choice, GraphStatus};
@@ -327,15 +327,8 @@ impl Resident {
         let hits = found
             .into_iter()
             .map(|candidate| {
-                let slot = candidate.slot as usize;
                 let distance = f64::from(candidate.distance);
-                Hit {
-                    id: columns.ids.get(slot).map(|id| id.to_string()).unwrap_or_default(),
-                    score: self.metric.score(distance),
-                    distance,
-                    metadata: columns.metadata.get(slot).cloned().flatten().map(String::from),
-                    sides: None,
-                }
+                hit(&columns, candidate.slot as usize, self.metric.score(distance), distance, None)
             })
             .collect();
         self.searches.fetch_add(1, Ordering::Relaxed);
@@ -687,5 +680,16 @@ impl Resident {
             rows_read: self.rows_read.load(Ordering::Relaxed),
             compactions_followed: self.rewrites_followed.load(Ordering::Relaxed),
         }
+    }
+}
+
+/// The hit for the row in `slot`: its id and metadata with the given score, distance and sides.
+fn hit(columns: &Columns, slot: usize, score: f64, distance: f64, sides: Option<Sides>) -> Hit {
+    Hit {
+        id: columns.ids.get(slot).map(|id| id.to_string()).unwrap_or_default(),
+        score,
+        distance,
+        metadata: columns.metadata.get(slot).cloned().flatten().map(String::from),
+        sides,
     }
 }

@@ -5,8 +5,8 @@
 
 use std::sync::Arc;
 
-use super::Resident;
 use super::words::WordIndex;
+use super::{Resident, hit};
 use crate::store::error::{Result, StoreError};
 use crate::store::filter::Filter;
 use crate::store::lock::lock;
@@ -39,19 +39,10 @@ impl Resident {
             .into_iter()
             .enumerate()
             .map(|(rank, (slot, score))| {
-                let slot = slot as usize;
                 let score = f64::from(score);
-                Hit {
-                    id: columns.ids.get(slot).map(|id| id.to_string()).unwrap_or_default(),
-                    score,
-                    distance: 0.0,
-                    metadata: columns.metadata.get(slot).cloned().flatten().map(String::from),
-                    sides: Some(Sides {
-                        vector_rank: None,
-                        text_rank: Some(u32::try_from(rank + 1).unwrap_or(u32::MAX)),
-                        text_score: Some(score),
-                    }),
-                }
+                let text_rank = Some(u32::try_from(rank + 1).unwrap_or(u32::MAX));
+                let sides = Sides { vector_rank: None, text_rank, text_score: Some(score) };
+                hit(&columns, slot as usize, score, 0.0, Some(sides))
             })
             .collect();
         self.searches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
