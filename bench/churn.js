@@ -5,7 +5,9 @@
 // deletes and upserts in turn — each followed by one search. Reported: graph rebuilds and whole reloads of the
 // resident copy during the writes (targets: 0), compactions the copy followed by re-pointing rows, search p99
 // during the writes ÷ quiet p50, and usearch's HNSW under the same writes (add / remove, in memory) as the
-// anchor. The full run then makes 10,000 single-row commits on a fresh table and reports the bytes compaction
+// anchor, and usearch's HNSW searched right after each of the same commits made to a lancestore store (its
+// searches then start with caches the commit cooled, as lancestore's do: the fair anchor for "during"). The
+// full run then makes 10,000 single-row commits on a fresh table and reports the bytes compaction
 // wrote per row added (write amplification).
 // Usage: node bench/churn.js [--quick]; prints one JSON line last.
 'use strict'
@@ -120,6 +122,49 @@ function usearch(d) {
   return { quietP50: pct(quiet, 0.5), duringP50: pct(during, 0.5), duringP99: pct(during, 0.99) }
 }
 
+/**
+ * usearch's HNSW (in memory, taking the same adds / removes) searched right after each of the same writes committed to a
+ * lancestore store with the same options: the commit's own work (LanceDB's files, the copy's catch-up, the graph's
+ * upkeep, compactions) shares the cores and the caches with usearch's searches as it does with lancestore's.
+ */
+async function usearchAfterCommits(d, dir) {
+  const { Index } = require('usearch')
+  const index = new Index({ metric: 'cos', connectivity: 16, dimensions: d.dim })
+  for (let i = 0; i < d.n; i++) index.add(BigInt(i), row(d, i))
+  const store = await EmbeddingStore.open(dir, { dimension: d.dim, performance: { enableQueryCache: false } })
+  for (let from = 0; from < d.n; from += 5_000) {
+    const to = Math.min(d.n, from + 5_000)
+    await store.addEmbeddings(Array.from({ length: to - from }, (_, k) => ({ id: `r${from + k}`, vector: row(d, from + k) })))
+  }
+  await store.createIndex()
+  await until(async () => {
+    const s = await store.stats()
+    return s.resident.state === 'ready' && s.index.graph && s.index.unindexedRows === 0 && !s.index.building
+  }, 'the graph')
+  const during = []
+  const random = rng(11)
+  let next = d.n
+  for (let w = 0; w < WRITES; w++) {
+    const kind = w % 3
+    if (kind === 0) {
+      await store.addEmbeddings([{ id: `n${next}`, vector: row(d, next) }])
+      index.add(BigInt(next), row(d, next++))
+    } else {
+      const picked = Math.floor(random() * d.n)
+      if (kind === 1) await store.delete([`r${picked}`])
+      else await store.upsertEmbeddings([{ id: `r${picked}`, vector: row(d, next) }])
+      const key = BigInt(picked)
+      if (index.contains(key)) index.remove(key)
+      if (kind === 2) index.add(key, row(d, next++))
+    }
+    const t0 = performance.now()
+    index.search(query(d, w), 10)
+    during.push(performance.now() - t0)
+  }
+  await store.close()
+  return { duringP50: pct(during, 0.5), duringP99: pct(during, 0.99) }
+}
+
 function dirBytes(dir) {
   let total = 0
   for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
@@ -154,6 +199,7 @@ async function main() {
     const result = { n: d.n, dim: d.dim, source: d.source, writes: WRITES }
     result.lancestore = await lancestore(d, path.join(root, 'churn'))
     result.usearch = usearch(d)
+    result.usearchAfterCommits = await usearchAfterCommits(d, path.join(root, 'anchor'))
     if (AMPLIFICATION_COMMITS > 0) result.writeAmplification = await amplification(d, root)
     console.log(JSON.stringify(result))
   } finally {

@@ -422,7 +422,8 @@ impl Store {
                 let event = state.progress("commit");
                 state.reporter.always(event);
                 drop(state);
-                self.committed(&handles, Write::Add(usize::try_from(rows).unwrap_or(usize::MAX)), started).await;
+                self.committed(&handles, Write::Add(usize::try_from(rows).unwrap_or(usize::MAX)), version, started)
+                    .await;
             }
             Ok(())
         }

@@ -52,7 +52,8 @@ impl LatestVersion {
         (!exists(version.checked_add(1)?) && exists(version)).then_some(version)
     }
 
-    /// Records `version`, just read from LanceDB, learning its manifests' naming from the file that exists.
+    /// Records `version`, just read from LanceDB or just committed, learning its manifests' naming from the
+    /// file that exists.
     pub fn record(&self, version: u64) {
         let naming = [Naming::V2, Naming::V1].into_iter().find(|n| self.versions.join(n.file(version)).exists());
         *lock(&self.known) = naming.map(|naming| (version, naming));
@@ -79,6 +80,28 @@ mod tests {
             writer.add(vec![item(&format!("x{i}"), &[1.0, i as f32])]).await?;
             assert_eq!(latest.unchanged(), None, "a commit after the recorded version is noticed");
         }
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_commit_through_the_store_is_recorded_so_the_next_read_needs_no_listing() -> Result<()> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&path(&dir), options(2)).await?;
+        let other = Store::open(&path(&dir), options(2)).await?;
+        let latest = store.latest.as_ref().expect("a local store checks versions in O(1)");
+        for i in 0..5 {
+            let added = store.add(vec![item(&format!("x{i}"), &[1.0, i as f32])]).await?;
+            assert_eq!(
+                latest.unchanged(),
+                Some(added.version),
+                "the store's own commit is known without asking LanceDB"
+            );
+            let deleted = store.delete(crate::store::DeleteTarget::Ids(vec![format!("x{i}")])).await?;
+            assert_eq!(latest.unchanged(), Some(deleted.version));
+        }
+        other.add(vec![item("y", &[0.0, 1.0])]).await?;
+        assert_eq!(latest.unchanged(), None, "another store's commit after it is noticed");
+        assert_eq!(store.version().await?, other.version().await?);
         Ok(())
     }
 

@@ -46,7 +46,7 @@ impl Store {
         let batches = self.prepare(&handles, &items)?;
         let outcome = self.merge_locked(&handles, batches).await?;
         drop(writing);
-        self.committed(&handles, Write::Update, started).await;
+        self.committed(&handles, Write::Update, outcome.version, started).await;
         Ok(UpdateOutcome { updated: items.len(), version: outcome.version })
     }
 }

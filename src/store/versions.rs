@@ -73,7 +73,7 @@ impl Store {
         restorer.restore().await.map_err(StoreError::lance("restoring a version"))?;
         let restored = restorer.version().await.map_err(StoreError::lance("reading the restored version"))?;
         drop(writing);
-        self.committed(&handles, Write::Restore, started).await;
+        self.committed(&handles, Write::Restore, restored, started).await;
         Ok(restored)
     }
 }

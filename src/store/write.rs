@@ -65,7 +65,7 @@ impl Store {
         if let Some(resident) = &self.resident {
             let _ = resident.apply_own_append(&handles.table, version, &batches).await;
         }
-        self.committed(&handles, Write::Add(items.len()), started).await;
+        self.committed(&handles, Write::Add(items.len()), version, started).await;
         Ok(AddOutcome { added: items.len(), version })
     }
 
@@ -109,7 +109,7 @@ impl Store {
         let writing = self.lock_writes(&handles).await?;
         let outcome = self.merge_locked(&handles, batches).await?;
         drop(writing);
-        self.committed(&handles, Write::Upsert(items.len()), started).await;
+        self.committed(&handles, Write::Upsert(items.len()), outcome.version, started).await;
         Ok(outcome)
     }
 
@@ -163,7 +163,7 @@ impl Store {
         }
         let result = handles.table.delete(predicate.as_str()).await.map_err(StoreError::lance("deleting rows"))?;
         drop(writing);
-        self.committed(&handles, Write::Delete, started).await;
+        self.committed(&handles, Write::Delete, result.version, started).await;
         let deleted = usize::try_from(result.num_deleted_rows).unwrap_or(matching);
         Ok(DeleteOutcome { deleted: if deleted == 0 { matching } else { deleted }, version: result.version })
     }
@@ -207,11 +207,15 @@ impl Store {
         schema::to_batches(&handles.schema, items, &metadata, &self.layout, self.config.batch_rows)
     }
 
-    /// Bookkeeping after any commit through this store: frees cache entries the new version made
-    /// unservable, records the write, starts due background maintenance, and brings the resident
-    /// copy to the new version (so the next search is answered from memory). Cannot fail: the
-    /// commit stands, so nothing after it may turn the call into a rejection.
-    pub(super) async fn committed(&self, handles: &Arc<Handles>, write: Write, started: Instant) {
+    /// Bookkeeping after any commit through this store (`version`, the one it made): records it as the
+    /// latest known (so the next read checks it with two `stat`s instead of listing every version), frees
+    /// cache entries the new version made unservable, records the write, starts due background
+    /// maintenance, and brings the resident copy to the new version (so the next search is answered from
+    /// memory). Cannot fail: the commit stands, so nothing after it may turn the call into a rejection.
+    pub(super) async fn committed(&self, handles: &Arc<Handles>, write: Write, version: u64, started: Instant) {
+        if let Some(latest) = &self.latest {
+            latest.record(version);
+        }
         let rows_written = match write {
             Write::Add(rows) | Write::Upsert(rows) => rows,
             Write::Delete | Write::Update | Write::Restore => 0,
