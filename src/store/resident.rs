@@ -209,6 +209,8 @@ pub struct Resident {
     graph_stale: AtomicBool,
     /// A graph upkeep job is scheduled or running.
     graph_scheduled: AtomicBool,
+    /// A task waits to save the graph once the save interval is up (`hnsw.rs` `save_when_due`).
+    save_waiting: AtomicBool,
     /// Rows the running graph build or upkeep has added so far (for `createIndex`'s progress).
     graph_filled: AtomicU64,
     /// Where the graph is saved (`None`: not saved).
@@ -252,6 +254,7 @@ impl Resident {
             graph_job: tokio::sync::Mutex::default(),
             graph_stale: AtomicBool::new(true),
             graph_scheduled: AtomicBool::new(false),
+            save_waiting: AtomicBool::new(false),
             graph_filled: AtomicU64::new(0),
             sidecar,
             #[cfg(test)]

@@ -213,12 +213,18 @@ impl Store {
     }
 
     /// Starts the graph's upkeep in the background when the copy or the table's choice changed
-    /// (one job per table at a time; its outcome lands in `stats().index`).
+    /// (one job per table at a time; its outcome lands in `stats().index`). A save the upkeep deferred
+    /// (saved too recently) is waited for in the same task, after the job ends, so writes meanwhile
+    /// start jobs of their own.
     pub(super) fn spawn_graph_upkeep(&self) {
         let Some(ticket) = self.resident.as_ref().and_then(Resident::schedule_graph) else { return };
         let handle = tokio::spawn(async move {
             // The outcome is kept in `stats().index.lastError`; searches scan exactly meanwhile.
             let _ = ticket.resident().upkeep_graph().await;
+            let resident = ticket.shared();
+            drop(ticket);
+            // A failed save is kept in `stats().index.lastError`; the next upkeep or `close()` saves again.
+            let _ = resident.save_when_due().await;
         });
         self.track(JobKind::Index, handle);
     }

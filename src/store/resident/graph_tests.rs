@@ -233,6 +233,37 @@ async fn every_faulty_sidecar_is_ignored_and_the_graph_rebuilt() -> Result<()> {
     Ok(())
 }
 
+/// Issue 26: under steady writes every compaction renamed thousands of keys and the whole graph file was
+/// written again each time; saves of a changing graph now wait out an interval, then happen without `close()`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saves_of_a_changing_graph_wait_out_the_interval_then_happen_without_close() -> Result<()> {
+    let dir = tempfile::tempdir().unwrap();
+    let store = graphed(&dir, 21).await?;
+    let file = sidecar_file(&store);
+    let rows_saved = || sidecar::read(&file).map(|(header, _)| header.rows).unwrap_or(0);
+    assert_eq!(rows_saved(), ROWS, "a new graph is saved at once");
+    let resident = store.resident.clone().expect("a resident copy");
+    let interval = Duration::from_secs(5);
+    resident.set_save_interval(interval);
+    let started = Instant::now();
+    store.add(items(ROWS, 1_500, 22)).await?;
+    wait_for(&store, "the new rows in the graph", graph_complete(ROWS + 1_500)).await?;
+    // (On a machine so slow that the interval passed already, the save may have run: nothing to check then.)
+    if started.elapsed() < interval - Duration::from_secs(1) {
+        assert_eq!(rows_saved(), ROWS, "1,500 rows changed, but the last save is recent: it waits");
+        assert!(resident.save_due_in().is_some_and(|wait| wait <= interval));
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while rows_saved() != ROWS + 1_500 {
+        assert!(Instant::now() < deadline, "the deferred save never ran");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(started.elapsed() >= interval - Duration::from_millis(500), "saved before the interval was up");
+    assert_eq!(resident.save_due_in(), None);
+    store.close().await?;
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sidecar_from_an_older_version_is_caught_up_with_the_rows_written_since() -> Result<()> {
     let dir = tempfile::tempdir().unwrap();

@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use super::Resident;
 use super::columns::Columns;
@@ -37,6 +38,11 @@ const BATCH_ROWS: usize = 4_096;
 /// share of the graph (a reopened store adds the rest itself).
 const SAVE_MIN_CHANGED: usize = 1_000;
 const SAVE_CHANGED_FRACTION: f64 = 0.05;
+/// Least time between two saves of a graph that keeps changing: under steady small writes every
+/// automatic compaction renames thousands of keys, and writing the whole file (34 MB at 20k × 384)
+/// after each one took a core away from searches every 100 commits. A save deferred by this runs once
+/// the time is up (`save_due_in`, armed by the store), and `close()` saves whatever is left.
+pub const SAVE_MIN_INTERVAL: Duration = Duration::from_secs(30);
 /// Rows whose vectors are compared with the sidecar's before it is trusted.
 const SIDECAR_CHECKED_ROWS: usize = 32;
 
@@ -117,6 +123,10 @@ pub struct GraphState {
     sidecar_tried: bool,
     /// Rows added (or renamed) since the last save.
     unsaved: usize,
+    /// When the sidecar was last written by this copy.
+    last_saved: Option<Instant>,
+    /// `SAVE_MIN_INTERVAL` (shorter in tests).
+    save_interval: Duration,
     /// Keys renamed after compactions moved their rows (for `stats()`).
     renamed: u64,
     /// The choice file's content when this copy last wrote or read it.
@@ -137,6 +147,8 @@ impl GraphState {
             ignored_sidecar: None,
             sidecar_tried: false,
             unsaved: 0,
+            last_saved: None,
+            save_interval: SAVE_MIN_INTERVAL,
             renamed: 0,
             recorded: None,
         }
@@ -191,6 +203,25 @@ fn same_table(named: &[(u64, String)], columns: &Columns) -> std::result::Result
     Ok(())
 }
 
+/// Whether enough of `graph` changed since the last save to write it again.
+fn save_due(state: &GraphState, graph: &Graph) -> bool {
+    state.unsaved >= SAVE_MIN_CHANGED.max((SAVE_CHANGED_FRACTION * graph.len() as f64) as usize)
+}
+
+/// Whether the sidecar was written less than the save interval (`SAVE_MIN_INTERVAL`) ago.
+fn saved_recently(state: &GraphState) -> bool {
+    state.last_saved.is_some_and(|at| at.elapsed() < state.save_interval)
+}
+
+/// Lowers a flag when dropped: when its task ends or is cancelled.
+struct Lowered<'a>(&'a AtomicBool);
+
+impl Drop for Lowered<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
 /// One upkeep round: a round cancelled half-way (by `close()`) leaves the graph stale, so the next
 /// job does it again.
 struct Round<'a> {
@@ -213,6 +244,11 @@ impl GraphTicket {
     /// The copy whose graph the job keeps.
     pub fn resident(&self) -> &Resident {
         &self.0
+    }
+
+    /// The copy, to keep after the job ends (the ticket dropped).
+    pub fn shared(&self) -> Arc<Resident> {
+        Arc::clone(&self.0)
     }
 }
 
@@ -611,11 +647,56 @@ impl Resident {
         }
     }
 
-    /// Saves the graph when enough changed since the last save (or it is new).
+    /// Saves the graph when enough changed since the last save (or it is new), unless the last save
+    /// is more recent than `SAVE_MIN_INTERVAL`: then the save waits (see `save_due_in`).
     async fn save_if_due(&self, graph: &Arc<Graph>, version: Option<u64>) -> Result<()> {
-        let unsaved = lock(&self.graph).unsaved;
-        let due = unsaved >= SAVE_MIN_CHANGED.max((SAVE_CHANGED_FRACTION * graph.len() as f64) as usize);
-        if due { self.save(graph, version).await } else { Ok(()) }
+        let (due, deferred) = {
+            let state = lock(&self.graph);
+            (save_due(&state, graph), state.unsaved != usize::MAX && saved_recently(&state))
+        };
+        if due && !deferred { self.save(graph, version).await } else { Ok(()) }
+    }
+
+    /// Waits out the save interval and saves, for as long as a deferred save waits; returns at once when
+    /// another task of this table already waits. `close()` cancels the wait (and saves itself); a failed
+    /// save ends it (the error is returned; the next upkeep tries again).
+    pub async fn save_when_due(&self) -> Result<()> {
+        if self.save_waiting.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let _waiting = Lowered(&self.save_waiting);
+        let mut wait = match self.save_due_in() {
+            Some(wait) => wait,
+            None => return Ok(()),
+        };
+        loop {
+            tokio::time::sleep(wait).await;
+            if let Err(err) = self.save_graph().await {
+                lock(&self.graph).last_error = Some(err.to_string());
+                return Err(err);
+            }
+            // Still due: an upkeep job held the graph (it saves when done) or rows came meanwhile.
+            wait = match self.save_due_in() {
+                Some(wait) => wait.max(Duration::from_secs(1)),
+                None => return Ok(()),
+            };
+        }
+    }
+
+    /// How long until a save the interval deferred may run, when one waits (`None`: nothing waits).
+    pub fn save_due_in(&self) -> Option<Duration> {
+        let state = lock(&self.graph);
+        let graph = state.graph.as_ref()?;
+        if self.sidecar.is_none() || !save_due(&state, graph) {
+            return None;
+        }
+        Some(state.last_saved.map_or(Duration::ZERO, |at| state.save_interval.saturating_sub(at.elapsed())))
+    }
+
+    /// Sets the least time between two saves (tests: shorter than `SAVE_MIN_INTERVAL`).
+    #[cfg(test)]
+    pub fn set_save_interval(&self, interval: Duration) {
+        lock(&self.graph).save_interval = interval;
     }
 
     /// Writes any rows added since the last save to the sidecar (at `close()`). Skipped while another
@@ -668,7 +749,9 @@ impl Resident {
         let multi_thread =
             tokio::runtime::Handle::current().runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread;
         if multi_thread { tokio::task::block_in_place(write) } else { write() }?;
-        lock(&self.graph).unsaved = 0;
+        let mut state = lock(&self.graph);
+        state.unsaved = 0;
+        state.last_saved = Some(Instant::now());
         Ok(())
     }
 
