@@ -4,11 +4,19 @@
 // through `optionalDependencies`) and one `lancestore-<platform>-<version>.tgz` per binary (the `.node` file,
 // with `os`/`cpu`/`libc` so npm installs only the one that fits).
 //
-//   node scripts/package.js [--profile dist|release] [--out <dir>] [--artifacts <dir>]
+//   node scripts/package.js [--profile dist|release] [--glibc 2.17|native] [--out <dir>] [--artifacts <dir>]
+//                           [--build-only [--target <triple>]]
 //
 // --profile dist     (default) the lean Cargo profile for published binaries: fat LTO, one codegen unit,
 //                    slow to build (about an hour from cold here); release is the everyday profile, which
 //                    the install test uses so CI stays fast.
+// --glibc 2.17       (default with the dist profile) linux-gnu binaries are built against glibc 2.17 — zig as the
+//                    C/C++ compiler and linker, through cargo-zigbuild (both installed on first use: zig from
+//                    PyPI's `ziglang`, cargo-zigbuild by napi) — and checked with scripts/check-glibc.js: no
+//                    symbol newer than GLIBC_2.17, no libstdc++ (zig links libc++ in). `native` (the default with
+//                    the release profile) builds with the machine's own compiler and C library.
+// --build-only       build the binary into --out and stop (the release workflow packs later, with --artifacts);
+//                    --target picks the target (default: this machine's).
 // --out <dir>        where the tarballs go (default: dist/).
 // --artifacts <dir>  pack binaries built elsewhere (the release workflow downloads one per target) instead
 //                    of building: every target in package.json `napi.targets` must be there.
@@ -17,7 +25,13 @@
 const { spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
-const { buildEnv, fail, hostTriple, prerequisites, root, run } = require('./setup')
+const { checkFloor } = require('./check-glibc')
+const { buildEnv, fail, has, hostTriple, log, prerequisites, root, run } = require('./setup')
+
+/** The glibc the published linux-gnu binaries are built against (the oldest still in wide use: CentOS 7, Amazon Linux 2). */
+const GLIBC_FLOOR = '2.17'
+/** zig's version from PyPI (`ziglang`): the compiler and linker of the floor build. */
+const ZIG_VERSION = '0.17.1'
 
 /** napi-rs's name for each target triple we publish: the suffix of `npm/<name>/` and of the `.node` file. */
 const PLATFORM_OF_TARGET = {
@@ -50,30 +64,87 @@ function platformOf(target) {
   return platform
 }
 
+const USAGE =
+  'usage: node scripts/package.js [--profile dist|release] [--glibc 2.17|native] [--out <dir>] [--artifacts <dir>] ' +
+  '[--build-only [--target <triple>]]'
+
 function parseArgs(argv) {
-  const options = { profile: 'dist', out: path.join(root, 'dist'), artifacts: null }
+  const options = { profile: 'dist', glibc: null, out: path.join(root, 'dist'), artifacts: null, buildOnly: false, target: null }
   for (let i = 0; i < argv.length; i += 1) {
     const flag = argv[i]
     const value = argv[i + 1]
+    if (flag === '--build-only') {
+      options.buildOnly = true
+      continue
+    }
     if (flag === '--profile' && (value === 'dist' || value === 'release')) options.profile = value
+    else if (flag === '--glibc' && (value === GLIBC_FLOOR || value === 'native')) options.glibc = value
     else if (flag === '--out' && value) options.out = path.resolve(value)
     else if (flag === '--artifacts' && value) options.artifacts = path.resolve(value)
-    else fail(`usage: node scripts/package.js [--profile dist|release] [--out <dir>] [--artifacts <dir>] (got ${flag})`)
+    else if (flag === '--target' && value) options.target = value
+    else fail(`${USAGE} (got ${flag})`)
     i += 1
   }
+  options.glibc ??= options.profile === 'dist' ? GLIBC_FLOOR : 'native'
   return options
 }
 
-/** Builds this machine's binary with the given profile; returns the path of the `.node` file. */
-function buildHostBinary(profile, buildDir) {
+/** Makes sure `zig` runs (on PATH, or PyPI's `ziglang` for python3), installing `ziglang` with pip if needed. */
+function ensureZig() {
+  if (has('zig', ['version']) || has('python3', ['-m', 'ziglang', 'version'])) return
+  log(`zig is missing: installing it from PyPI (ziglang==${ZIG_VERSION}) for the glibc ${GLIBC_FLOOR} build`)
+  const pip = spawnSync('python3', ['-m', 'pip', 'install', '--user', `ziglang==${ZIG_VERSION}`], { stdio: 'inherit' })
+  if (pip.status === 0 && has('python3', ['-m', 'ziglang', 'version'])) return
+  fail(
+    `zig is needed to build the linux binary against glibc ${GLIBC_FLOOR} and could not be installed.\n` +
+      `  pip install ziglang==${ZIG_VERSION}   (or put zig ${ZIG_VERSION} on PATH)\n` +
+      '  or build against this machine\'s own glibc: --glibc native',
+  )
+}
+
+/** Whether `target` is a linux glibc target (the ones built against the floor). */
+function isLinuxGnu(target) {
+  return /-linux-gnu$/.test(target)
+}
+
+/**
+ * Builds `target`'s binary with the given profile into `buildDir`; returns { [target]: path of the `.node` file }.
+ * A linux-gnu target is built against `glibc` (unless 'native') and checked against it.
+ */
+function buildBinary({ profile, glibc, target, buildDir }) {
   prerequisites()
-  const target = hostTriple()
   const napi = path.join(root, 'node_modules', '.bin', 'napi')
   const profileArgs = profile === 'release' ? ['--release'] : ['--profile', profile]
-  console.log(`[lancestore package] building ${target} with the ${profile} profile`)
+  const floor = isLinuxGnu(target) && glibc !== 'native'
+  const env = buildEnv()
+  let targetArgs = ['--target', target]
+  if (floor) {
+    ensureZig()
+    // cargo-zigbuild reads the glibc version from the target's suffix. numkong (usearch's SIMD kernels) inlines
+    // popcnt intrinsics into functions not marked for popcnt, which clang (zig) refuses and GCC accepts; popcnt is
+    // part of the x86-64-v2 baseline the binary already needs.
+    targetArgs = ['--target', `${target}.${glibc}`, '--cross-compile']
+    if (target.startsWith('x86_64-')) {
+      const name = `CFLAGS_${target.replace(/-/g, '_')}`
+      env[name] = [env[name], '-mpopcnt'].filter(Boolean).join(' ')
+    }
+  }
+  console.log(`[lancestore package] building ${target} with the ${profile} profile${floor ? ` against glibc ${glibc} (zig)` : ''}`)
+  const started = Date.now()
   // Typings and the JS loader are committed; this build only needs the binary.
-  run(napi, ['build', '--platform', ...profileArgs, '--target', target, '--output-dir', buildDir, '--no-js'])
-  return { [target]: path.join(buildDir, `lancestore.${platformOf(target)}.node`) }
+  run(napi, ['build', '--platform', ...profileArgs, ...targetArgs, '--output-dir', buildDir, '--no-js'], { env })
+  const file = path.join(buildDir, `lancestore.${platformOf(target)}.node`)
+  if (!fs.existsSync(file)) fail(`the build wrote no ${path.basename(file)} in ${buildDir}`)
+  console.log(`[lancestore package] built ${path.basename(file)} in ${((Date.now() - started) / 60_000).toFixed(1)} min`)
+  if (floor) {
+    try {
+      const found = checkFloor(file, { max: glibc, noLibstdcxx: true })
+      console.log(`[lancestore package] ${path.basename(file)} needs GLIBC_${found.glibc} at most, no libstdc++ (${found.needed.join(', ')})`)
+    } catch (err) {
+      fail(err.message)
+    }
+  }
+  return { [target]: file }
 }
 
 /** Finds `lancestore.<platform>.node` for every published target under `dir` (any depth). */
@@ -161,7 +232,10 @@ function pack(options) {
   const targets = manifest.napi.targets
   let binaries = options.binaries
   if (!binaries && options.artifacts) binaries = findArtifacts(options.artifacts, targets)
-  if (!binaries) binaries = buildHostBinary(options.profile, path.join(stage, 'build'))
+  if (!binaries) {
+    const target = options.target ?? hostTriple()
+    binaries = buildBinary({ profile: options.profile, glibc: options.glibc, target, buildDir: path.join(stage, 'build') })
+  }
   const platforms = Object.entries(binaries).map(([target, binary]) =>
     packPlatform(target, binary, manifest.version, stage, options.out),
   )
@@ -172,6 +246,11 @@ function pack(options) {
 
 if (require.main === module) {
   const options = parseArgs(process.argv.slice(2))
+  if (options.buildOnly) {
+    const target = options.target ?? hostTriple()
+    buildBinary({ profile: options.profile, glibc: options.glibc, target, buildDir: options.out })
+    process.exit(0)
+  }
   const result = pack(options)
   console.log(`[lancestore package] ${path.relative(process.cwd(), result.main.file)}: ${megabytes(result.main.size)} (${result.main.files.join(', ')})`)
   for (const p of result.platforms) {
@@ -182,4 +261,4 @@ if (require.main === module) {
   }
 }
 
-module.exports = { hostTarget, pack, PLATFORM_OF_TARGET }
+module.exports = { GLIBC_FLOOR, hostTarget, pack, PLATFORM_OF_TARGET }

@@ -156,6 +156,6 @@ function bootstrap() {
   buildAddon()
 }
 
-module.exports = { bootstrap, buildEnv, fail, hostTriple, log, prerequisites, run, root }
+module.exports = { bootstrap, buildEnv, fail, has, hostTriple, log, prerequisites, run, root }
 
 if (require.main === module) bootstrap()

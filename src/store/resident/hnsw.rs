@@ -652,6 +652,7 @@ impl Resident {
     async fn save_if_due(&self, graph: &Arc<Graph>, version: Option<u64>) -> Result<()> {
         let (due, deferred) = {
             let state = lock(&self.graph);
+            // `usize::MAX` marks a graph just built: saved at once, however recent the last save.
             (save_due(&state, graph), state.unsaved != usize::MAX && saved_recently(&state))
         };
         if due && !deferred { self.save(graph, version).await } else { Ok(()) }
@@ -659,7 +660,7 @@ impl Resident {
 
     /// Waits out the save interval and saves, for as long as a deferred save waits; returns at once when
     /// another task of this table already waits. `close()` cancels the wait (and saves itself); a failed
-    /// save ends it (the error is returned; the next upkeep tries again).
+    /// save ends it (kept for `stats()` and returned; the next upkeep tries again).
     pub async fn save_when_due(&self) -> Result<()> {
         if self.save_waiting.swap(true, Ordering::AcqRel) {
             return Ok(());
