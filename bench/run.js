@@ -136,14 +136,14 @@ function table(results, importResult, objectStorage, churnResult, idsResult, cal
     lines.push(`| search p50 during the writes (ms) | ${fmt(a.duringP50)} | ${fmt(u.duringP50, 3)} | ${fmt(c.duringP50, 3)} |`)
     lines.push(`| search p99 during the writes (ms) | ${fmt(a.duringP99)} | ${fmt(u.duringP99, 3)} | ${fmt(c.duringP99, 3)} |`)
     lines.push(`| p99 during ÷ quiet p50 | ${ratio(a.duringP99, a.quietP50)} | ${ratio(u.duringP99, u.quietP50)} | ${ratio(c.duringP99, u.quietP50)} |`)
-    lines.push(`| graph rebuilds / whole reloads of the copy | ${a.graphRebuilds} / ${a.wholeReloads} | |`)
-    lines.push(`| automatic compactions / followed by re-pointing rows / graph nodes renamed | ${a.compactions} / ${a.compactionsFollowed} / ${a.renamedRows} | |`)
+    lines.push(`| graph rebuilds / whole reloads of the copy | ${a.graphRebuilds} / ${a.wholeReloads} | | |`)
+    lines.push(`| automatic compactions / followed by re-pointing rows / graph nodes renamed | ${a.compactions} / ${a.compactionsFollowed} / ${a.renamedRows} | | |`)
     targets.push(['churn: 0 graph rebuilds', a.graphRebuilds === 0])
     targets.push(['churn: 0 whole reloads', a.wholeReloads === 0])
     targets.push(['churn: search p99 during writes ≤ 3× quiet p50', a.duringP99 <= 3 * a.quietP50])
     const w = churn.writeAmplification
     if (w) {
-      lines.push(`| ${w.commits.toLocaleString('en-US')} single-row commits: data bytes written per row added | ${fmt(w.writtenPerRowAdded, 0)} (${fmt(w.amplification, 1)}× the table written once) | |`)
+      lines.push(`| ${w.commits.toLocaleString('en-US')} single-row commits: data bytes written per row added | ${fmt(w.writtenPerRowAdded, 0)} (${fmt(w.amplification, 1)}× the table written once) | | |`)
     }
   } else if (churn) {
     lines.push(`\n## churn\n  skipped/failed: ${churn.skipped ?? churn.error}`)
