@@ -46,8 +46,8 @@ async function until(check, what) {
   throw new Error(`waited 2 minutes for ${what}`)
 }
 
-/** Quiet p50 and the writes' search latencies, rebuilds and reloads, for lancestore. */
-async function lancestore(d, dir) {
+/** A store in `dir` with the set's `d.n` rows (the query cache off), once its graph covers them all. */
+async function storeWithGraph(d, dir) {
   const store = await EmbeddingStore.open(dir, { dimension: d.dim, performance: { enableQueryCache: false } })
   for (let from = 0; from < d.n; from += 5_000) {
     const to = Math.min(d.n, from + 5_000)
@@ -58,6 +58,12 @@ async function lancestore(d, dir) {
     const s = await store.stats()
     return s.resident.state === 'ready' && s.index.graph && s.index.unindexedRows === 0 && !s.index.building
   }, 'the graph')
+  return store
+}
+
+/** Quiet p50 and the writes' search latencies, rebuilds and reloads, for lancestore. */
+async function lancestore(d, dir) {
+  const store = await storeWithGraph(d, dir)
   const quiet = []
   for (let q = 0; q < 400; q++) {
     const t0 = performance.now()
@@ -131,16 +137,7 @@ async function usearchAfterCommits(d, dir) {
   const { Index } = require('usearch')
   const index = new Index({ metric: 'cos', connectivity: 16, dimensions: d.dim })
   for (let i = 0; i < d.n; i++) index.add(BigInt(i), row(d, i))
-  const store = await EmbeddingStore.open(dir, { dimension: d.dim, performance: { enableQueryCache: false } })
-  for (let from = 0; from < d.n; from += 5_000) {
-    const to = Math.min(d.n, from + 5_000)
-    await store.addEmbeddings(Array.from({ length: to - from }, (_, k) => ({ id: `r${from + k}`, vector: row(d, from + k) })))
-  }
-  await store.createIndex()
-  await until(async () => {
-    const s = await store.stats()
-    return s.resident.state === 'ready' && s.index.graph && s.index.unindexedRows === 0 && !s.index.building
-  }, 'the graph')
+  const store = await storeWithGraph(d, dir)
   const during = []
   const random = rng(11)
   let next = d.n
