@@ -22,8 +22,7 @@ const TOOLCHAIN = '@napi-rs/cross-toolchain-x64-target-x86_64@1.0.0'
 const TRIPLE = 'x86_64-unknown-linux-gnu'
 
 function die(message) {
-  console.error(`[floor-load-test] ${message}`)
-  process.exit(1)
+  throw new Error(`[floor-load-test] ${message}`)
 }
 
 function sh(command, args, options = {}) {
@@ -66,11 +65,8 @@ function unversionedImports(file) {
   return [...names]
 }
 
-function main() {
-  const args = process.argv.slice(2)
-  const file = args.find((a) => !a.startsWith('--'))
-  const expectFailure = args.includes('--expect-failure')
-  if (!file || !fs.existsSync(file)) die('usage: node scripts/floor-load-test.js <file.node> [--expect-failure]')
+/** Loads `file` with glibc 2.17's loader and libraries: { loaded, stubbed, said } (what the loader printed). */
+function loadWithFloor(file) {
   if (process.platform !== 'linux' || process.arch !== 'x64') die('runs on linux x64 only')
   const { gcc, sysroot } = toolchain()
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'lancestore-floor-'))
@@ -96,12 +92,29 @@ function main() {
     const libraries = [path.join(sysroot, 'lib'), path.join(sysroot, 'usr', 'lib')].join(':')
     const ran = sh(loader, ['--library-path', libraries, program, path.resolve(file)])
     const said = `${ran.stdout}${ran.stderr}`.trim()
-    const loaded = ran.status === 0 && said === 'loaded'
-    console.log(JSON.stringify({ file, glibc: '2.17', loaded, stubbed: stubs.length, said }))
-    if (loaded === expectFailure) process.exit(1)
+    return { loaded: ran.status === 0 && said === 'loaded', stubbed: stubs.length, said }
   } finally {
     fs.rmSync(work, { recursive: true, force: true })
   }
 }
 
-main()
+function main() {
+  const args = process.argv.slice(2)
+  const file = args.find((a) => !a.startsWith('--'))
+  const expectFailure = args.includes('--expect-failure')
+  if (!file || !fs.existsSync(file)) die('usage: node scripts/floor-load-test.js <file.node> [--expect-failure]')
+  const outcome = loadWithFloor(file)
+  console.log(JSON.stringify({ file, glibc: '2.17', ...outcome }))
+  if (outcome.loaded === expectFailure) process.exit(1)
+}
+
+if (require.main === module) {
+  try {
+    main()
+  } catch (err) {
+    console.error(err.message)
+    process.exit(1)
+  }
+}
+
+module.exports = { loadWithFloor }

@@ -13,7 +13,8 @@
 // --glibc 2.17       (default with the dist profile) linux-gnu binaries are built against glibc 2.17 — zig as the
 //                    C/C++ compiler and linker, through cargo-zigbuild (both installed on first use: zig from
 //                    PyPI's `ziglang`, cargo-zigbuild by napi) — and checked with scripts/check-glibc.js: no
-//                    symbol newer than GLIBC_2.17, no libstdc++ (zig links libc++ in). `native` (the default with
+//                    symbol newer than GLIBC_2.17, no libstdc++ (zig links libc++ in) — and, on an x64 host, loaded
+//                    with glibc 2.17's own loader (scripts/floor-load-test.js). `native` (the default with
 //                    the release profile) builds with the machine's own compiler and C library.
 // --build-only       build the binary into --out and stop (the release workflow packs later, with --artifacts);
 //                    --target picks the target (default: this machine's).
@@ -26,6 +27,7 @@ const { spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
 const { checkFloor } = require('./check-glibc')
+const { loadWithFloor } = require('./floor-load-test')
 const { buildEnv, fail, has, hostTriple, log, prerequisites, root, run } = require('./setup')
 
 /** The glibc the published linux-gnu binaries are built against (the oldest still in wide use: CentOS 7, Amazon Linux 2). */
@@ -140,6 +142,12 @@ function buildBinary({ profile, glibc, target, buildDir }) {
     try {
       const found = checkFloor(file, { max: glibc, noLibstdcxx: true })
       console.log(`[lancestore package] ${path.basename(file)} needs GLIBC_${found.glibc} at most, no libstdc++ (${found.needed.join(', ')})`)
+      // And it loads with glibc 2.17's own loader and libraries (an x64 host can run an x64 binary only).
+      if (glibc === GLIBC_FLOOR && target === 'x86_64-unknown-linux-gnu' && process.platform === 'linux' && process.arch === 'x64') {
+        const load = loadWithFloor(file)
+        if (!load.loaded) fail(`${path.basename(file)} does not load with glibc ${glibc}'s own loader: ${load.said}`)
+        console.log(`[lancestore package] ${path.basename(file)} loads with glibc ${glibc}'s own loader and libraries`)
+      }
     } catch (err) {
       fail(err.message)
     }
