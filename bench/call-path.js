@@ -21,6 +21,8 @@ const DIM = 64
 const COMMITS = quick ? 300 : 3_000
 const ROUNDS = quick ? 1 : 5
 
+const median = (xs) => [...xs].sort((a, b) => a - b)[(xs.length - 1) >> 1]
+
 async function p50Micros(call, n) {
   for (let i = 0; i < 200; i++) await call()
   const times = []
@@ -29,8 +31,7 @@ async function p50Micros(call, n) {
     await call()
     times.push(performance.now() - t)
   }
-  times.sort((a, b) => a - b)
-  return times[Math.floor((times.length - 1) / 2)] * 1000
+  return median(times) * 1000
 }
 
 async function measure(cached, uncached, query) {
@@ -55,7 +56,6 @@ async function storeWithVersions(dir, commits, random) {
   return { cached, uncached, query: vector(), versions: await cached.version() }
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[(xs.length - 1) >> 1]
 
 async function main() {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'lancestore-call-path-'))

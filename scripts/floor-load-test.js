@@ -6,10 +6,10 @@
 //
 // How: the glibc 2.17 sysroot and GCC of napi-rs's cross toolchain (`@napi-rs/cross-toolchain-x64-target-x86_64`
 // 1.0.0 from npm, ~49 MB, kept in ~/.cache/lancestore/glibc-2.17) build a small program that `dlopen`s the binary
-// with RTLD_NOW, and that program runs under the sysroot's ld-2.17.so with only the sysroot's libraries. The
-// N-API functions the addon imports (Node.js provides them) are stubs in the program, so the load resolves every
-// symbol, checks every symbol version against glibc 2.17 and runs the library's initialisers, but never calls
-// into N-API. Prints one JSON line; exits 1 when the load fails (or, with --expect-failure, when it succeeds:
+// with RTLD_NOW, and that program runs under the sysroot's ld-2.17.so with only the sysroot's libraries, so the
+// load resolves every symbol, checks every symbol version against glibc 2.17 and runs the library's initialisers.
+// napi-rs 3 looks N-API up at run time, so the addon imports none of it today; any N-API or libuv function a
+// binary did import (Node.js provides them) becomes a stub in the program, never called. Prints one JSON line; exits 1 when the load fails (or, with --expect-failure, when it succeeds:
 // the check run on a binary built for a newer glibc, to show it can fail).
 'use strict'
 

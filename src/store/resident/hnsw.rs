@@ -15,7 +15,7 @@ use super::graph::{DEFAULT_EF_SEARCH, Graph, GraphSettings, Precision};
 use super::sidecar;
 use crate::store::config::Search;
 use crate::store::error::{Result, StoreError};
-use crate::store::lock::lock;
+use crate::store::lock::{LowerOnDrop, lock};
 
 /// Rows from which `"auto"` searches a graph instead of scanning every row. Measured on the real
 /// 20k sets (median of the store's search): at 1,000 rows the scan ties the graph (MiniLM 0.05 vs
@@ -211,15 +211,6 @@ fn save_due(state: &GraphState, graph: &Graph) -> bool {
 /// Whether the sidecar was written less than the save interval (`SAVE_MIN_INTERVAL`) ago.
 fn saved_recently(state: &GraphState) -> bool {
     state.last_saved.is_some_and(|at| at.elapsed() < state.save_interval)
-}
-
-/// Lowers a flag when dropped: when its task ends or is cancelled.
-struct Lowered<'a>(&'a AtomicBool);
-
-impl Drop for Lowered<'_> {
-    fn drop(&mut self) {
-        self.0.store(false, Ordering::Release);
-    }
 }
 
 /// One upkeep round: a round cancelled half-way (by `close()`) leaves the graph stale, so the next
@@ -665,7 +656,7 @@ impl Resident {
         if self.save_waiting.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        let _waiting = Lowered(&self.save_waiting);
+        let _waiting = LowerOnDrop(&self.save_waiting);
         let mut wait = match self.save_due_in() {
             Some(wait) => wait,
             None => return Ok(()),
@@ -700,8 +691,8 @@ impl Resident {
         lock(&self.graph).save_interval = interval;
     }
 
-    /// Writes any rows added since the last save to the sidecar (at `close()`). Skipped while another
-    /// store's upkeep job runs: that job saves when it is done.
+    /// Writes any rows added since the last save to the sidecar (at `close()`, and when a deferred save's
+    /// time is up). Skipped while another store's upkeep job runs: that job saves when it is done.
     pub async fn save_graph(&self) -> Result<()> {
         let Ok(_job) = self.graph_job.try_lock() else { return Ok(()) };
         let graph = lock(&self.graph).graph.clone();

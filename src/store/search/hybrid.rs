@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 
 use super::{lance, words};
 use crate::store::config::{MAX_LIMIT, Search, TextQuery};
@@ -16,7 +16,7 @@ use crate::store::filter::{self, Condition, Filter};
 use crate::store::fusion;
 use crate::store::index::knobs::Knobs;
 use crate::store::index::upkeep::{AUTO_FOLD_FRACTION, AUTO_FOLD_MIN_ROWS};
-use crate::store::lock::lock;
+use crate::store::lock::{LowerOnDrop, lock};
 use crate::store::maintenance::JobKind;
 use crate::store::model::Hit;
 use crate::store::{Handles, Store, retry};
@@ -157,7 +157,7 @@ impl Store {
             return Some(hits);
         }
         if resident.lacks_words(version, &text.field) && !self.word_index_job.swap(true, Ordering::AcqRel) {
-            let running = ClearOnDrop(Arc::clone(&self.word_index_job));
+            let running = LowerOnDrop(Arc::clone(&self.word_index_job));
             let (resident, field) = (Arc::clone(resident), text.field.clone());
             let handle = tokio::spawn(async move {
                 let _running = running; // cleared when the build ends or `close()` aborts it
@@ -210,7 +210,7 @@ impl Store {
         {
             return;
         }
-        let running = ClearOnDrop(Arc::clone(&self.text_index_job));
+        let running = LowerOnDrop(Arc::clone(&self.text_index_job));
         let (handles, declared, done) =
             (Arc::clone(handles), self.layout.fields.clone(), Arc::clone(&self.text_indexes_done));
         let (resident, unchecked) = (self.resident.clone(), Arc::clone(&self.text_rows_unchecked));
@@ -282,15 +282,6 @@ async fn fold_text_indexes(handles: &Handles, declared: &Fields) -> Result<bool>
         }
     }
     Ok(folded)
-}
-
-/// Clears a "job running" flag when dropped: when the job ends, fails, or is aborted by `close()`.
-struct ClearOnDrop(Arc<AtomicBool>);
-
-impl Drop for ClearOnDrop {
-    fn drop(&mut self) {
-        self.0.store(false, Ordering::Release);
-    }
 }
 
 #[cfg(test)]
