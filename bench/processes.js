@@ -4,8 +4,9 @@
 // 10k × 768 with --quick) is stored and its graph built and saved; then P processes (4; 2 with --quick) start
 // at once, each opens the store and searches until its searches are answered from memory by the graph, then
 // serves 200 more searches. With all of them up, the parent reads each one's /proc/<pid>/smaps_rollup: the sum
-// of PSS (shared pages split between the processes that map them), the memory private to each process, and
-// the time from open to the first search answered from memory. The same runs with one process give the base
+// of PSS (shared pages split between the processes that map them) and the memory private to each process, at
+// once and again 12 s later ("settled": after the allocators gave back what start-up freed), and the time
+// from open to the first search answered from memory. The same runs with one process give the base
 // the sum is compared with. Anchor, same run: usearch's HNSW over the same vectors, saved to a file and opened
 // by each process with `view()` (mapped read-only, shared through the page cache) and with `load()` (a private
 // copy each).
@@ -22,6 +23,7 @@ const { loadScenario } = require('./data')
 
 const DIM = 768
 const SEARCHES = 200
+const SETTLE_MS = 12_000
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]
 const flag = (name, fallback) => {
@@ -106,6 +108,9 @@ async function serve(system, where, count) {
     ),
   )
   const memory = kids.map((kid) => memoryOf(kid.pid))
+  // Again once allocators have given back what start-up freed (jemalloc's decay is 10 s).
+  await new Promise((resolve) => setTimeout(resolve, SETTLE_MS))
+  const settled = kids.map((kid) => memoryOf(kid.pid))
   await Promise.all(
     kids.map((kid) => {
       const exited = new Promise((resolve) => kid.once('exit', resolve))
@@ -117,6 +122,8 @@ async function serve(system, where, count) {
     pssSumMiB: memory.reduce((a, m) => a + m.pss, 0),
     privateMiB: median(memory.map((m) => m.private)),
     rssMiB: median(memory.map((m) => m.rss)),
+    settledPssSumMiB: settled.reduce((a, m) => a + m.pss, 0),
+    settledPrivateMiB: median(settled.map((m) => m.private)),
     firstAnswerMs: median(reports.map((r) => r.firstAnswerMs)),
     hotMs: Math.max(...reports.map((r) => r.hotMs)),
   }
@@ -170,16 +177,17 @@ async function main() {
       const many = await serve(system, where, count)
       result[system] = { one, many }
       console.log(
-        `${system}: ${count} processes PSS ${many.pssSumMiB.toFixed(0)} MiB (one alone ${one.pssSumMiB.toFixed(0)}), ` +
-          `private ${many.privateMiB.toFixed(0)} MiB each, first answer ${many.firstAnswerMs.toFixed(0)} ms, ` +
+        `${system}: ${count} processes PSS ${many.pssSumMiB.toFixed(0)} MiB, ${many.settledPssSumMiB.toFixed(0)} settled ` +
+          `(one alone ${one.pssSumMiB.toFixed(0)}, ${one.settledPssSumMiB.toFixed(0)}), private ${many.privateMiB.toFixed(0)} MiB ` +
+          `each, ${many.settledPrivateMiB.toFixed(0)} settled; first answer ${many.firstAnswerMs.toFixed(0)} ms, ` +
           `answering from memory after ${many.hotMs.toFixed(0)} ms (alone ${one.hotMs.toFixed(0)} ms)`,
       )
     }
     const ls = result.lancestore.many
-    result.pssRatioToOne = ls.pssSumMiB / result.lancestore.one.pssSumMiB
-    result.pssRatioToUsearchView = ls.pssSumMiB / result['usearch-view'].many.pssSumMiB
+    result.pssRatioToOne = ls.settledPssSumMiB / result.lancestore.one.settledPssSumMiB
+    result.pssRatioToUsearchView = ls.settledPssSumMiB / result['usearch-view'].many.settledPssSumMiB
     console.log(
-      `lancestore's ${count} processes hold ${result.pssRatioToOne.toFixed(2)}× one process's PSS ` +
+      `settled, lancestore's ${count} processes hold ${result.pssRatioToOne.toFixed(2)}× one process's PSS ` +
         `and ${result.pssRatioToUsearchView.toFixed(2)}× usearch view()'s`,
     )
     console.log(JSON.stringify(result))

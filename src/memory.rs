@@ -14,6 +14,12 @@
 //!   `TRIM_EVERY_COMMITS` commits in this process, `malloc_trim` returns the free pages of every glibc
 //!   arena to the kernel (madvise); it moves no live data and runs on a blocking thread, never inside
 //!   a call. A no-op on other C libraries (musl, macOS, Windows), which keep their system allocator.
+//! - After bulk work (a large load of the resident copy, a graph read from its file or built), the pages
+//!   it freed are given back at once (`after_bulk_work`: jemalloc's purge of every arena, then the
+//!   trim), instead of over jemalloc's 10-second decay. Measured on a 100k × 768 table with its graph:
+//!   the process held 1,051 MiB of anonymous memory 2 s after it answered from memory and 486 MiB once
+//!   the decay was over; several processes started together would otherwise hold the transient pages
+//!   at the same time.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -30,6 +36,38 @@ pub fn after_commit() {
             drop(runtime.spawn_blocking(trim));
         }
     }
+}
+
+/// Rows a load must have read for `after_bulk_work` to be worth its few milliseconds.
+pub const BULK_ROWS: usize = 10_000;
+
+/// Gives the free pages of every heap back to the operating system in the background, now.
+pub fn after_bulk_work() {
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        drop(runtime.spawn_blocking(|| {
+            // A failed purge leaves the pages to jemalloc's decay: nothing is lost but time.
+            let _purged = purge();
+            trim();
+        }));
+    }
+}
+
+/// Returns the free pages of every jemalloc arena to the kernel; whether jemalloc did.
+#[cfg(all(target_os = "linux", target_env = "gnu", target_arch = "x86_64"))]
+fn purge() -> bool {
+    // `MALLCTL_ARENAS_ALL`: the pseudo-index jemalloc reads as "every arena".
+    let name = c"arena.4096.purge";
+    // SAFETY: "arena.<i>.purge" is a documented void control (no old or new value: null pointers and
+    // zero length); it only returns unused dirty pages of the arenas to the kernel and is thread-safe.
+    let status = unsafe {
+        tikv_jemalloc_sys::mallctl(name.as_ptr(), std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut(), 0)
+    };
+    status == 0
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu", target_arch = "x86_64")))]
+fn purge() -> bool {
+    true
 }
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -74,6 +112,26 @@ mod tests {
         };
         assert_eq!(status, 0, "mallctl {name:?}");
         value
+    }
+
+    /// This process's resident memory in MiB.
+    fn resident_mib() -> usize {
+        let statm = std::fs::read_to_string("/proc/self/statm").expect("statm");
+        let pages: usize = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).expect("resident pages");
+        pages * 4096 / (1024 * 1024)
+    }
+
+    #[test]
+    fn a_purge_gives_freed_pages_back_at_once() {
+        // 256 MiB in 1 MiB blocks, each page touched, then freed: jemalloc keeps them as dirty pages.
+        let blocks: Vec<Vec<u8>> = (0..256).map(|_| vec![1u8; 1024 * 1024]).collect();
+        assert_eq!(blocks.iter().map(|b| usize::from(b[4096])).sum::<usize>(), 256);
+        drop(blocks);
+        let before = resident_mib();
+        assert!(super::purge(), "jemalloc refused arena.4096.purge");
+        let after = resident_mib();
+        // Other tests run beside this one and allocate too: most of the 256 MiB is enough to show it.
+        assert!(before >= after + 160, "resident {before} MiB before the purge, {after} MiB after");
     }
 
     #[test]

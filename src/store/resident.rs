@@ -516,9 +516,13 @@ impl Resident {
                 return Ok(CatchUp::Done);
             }
             let projection = sync::projection(&self.read());
-            self.rows_read.fetch_add(plan.load_rows as u64, Ordering::Relaxed);
+            let load_rows = plan.load_rows;
+            self.rows_read.fetch_add(load_rows as u64, Ordering::Relaxed);
             let delta = sync::read(dataset, plan, &projection).await?;
             let complete = self.apply(delta).await?;
+            if load_rows >= crate::memory::BULK_ROWS {
+                crate::memory::after_bulk_work(); // the batches read are freed: give their pages back now
+            }
             if self.bytes.load(Ordering::Relaxed) > self.budget_bytes {
                 self.give_up_over_budget(version);
                 return Ok(CatchUp::Done);

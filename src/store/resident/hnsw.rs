@@ -471,6 +471,9 @@ impl Resident {
                 let built = Arc::new(Graph::new(dimension, self.metric, settings, precision)?);
                 self.fill(&built, false).await?;
                 self.install(Some(Arc::clone(&built)), Some(Source::Built));
+                if built.len() >= crate::memory::BULK_ROWS {
+                    crate::memory::after_bulk_work(); // the batches copied for the build are freed
+                }
                 lock(&self.graph).unsaved = usize::MAX; // a new graph is saved at once
                 built
             }
@@ -628,6 +631,9 @@ impl Resident {
             Ok(graph) => {
                 let graph = Arc::new(graph);
                 self.install(Some(Arc::clone(&graph)), Some(Source::Loaded));
+                if graph.len() >= crate::memory::BULK_ROWS {
+                    crate::memory::after_bulk_work(); // the file's bytes, read whole, are freed
+                }
                 lock(&self.graph).ignored_sidecar = None;
                 Some(graph)
             }
