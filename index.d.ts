@@ -259,8 +259,10 @@ export interface GraphStats {
   efConstruction: number
   /** Nodes of rows deleted or replaced since the graph was built: skipped by searches, and the graph is rebuilt in the background once they reach 20 % of it (and 1,000). */
   removedRows: number
-  /** Approximate bytes the graph holds (f16 vectors and links), on top of `stats().resident.bytes`. */
+  /** Approximate bytes the graph holds in this process's memory (f16 vectors and links), on top of `stats().resident.bytes`; a graph viewed in its file holds only its key lookup here. */
   bytes: number
+  /** Bytes of the graph file viewed in place: mapped read-only, its pages shared by every process on the host that views the same file (the OS page cache; not counted in `bytes`). `0` once the graph changed in this process (it then holds a private copy) or when it was built here. */
+  mappedBytes: number
   /** Nodes renamed because a compaction moved their rows to new addresses (the graph keeps them instead of being rebuilt). */
   renamedRows: number
   /** How the graph stores vectors: `'f16'` (cosine tables, and l2/dot tables whose values f16 holds), or `'f32'` (l2/dot tables with values beyond ±60000 or vectors smaller than 0.01 in every component); `null` before the first graph. */

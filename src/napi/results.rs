@@ -109,8 +109,10 @@ pub struct GraphStats {
     pub ef_construction: f64,
     /// Nodes of rows deleted or replaced since the graph was built: skipped by searches, and the graph is rebuilt in the background once they reach 20 % of it (and 1,000).
     pub removed_rows: f64,
-    /// Approximate bytes the graph holds (f16 vectors and links), on top of `stats().resident.bytes`.
+    /// Approximate bytes the graph holds in this process's memory (f16 vectors and links), on top of `stats().resident.bytes`; a graph viewed in its file holds only its key lookup here.
     pub bytes: f64,
+    /// Bytes of the graph file viewed in place: mapped read-only, its pages shared by every process on the host that views the same file (the OS page cache; not counted in `bytes`). `0` once the graph changed in this process (it then holds a private copy) or when it was built here.
+    pub mapped_bytes: f64,
     /// Nodes renamed because a compaction moved their rows to new addresses (the graph keeps them instead of being rebuilt).
     pub renamed_rows: f64,
     /// How the graph stores vectors: `'f16'` (cosine tables, and l2/dot tables whose values f16 holds), or `'f32'` (l2/dot tables with values beyond ±60000 or vectors smaller than 0.01 in every component); `null` before the first graph.
@@ -186,6 +188,7 @@ impl From<store::IndexStatus> for IndexStats {
                 renamed_rows: g.renamed_rows as f64,
                 precision: or_null(g.precision),
                 bytes: g.bytes as f64,
+                mapped_bytes: g.mapped_bytes as f64,
                 source: or_null(g.source),
                 ignored_file: or_null(g.ignored_sidecar),
             })),

@@ -5,12 +5,15 @@
 //! beyond f16's range (±65504) or vectors too small for it gets an f32 graph instead of one whose
 //! distances overflow or vanish. It only proposes candidates: the caller scores the best of them on
 //! the exact f32 vectors, so scores are exact. Adds are spread over the cores; searches and adds may run at
-//! once, growing the capacity takes the write lock briefly.
+//! once, growing the capacity takes the write lock briefly. A graph read from its file is viewed in place
+//! (`Held::Viewed`: the mapped file's pages, shared by every process on the host) until it must change;
+//! then it is copied into this process's memory once (`make_private`) and changed there.
 
-use std::sync::{Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
 
+use crate::mapped::{MappedFile, ViewedIndex};
 use crate::store::error::{Result, StoreError};
 use crate::store::metric::Metric;
 
@@ -92,9 +95,33 @@ impl Default for GraphSettings {
     }
 }
 
+/// The usearch index behind a graph.
+enum Held {
+    /// Built or loaded into this process's memory: searched and changed.
+    Private(Index),
+    /// Viewing the graph file, mapped and shared: searched only.
+    Viewed(ViewedIndex),
+}
+
+impl Held {
+    fn size(&self) -> usize {
+        match self {
+            Self::Private(index) => index.size(),
+            Self::Viewed(view) => view.size(),
+        }
+    }
+
+    fn contains(&self, key: u64) -> bool {
+        match self {
+            Self::Private(index) => index.contains(key),
+            Self::Viewed(view) => view.contains(key),
+        }
+    }
+}
+
 /// One HNSW graph.
 pub struct Graph {
-    index: RwLock<Index>,
+    index: RwLock<Held>,
     /// Held by `add` and `to_bytes`: adds run beside searches (both under the read lock), but a save must
     /// not see the graph grow between measuring it and writing it out.
     changing: Mutex<()>,
@@ -131,15 +158,39 @@ fn options(dimension: usize, metric: Metric, settings: GraphSettings, precision:
     }
 }
 
+/// A private index loaded from `bytes` (a graph `to_bytes` wrote), checked against the expected shape.
+fn load_private(
+    bytes: &[u8],
+    dimension: usize,
+    metric: Metric,
+    settings: GraphSettings,
+    precision: Precision,
+) -> Result<Index> {
+    let index = Index::new(&options(dimension, metric, settings, precision)).map_err(failed("creating"))?;
+    index.load_from_buffer(bytes).map_err(failed("loading"))?;
+    if index.dimensions() != dimension || index.connectivity() != settings.num_edges as usize {
+        return Err(StoreError::Internal("HNSW graph: the saved graph has another shape".into()));
+    }
+    index.change_expansion_add(settings.ef_construction as usize);
+    index.change_expansion_search(EXPANSION_SEARCH);
+    index.reserve_capacity_and_threads(index.size(), CONTEXTS).map_err(failed("reserving"))?;
+    Ok(index)
+}
+
 impl Graph {
+    fn holding(held: Held, dimension: usize, metric: Metric, settings: GraphSettings, precision: Precision) -> Self {
+        Self { index: RwLock::new(held), changing: Mutex::new(()), settings, dimension, metric, precision }
+    }
+
     /// An empty graph.
     pub fn new(dimension: usize, metric: Metric, settings: GraphSettings, precision: Precision) -> Result<Self> {
         let index = Index::new(&options(dimension, metric, settings, precision)).map_err(failed("creating"))?;
         index.reserve_capacity_and_threads(0, CONTEXTS).map_err(failed("reserving"))?;
-        Ok(Self { index: RwLock::new(index), changing: Mutex::new(()), settings, dimension, metric, precision })
+        Ok(Self::holding(Held::Private(index), dimension, metric, settings, precision))
     }
 
-    /// A graph saved by `to_bytes` (the caller checked the sidecar's checksum and header).
+    /// A private copy of a graph saved by `to_bytes` (stores view the file instead: `view`).
+    #[cfg(test)]
     pub fn from_bytes(
         bytes: &[u8],
         dimension: usize,
@@ -147,15 +198,28 @@ impl Graph {
         settings: GraphSettings,
         precision: Precision,
     ) -> Result<Self> {
+        let index = load_private(bytes, dimension, metric, settings, precision)?;
+        Ok(Self::holding(Held::Private(index), dimension, metric, settings, precision))
+    }
+
+    /// A graph saved by `to_bytes`, viewed where it lies in the mapped `file` (at `range`) instead of copied.
+    pub fn view(
+        file: Arc<MappedFile>,
+        range: std::ops::Range<usize>,
+        dimension: usize,
+        metric: Metric,
+        settings: GraphSettings,
+        precision: Precision,
+    ) -> Result<Self> {
         let index = Index::new(&options(dimension, metric, settings, precision)).map_err(failed("creating"))?;
-        index.load_from_buffer(bytes).map_err(failed("loading"))?;
-        if index.dimensions() != dimension || index.connectivity() != settings.num_edges as usize {
+        // The contexts are reserved before viewing: a view keeps the thread count it finds.
+        index.reserve_capacity_and_threads(0, CONTEXTS).map_err(failed("reserving"))?;
+        let view = ViewedIndex::view(index, file, range).map_err(failed("viewing"))?;
+        if view.dimensions() != dimension || view.connectivity() != settings.num_edges as usize {
             return Err(StoreError::Internal("HNSW graph: the saved graph has another shape".into()));
         }
-        index.change_expansion_add(settings.ef_construction as usize);
-        index.change_expansion_search(EXPANSION_SEARCH);
-        index.reserve_capacity_and_threads(index.size(), CONTEXTS).map_err(failed("reserving"))?;
-        Ok(Self { index: RwLock::new(index), changing: Mutex::new(()), settings, dimension, metric, precision })
+        view.change_expansion_search(EXPANSION_SEARCH);
+        Ok(Self::holding(Held::Viewed(view), dimension, metric, settings, precision))
     }
 
     /// `vector` as the graph stores and searches it: unit length under cosine (which ignores length,
@@ -177,17 +241,46 @@ impl Graph {
         self.precision == Precision::F32 || self.metric == Metric::Cosine || vectors.all(fits_f16)
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, Index> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Held> {
         self.index.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Turns a viewed graph into a private copy, so it can change (a view's bytes are the shared,
+    /// read-only file). The copy is made under the read lock (searches go on) and swapped in under the
+    /// write lock; two callers at once make two equal copies and one is dropped.
+    fn make_private(&self) -> Result<()> {
+        let copy = match &*self.read() {
+            Held::Private(_) => return Ok(()),
+            Held::Viewed(view) => {
+                load_private(view.bytes(), self.dimension, self.metric, self.settings, self.precision)?
+            }
+        };
+        let mut held = self.index.write().unwrap_or_else(PoisonError::into_inner);
+        if matches!(*held, Held::Viewed(_)) {
+            *held = Held::Private(copy);
+        }
+        Ok(())
+    }
+
+    /// The private index, for a change (`make_private` ran first).
+    fn private<'a>(held: &'a Held) -> Result<&'a Index> {
+        match held {
+            Held::Private(index) => Ok(index),
+            Held::Viewed(_) => Err(StoreError::Internal("HNSW graph: a viewed graph cannot change".into())),
+        }
     }
 
     /// The serialised graph and the nodes it holds (measured together, while no add runs).
     pub fn to_bytes(&self) -> Result<(Vec<u8>, usize)> {
         let _unchanging = self.changing.lock().unwrap_or_else(PoisonError::into_inner);
-        let index = self.read();
-        let mut bytes = vec![0; index.serialized_length()];
-        index.save_to_buffer(&mut bytes).map_err(failed("saving"))?;
-        Ok((bytes, index.size()))
+        match &*self.read() {
+            Held::Private(index) => {
+                let mut bytes = vec![0; index.serialized_length()];
+                index.save_to_buffer(&mut bytes).map_err(failed("saving"))?;
+                Ok((bytes, index.size()))
+            }
+            Held::Viewed(view) => Ok((view.bytes().to_vec(), view.size())),
+        }
     }
 
     /// Nodes held (removed rows included until a rebuild).
@@ -195,9 +288,20 @@ impl Graph {
         self.read().size()
     }
 
-    /// Approximate bytes held.
+    /// Approximate bytes held in this process's memory.
     pub fn bytes(&self) -> usize {
-        self.read().memory_usage()
+        match &*self.read() {
+            Held::Private(index) => index.memory_usage(),
+            Held::Viewed(view) => view.memory_usage(),
+        }
+    }
+
+    /// Bytes of the graph file viewed in place (shared with every process viewing it), or 0.
+    pub fn mapped_bytes(&self) -> usize {
+        match &*self.read() {
+            Held::Private(_) => 0,
+            Held::Viewed(view) => view.bytes().len(),
+        }
     }
 
     /// Whether the row at `key` is in the graph.
@@ -208,17 +312,22 @@ impl Graph {
     /// The graph's (f16-rounded) copy of the vector at `key`, if held.
     pub fn vector(&self, key: u64) -> Option<Vec<f32>> {
         let mut vector = vec![0.0f32; self.dimension];
-        let found = self.read().get(key, &mut vector).ok()?;
+        let found = match &*self.read() {
+            Held::Private(index) => index.get(key, &mut vector).ok()?,
+            Held::Viewed(view) => view.get(key, &mut vector).ok()?,
+        };
         (found > 0).then_some(vector)
     }
 
     /// Adds `rows` (key, vector), spread over `threads` threads (at most `MAX_ADD_THREADS`). Keys
-    /// already held are skipped.
+    /// already held are skipped. A viewed graph is copied into memory first.
     pub fn add(&self, rows: &[(u64, &[f32])], threads: usize) -> Result<()> {
         let threads = threads.clamp(1, MAX_ADD_THREADS);
         let _changing = self.changing.lock().unwrap_or_else(PoisonError::into_inner);
+        self.make_private()?;
         {
-            let index = self.index.write().unwrap_or_else(PoisonError::into_inner);
+            let held = self.index.write().unwrap_or_else(PoisonError::into_inner);
+            let index = Self::private(&held)?;
             let needed = index.size() + rows.len();
             if needed > index.capacity() {
                 index
@@ -226,13 +335,13 @@ impl Graph {
                     .map_err(failed("growing"))?;
             }
         }
-        let index = self.read();
+        let held = self.read();
+        let index = Self::private(&held)?;
         let per_thread = rows.len().div_ceil(threads).max(1);
         std::thread::scope(|scope| {
             let workers: Vec<_> = rows
                 .chunks(per_thread)
                 .map(|part| {
-                    let index = &*index;
                     scope.spawn(move || {
                         for &(key, vector) in part {
                             if !index.contains(key) {
@@ -250,9 +359,14 @@ impl Graph {
     }
 
     /// Renames the keys of `moves` (old, new) the graph holds: rows a compaction moved to new addresses.
-    /// Returns how many were renamed. Runs beside searches and adds (usearch locks its key lookup).
+    /// Returns how many were renamed. Runs beside searches and adds (usearch locks its key lookup). A
+    /// viewed graph holding one of the keys is copied into memory first (a rename writes into the node).
     pub fn rename(&self, moves: &[(u64, u64)]) -> Result<usize> {
-        let index = self.read();
+        if moves.iter().any(|&(from, to)| from != to && self.contains(from)) {
+            self.make_private()?;
+        }
+        let held = self.read();
+        let Held::Private(index) = &*held else { return Ok(0) }; // a view holding none of the keys
         let mut renamed = 0;
         for &(from, to) in moves {
             if from != to && index.contains(from) {
@@ -266,14 +380,17 @@ impl Graph {
     /// Up to `count` keys near `query`, searching with at least `count` candidates; `accept`
     /// (when given) decides which keys may be returned (the others are still walked through).
     pub fn search(&self, query: &[f32], count: usize, accept: Option<&dyn Fn(u64) -> bool>) -> Result<Vec<u64>> {
-        let index = self.read();
+        let held = self.read();
         let query = self.prepared(query);
-        let matches = match accept {
-            None => index.search(&query, count),
-            Some(accept) => index.filtered_search(&query, count, accept),
+        match &*held {
+            Held::Private(index) => match accept {
+                None => index.search(&query, count),
+                Some(accept) => index.filtered_search(&query, count, accept),
+            }
+            .map(|matches| matches.keys)
+            .map_err(failed("searching")),
+            Held::Viewed(view) => view.search(&query, count, accept).map_err(failed("searching")),
         }
-        .map_err(failed("searching"))?;
-        Ok(matches.keys)
     }
 }
 
@@ -304,6 +421,74 @@ mod tests {
         assert!(held.iter().zip(stored.iter()).all(|(a, b)| (a - b).abs() <= 1e-2 * b.abs().max(1e-3)));
         assert!(again.vector(5).is_none());
         Ok(())
+    }
+
+    /// Issue 29: a graph read from its file is viewed where it lies (mapped, shared), answers as the graph
+    /// it was saved from, and becomes a private copy — still answering, now changed — the first time a row
+    /// is added or a key renamed; the file may be replaced meanwhile without disturbing the view.
+    #[test]
+    fn a_viewed_graph_searches_in_place_and_turns_private_when_it_changes() -> Result<()> {
+        use crate::store::resident::sidecar;
+        let data = vectors(3_000, 32, 9);
+        let key = |i: usize| (i as u64) << 32 | 3;
+        let built = Graph::new(32, Metric::Cosine, GraphSettings::default(), Precision::F16)?;
+        let rows: Vec<(u64, &[f32])> = data.iter().enumerate().take(2_500).map(|(i, v)| (key(i), &v[..])).collect();
+        built.add(&rows, 2)?;
+        let dir = tempfile::tempdir().map_err(|e| StoreError::Internal(e.to_string()))?;
+        let path = sidecar::path(dir.path(), "t");
+        let header = sidecar::Header {
+            dimension: 32,
+            metric: Metric::Cosine,
+            settings: GraphSettings::default(),
+            precision: Precision::F16,
+            table_version: 1,
+            rows: built.len(),
+            fragments: vec![(0, "0-data.lance".into())],
+        };
+        let (bytes, _) = built.to_bytes()?;
+        let (file, range) = sidecar_with(&path, &header, &bytes)?;
+        let viewed = Graph::view(file, range, 32, Metric::Cosine, GraphSettings::default(), Precision::F16)?;
+        assert_eq!(viewed.mapped_bytes(), bytes.len());
+        assert!(viewed.bytes() < bytes.len() / 4, "a view holds {} private bytes", viewed.bytes());
+        assert_eq!(viewed.to_bytes()?.0, bytes, "a view saves the bytes it views");
+        let accept_even = |k: u64| (k >> 32) % 2 == 0;
+        for q in [17, 1_234, 2_499] {
+            assert_eq!(viewed.search(&data[q], 5, None)?, built.search(&data[q], 5, None)?);
+            assert_eq!(viewed.search(&data[q], 5, Some(&accept_even))?, built.search(&data[q], 5, Some(&accept_even))?);
+        }
+        assert!(viewed.vector(key(17)).is_some() && viewed.contains(key(17)) && !viewed.contains(key(2_600)));
+
+        // Another save replaces the file (temporary file + rename): the view keeps the bytes it maps.
+        sidecar::write(&path, &header, &vec![7u8; 4096]).map_err(|e| StoreError::Internal(e.to_string()))?;
+        assert_eq!(viewed.search(&data[42], 10, None)?.first(), Some(&key(42)));
+
+        // A rename of keys the view does not hold changes nothing; one it holds makes it private.
+        assert_eq!(viewed.rename(&[(key(2_900), key(2_901))])?, 0);
+        assert_eq!(viewed.mapped_bytes(), bytes.len());
+        assert_eq!(viewed.rename(&[(key(5), 99 << 32)])?, 1);
+        assert_eq!(viewed.mapped_bytes(), 0, "private after a rename");
+        assert_eq!(viewed.search(&data[5], 10, None)?.first(), Some(&(99 << 32)));
+
+        // Adds go to the private copy.
+        let more: Vec<(u64, &[f32])> = data.iter().enumerate().skip(2_500).map(|(i, v)| (key(i), &v[..])).collect();
+        let (file, range) = sidecar_with(&path, &header, &bytes)?;
+        let again = Graph::view(file, range, 32, Metric::Cosine, GraphSettings::default(), Precision::F16)?;
+        again.add(&more, 2)?;
+        assert_eq!((again.len(), again.mapped_bytes()), (3_000, 0));
+        assert_eq!(again.search(&data[2_777], 10, None)?.first(), Some(&key(2_777)));
+        assert_eq!(again.search(&data[1_000], 10, None)?.first(), Some(&key(1_000)));
+        Ok(())
+    }
+
+    /// Writes `bytes` as the sidecar at `path` and maps it: the file and where the graph lies.
+    fn sidecar_with(
+        path: &std::path::Path,
+        header: &crate::store::resident::sidecar::Header,
+        bytes: &[u8],
+    ) -> Result<(std::sync::Arc<MappedFile>, std::ops::Range<usize>)> {
+        use crate::store::resident::sidecar;
+        sidecar::write(path, header, bytes).map_err(|e| StoreError::Internal(e.to_string()))?;
+        Ok(sidecar::read(path).map_err(StoreError::Internal)?.1.into_parts())
     }
 
     /// A save while rows are being added (a background upkeep batch still running when `close()` saves)

@@ -166,8 +166,10 @@ pub struct GraphStatus {
     pub unindexed_rows: usize,
     /// Nodes of rows deleted or replaced since (skipped by searches until a rebuild).
     pub removed_rows: usize,
-    /// Approximate bytes the graph holds.
+    /// Approximate bytes the graph holds in this process's memory.
     pub bytes: usize,
+    /// Bytes of the graph file it views in place (mapped, shared by every process viewing it), or 0.
+    pub mapped_bytes: usize,
     /// An upkeep job is building or extending it now.
     pub building: bool,
     /// Graphs built (or loaded) by this process.
@@ -593,7 +595,8 @@ impl Resident {
             if wanted.is_some_and(|settings| settings != header.settings) {
                 return Err("it was built with other settings than the ones chosen".to_string());
             }
-            let graph = Graph::from_bytes(payload.as_slice(), dimension, metric, header.settings, header.precision)
+            let (file, range) = payload.into_parts();
+            let graph = Graph::view(file, range, dimension, metric, header.settings, header.precision)
                 .map_err(|e| e.to_string())?;
             if graph.len() != header.rows {
                 return Err(format!("its header says {} rows but the graph holds {}", header.rows, graph.len()));
@@ -631,9 +634,6 @@ impl Resident {
             Ok(graph) => {
                 let graph = Arc::new(graph);
                 self.install(Some(Arc::clone(&graph)), Some(Source::Loaded));
-                if graph.len() >= crate::memory::BULK_ROWS {
-                    crate::memory::after_bulk_work(); // the file's bytes, read whole, are freed
-                }
                 lock(&self.graph).ignored_sidecar = None;
                 Some(graph)
             }
@@ -778,6 +778,7 @@ impl Resident {
             unindexed_rows: live - graphed,
             removed_rows: graph.map_or(0, |g| g.len().saturating_sub(graphed)),
             bytes: graph.map_or(0, |g| g.bytes()),
+            mapped_bytes: graph.map_or(0, |g| g.mapped_bytes()),
             // A wanted graph not built yet counts as building from the moment it is due, not only once the
             // background job has started (a caller polling `building` would otherwise see `false` and 0 rows
             // indexed in between); a failed build shows `lastError` instead.

@@ -5,15 +5,20 @@
 //! each fragment the graph's keys point into, whose names LanceDB makes unique), a u64 payload
 //! length, the payload's CRC-32, then the payload (usearch's serialised graph). Written to a temporary file, synced and
 //! renamed, so a reader sees the old file or the new one, never a mix. Anything unexpected on read
-//! (missing, foreign, truncated, corrupt) is an error the caller answers by rebuilding.
+//! (missing, foreign, truncated, corrupt) is an error the caller answers by rebuilding. The file is
+//! mapped, not read (`crate::mapped`): the graph is viewed where it lies, its pages shared by every
+//! process on the host; the header is padded with spaces so the graph starts on a 64-byte boundary.
 
 use std::io::Write;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::json;
 
 use super::graph::{GraphSettings, Precision};
+use crate::mapped::MappedFile;
 use crate::store::metric::Metric;
 
 const MAGIC: &[u8; 8] = b"LSHNSW\0\x01";
@@ -23,6 +28,10 @@ const FORMAT: u64 = 2;
 pub const MAX_FRAGMENTS: usize = 100_000;
 /// Longest header accepted (it is a few hundred bytes).
 const MAX_HEADER: usize = 64 * 1024;
+/// The graph starts at a multiple of this offset in the file (the header is padded to it).
+const PAYLOAD_ALIGN: usize = 64;
+/// Bytes before the header (magic, header length) and between it and the graph (length, checksum).
+const FRAMING: usize = 8 + 4 + 8 + 4;
 
 /// What the header says about the graph in the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,17 +52,23 @@ pub struct Header {
     pub fragments: Vec<(u64, String)>,
 }
 
-/// A sidecar's payload, inside the bytes read from the file (not copied out of them).
-#[derive(Debug, PartialEq, Eq)]
+/// A sidecar's payload, inside the mapped file (not copied out of it).
+#[derive(Debug)]
 pub struct Payload {
-    bytes: Vec<u8>,
-    start: usize,
+    file: Arc<MappedFile>,
+    range: Range<usize>,
 }
 
 impl Payload {
     /// The serialised graph.
+    #[cfg(test)]
     pub fn as_slice(&self) -> &[u8] {
-        self.bytes.get(self.start..).unwrap_or_default()
+        self.file.bytes().get(self.range.clone()).unwrap_or_default()
+    }
+
+    /// The mapped file and where in it the graph lies, to view the graph in place.
+    pub fn into_parts(self) -> (Arc<MappedFile>, Range<usize>) {
+        (self.file, self.range)
     }
 }
 
@@ -121,6 +136,9 @@ pub fn write(path: &Path, header: &Header, payload: &[u8]) -> std::io::Result<()
         "fragments": header.fragments,
     })
     .to_string();
+    // Spaces after the JSON (which a JSON reader skips) put the graph on a PAYLOAD_ALIGN boundary.
+    let head =
+        format!("{head}{}", " ".repeat((PAYLOAD_ALIGN - (FRAMING + head.len()) % PAYLOAD_ALIGN) % PAYLOAD_ALIGN));
     replace_atomically(path, |file| {
         file.write_all(MAGIC)?;
         file.write_all(&u32::try_from(head.len()).unwrap_or(u32::MAX).to_le_bytes())?;
@@ -133,8 +151,9 @@ pub fn write(path: &Path, header: &Header, payload: &[u8]) -> std::io::Result<()
 
 /// Reads the sidecar at `path`: its header and checked payload. `Err` says why it cannot be trusted.
 pub fn read(path: &Path) -> Result<(Header, Payload), String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read it: {e}"))?;
-    let mut rest = bytes.as_slice();
+    let file = Arc::new(MappedFile::open(path).map_err(|e| format!("cannot read it: {e}"))?);
+    let bytes = file.bytes();
+    let mut rest = bytes;
     let mut take = |n: usize, what: &str| -> Result<&[u8], String> {
         if rest.len() < n {
             return Err(format!("it is truncated (in the {what})"));
@@ -167,7 +186,8 @@ pub fn read(path: &Path) -> Result<(Header, Payload), String> {
     }
     let header = parse_header(&head).ok_or("its header lacks a field or has a wrong one")?;
     let start = bytes.len() - payload.len();
-    Ok((header, Payload { bytes, start }))
+    let range = start..bytes.len();
+    Ok((header, Payload { file, range }))
 }
 
 fn parse_header(head: &serde_json::Value) -> Option<Header> {
@@ -220,6 +240,7 @@ mod tests {
         write(&file, &header(), &payload).unwrap();
         let (read_header, read_payload) = read(&file).unwrap();
         assert_eq!((read_header, read_payload.as_slice()), (header(), payload.as_slice()));
+        assert_eq!(read_payload.into_parts().1.start % PAYLOAD_ALIGN, 0, "the graph starts on a boundary");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file is left");
 
         let whole = std::fs::read(&file).unwrap();
