@@ -134,7 +134,7 @@ pub struct ResidentStats {
     pub state: String,
     /// Rows held in memory.
     pub rows: f64,
-    /// Approximate bytes held (vectors, ids, metadata text, field values, maps).
+    /// Approximate bytes held in this process's memory (vectors — unless read from the vector file, see `mappedBytes` —, ids, metadata text, field values, maps).
     pub bytes: f64,
     /// The table version the copy holds, or `null`.
     #[napi(ts_type = "number | null")]
@@ -148,6 +148,8 @@ pub struct ResidentStats {
     pub rows_read: f64,
     /// Compactions the copy followed by re-pointing its rows to their new addresses, instead of reading the rewritten rows again.
     pub compactions_followed: f64,
+    /// Bytes of the vector file beside the table that the copy reads its vectors from in place: mapped read-only, shared by every process on the host serving the table (the OS page cache), not counted in `bytes`. `0` when every vector is held in this process's memory.
+    pub mapped_bytes: f64,
 }
 
 impl From<store::resident::ResidentStatus> for ResidentStats {
@@ -161,6 +163,7 @@ impl From<store::resident::ResidentStatus> for ResidentStats {
             searches: s.searches as f64,
             rows_read: s.rows_read as f64,
             compactions_followed: s.compactions_followed as f64,
+            mapped_bytes: s.mapped_bytes as f64,
         }
     }
 }

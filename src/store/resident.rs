@@ -19,6 +19,9 @@ mod sync;
 #[cfg(test)]
 mod tests;
 mod text;
+mod vector_file;
+mod vector_share;
+mod vectors;
 mod words;
 
 use std::path::PathBuf;
@@ -86,7 +89,7 @@ pub struct ResidentStatus {
     pub state: ResidentState,
     /// Rows held.
     pub rows: usize,
-    /// Approximate bytes held.
+    /// Approximate bytes held in this process's memory.
     pub bytes: usize,
     /// The table version held, if any.
     pub version: Option<u64>,
@@ -99,6 +102,8 @@ pub struct ResidentStatus {
     pub rows_read: u64,
     /// Compactions the copy followed by re-pointing rows instead of re-reading them.
     pub compactions_followed: u64,
+    /// Bytes of the vector file the copy reads vectors from in place (shared by the host's processes).
+    pub mapped_bytes: usize,
 }
 
 impl ResidentStatus {
@@ -113,6 +118,7 @@ impl ResidentStatus {
             searches: 0,
             rows_read: 0,
             compactions_followed: 0,
+            mapped_bytes: 0,
         }
     }
 }
@@ -517,9 +523,19 @@ impl Resident {
             }
             let projection = sync::projection(&self.read());
             let load_rows = plan.load_rows;
+            let whole = self.read().slots() == 0;
+            if whole {
+                self.attach_vector_file();
+            }
             self.rows_read.fetch_add(load_rows as u64, Ordering::Relaxed);
             let delta = sync::read(dataset, plan, &projection).await?;
             let complete = self.apply(delta).await?;
+            if whole && complete && load_rows >= vector_share::PUBLISH_MIN_ROWS {
+                // A failed write leaves the vectors in memory, where they are already: kept for stats().
+                if let Err(err) = blocking(|| self.publish_vectors()) {
+                    *lock(&self.last_error) = Some(err.to_string());
+                }
+            }
             if load_rows >= crate::memory::BULK_ROWS {
                 crate::memory::after_bulk_work(); // the batches read are freed: give their pages back now
             }
@@ -686,7 +702,17 @@ impl Resident {
             searches: self.searches.load(Ordering::Relaxed),
             rows_read: self.rows_read.load(Ordering::Relaxed),
             compactions_followed: self.rewrites_followed.load(Ordering::Relaxed),
+            mapped_bytes: columns.vectors.mapped_bytes(),
         }
+    }
+}
+
+/// Runs `work`, which blocks for a while (file I/O), telling a multi-threaded runtime to move this
+/// worker's other tasks elsewhere meanwhile.
+fn blocking<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
     }
 }
 

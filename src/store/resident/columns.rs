@@ -1,5 +1,5 @@
-//! The resident columns: one slot per loaded row, holding its vector (all vectors in one contiguous
-//! array), norm, id, metadata text and declared field values, with a live flag, the id → slot map of
+//! The resident columns: one slot per loaded row, holding its vector (`vectors.rs`: slot after slot,
+//! the first ones possibly read in place from the shared vector file), norm, id, metadata text and declared field values, with a live flag, the id → slot map of
 //! live rows, and which LanceDB fragment row each slot came from (so a new table version can be
 //! applied as a difference). Plain data and the mutations `sync.rs` applies; no I/O.
 
@@ -12,6 +12,7 @@ use arrow_array::{
 };
 
 use super::rewrite::Group;
+use super::vectors::Vectors;
 use super::words::WordIndex;
 use crate::store::error::{Result, StoreError};
 use crate::store::fields::{FieldType, Fields};
@@ -157,7 +158,7 @@ pub struct Columns {
     /// The table version these columns reflect (`None`: nothing loaded yet).
     pub version: Option<u64>,
     /// `dimension` floats per slot, slot after slot.
-    pub vectors: Vec<f32>,
+    pub vectors: Vectors,
     /// Euclidean length of each slot's vector.
     pub norms: Vec<f32>,
     /// Each slot's id (empty for a slot never filled).
@@ -198,7 +199,7 @@ impl Columns {
         Self {
             dimension,
             version: None,
-            vectors: Vec::new(),
+            vectors: Vectors::new(dimension),
             norms: Vec::new(),
             ids: Vec::new(),
             metadata: Vec::new(),
@@ -229,8 +230,7 @@ impl Columns {
 
     /// The vector in `slot`.
     pub fn vector(&self, slot: usize) -> &[f32] {
-        let start = slot * self.dimension;
-        self.vectors.get(start..start + self.dimension).unwrap_or(&[])
+        self.vectors.get(slot)
     }
 
     /// The live slot holding the row at LanceDB row `address`, if any.
@@ -251,14 +251,15 @@ impl Columns {
         self.live.get(slot).copied().unwrap_or(false).then_some(slot)
     }
 
-    /// Approximate bytes held. Constant time in the rows held: the text is counted as it arrives.
+    /// Approximate bytes held in this process's memory (vectors read in place from the vector file are
+    /// not: see `vectors.mapped_bytes()`). Constant time in the rows held: the text is counted as it arrives.
     pub fn bytes(&self) -> usize {
-        let per_slot = 4 * self.dimension + 4 + 1 + 8 + 1 + 16 + 16;
+        let per_slot = 4 + 1 + 8 + 1 + 16 + 16;
         let fields: usize = self.fields.iter().map(|(_, c)| c.bytes_per_slot()).sum();
         let map = self.slot_of.len() * 48;
         let fragments: usize = self.fragments.values().map(|f| f.slots.len() * 8).sum();
         let words: usize = self.words.iter().map(|(_, w)| w.bytes()).sum();
-        (per_slot + fields) * self.slots() + self.text_bytes + map + fragments + words
+        (per_slot + fields) * self.slots() + self.vectors.private_bytes() + self.text_bytes + map + fragments + words
     }
 
     /// Position in `fields` of the field named `name`.
@@ -320,7 +321,7 @@ impl Columns {
             self.fragments.insert(id, FragmentSlots { slots: vec![None; physical_rows], identity });
         }
         if incoming >= self.slots() / 4 {
-            self.vectors.reserve_exact(incoming * self.dimension);
+            self.vectors.reserve_exact(incoming);
             self.norms.reserve_exact(incoming);
             self.ids.reserve_exact(incoming);
             self.metadata.reserve_exact(incoming);
@@ -386,7 +387,7 @@ impl Columns {
         if let Some(previous) = self.slot_of.insert(id.into(), slot_number) {
             self.retire(previous as usize);
         }
-        self.vectors.extend_from_slice(vector);
+        self.vectors.push(address, vector);
         let squared: f64 = vector.iter().map(|&x| f64::from(x) * f64::from(x)).sum();
         self.norms.push(squared.sqrt() as f32);
         self.text_bytes += id.len() + metadata.map_or(0, str::len);
@@ -626,12 +627,7 @@ impl Columns {
                 *cell = u32::try_from(new).ok();
             }
         }
-        let dimension = self.dimension;
-        let mut vectors = Vec::with_capacity(keep.len() * dimension);
-        for &slot in &keep {
-            vectors.extend_from_slice(self.vector(slot));
-        }
-        self.vectors = vectors;
+        self.vectors = self.vectors.repacked(&keep);
         self.norms = keep.iter().filter_map(|&s| self.norms.get(s).copied()).collect();
         self.ids = keep.iter().filter_map(|&s| self.ids.get(s).cloned()).collect();
         self.metadata = keep.iter().filter_map(|&s| self.metadata.get(s).cloned()).collect();

@@ -160,15 +160,16 @@ impl<'s, 'q> Top<'s, 'q> {
 fn scan_range(columns: &Columns, scan: &Scan<'_>, query_norm: f32, range: std::ops::Range<usize>) -> Vec<Candidate> {
     let mut heap = Top::new(scan);
     let dimension = columns.dimension;
-    let vectors = columns.vectors.get(range.start * dimension..range.end * dimension).unwrap_or(&[]);
-    for (offset, vector) in vectors.chunks_exact(dimension.max(1)).enumerate() {
-        let slot = range.start + offset;
-        if !columns.live.get(slot).copied().unwrap_or(false)
-            || scan.selected.is_some_and(|selected| !selected.get(slot).copied().unwrap_or(false))
-        {
-            continue;
+    for (first, vectors) in columns.vectors.runs(range) {
+        for (offset, vector) in vectors.chunks_exact(dimension.max(1)).enumerate() {
+            let slot = first + offset;
+            if !columns.live.get(slot).copied().unwrap_or(false)
+                || scan.selected.is_some_and(|selected| !selected.get(slot).copied().unwrap_or(false))
+            {
+                continue;
+            }
+            heap.offer(slot, distance(columns, scan, query_norm, slot, vector));
         }
-        heap.offer(slot, distance(columns, scan, query_norm, slot, vector));
     }
     heap.0.into_vec()
 }

@@ -95,7 +95,7 @@ pub fn read_choice(path: &Path) -> Option<serde_json::Value> {
 }
 
 /// Writes `path` through `fill` atomically: a temporary file, fsync, rename, directory fsync.
-fn replace_atomically(
+pub(super) fn replace_atomically(
     path: &Path,
     fill: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
 ) -> std::io::Result<()> {

@@ -354,3 +354,110 @@ async fn the_running_byte_count_equals_a_count_over_every_slot() -> Result<()> {
     check("after deleting and repacking");
     Ok(())
 }
+
+/// Issue 29: a whole load writes the vectors it had to copy into the vector file beside the table and
+/// then reads them from it (mapped, shared); the next store — another process, or a restart — reads
+/// them in place; rows added later are held in memory; a file of another table is never trusted (its
+/// rows differ, so the load copies and writes a new file). Results equal LanceDB's throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vectors_are_read_in_place_from_the_vector_file_and_a_foreign_one_is_never_trusted() -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    use std::time::Duration;
+
+    const DIMENSION: usize = 64;
+    let rows = super::vector_share::PUBLISH_MIN_ROWS + 2_000;
+    let options = || OpenOptions { cache_size: Some(0.0), auto_index: Some(false), ..Default::default() };
+    async fn table(dir: &tempfile::TempDir, rows: usize, seed: u64) -> Result<()> {
+        let writer = Store::open(
+            &path(dir),
+            OpenOptions { dimension: Some(64.0), auto_index: Some(false), ..reference_options() },
+        )
+        .await?;
+        for chunk in items("r", rows, 64, seed).chunks(5_000) {
+            writer.add(chunk.to_vec()).await?;
+        }
+        writer.close().await
+    }
+    /// Waits until the copy reads its vectors from the file; its resident status then.
+    async fn shared(store: &Store) -> Result<super::ResidentStatus> {
+        for _ in 0..1_000 {
+            let status = store.stats().await?.resident;
+            if status.state == ResidentState::Ready && status.mapped_bytes > 0 {
+                return Ok(status);
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the vectors were never read from the file: {:?}", store.stats().await?.resident);
+    }
+    /// Same hits as the LanceDB path, from memory; with 12,000 rows two neighbours' scores may tie within
+    /// float noise, and such a pair may come in either order.
+    async fn same_as_lancedb(store: &Store, reference: &Store, query: &[f32]) -> Result<()> {
+        let request = SearchRequest { limit: Some(10.0), ..Default::default() };
+        let served = store.stats().await?.resident.searches;
+        let ours = store.search(query, &request).await?;
+        assert_eq!(store.stats().await?.resident.searches, served + 1, "answered from memory");
+        let theirs = reference.search(query, &request).await?;
+        assert_eq!(ours.len(), theirs.len());
+        for (a, b) in ours.iter().zip(theirs.iter()) {
+            assert!((a.score - b.score).abs() < 1e-5, "{} {} vs {} {}", a.id, a.score, b.id, b.score);
+            let tied = |hits: &[crate::store::Hit], id: &str| {
+                hits.iter().any(|h| h.id == id && (h.score - a.score).abs() < 1e-5)
+            };
+            assert!(a.id == b.id || (tied(&theirs, &a.id) && tied(&ours, &b.id)), "{} vs {}", a.id, b.id);
+        }
+        Ok(())
+    }
+    let dir = tempfile::tempdir().unwrap();
+    table(&dir, rows, 21).await?;
+    let file = super::vector_file::path(&dir.path().join("store"), "embeddings");
+    // LanceDB's exact search: with autoIndex it would build an index over these 12,000 rows and answer
+    // with quantised scores.
+    let reference = Store::open(&path(&dir), OpenOptions { auto_index: Some(false), ..reference_options() }).await?;
+    let queries = vectors(8, DIMENSION, 77);
+    let request = SearchRequest { limit: Some(10.0), ..Default::default() };
+
+    // The first whole load copies the vectors, writes the file and switches to it.
+    let first = Store::open(&path(&dir), options()).await?;
+    let status = shared(&first).await?;
+    assert!(status.bytes < rows * DIMENSION * 4, "vectors no longer in private memory: {status:?}");
+    assert!(status.mapped_bytes >= rows * DIMENSION * 4);
+    for query in &queries {
+        same_as_lancedb(&first, &reference, query).await?;
+    }
+    first.close().await?;
+    let written = std::fs::metadata(&file).unwrap();
+
+    // The next store reads them in place: the file is not written again.
+    let second = Store::open(&path(&dir), options()).await?;
+    shared(&second).await?;
+    let now = std::fs::metadata(&file).unwrap();
+    assert_eq!((now.ino(), now.mtime_nsec()), (written.ino(), written.mtime_nsec()), "the file was not rewritten");
+    second.add(items("new", 30, DIMENSION, 5)).await?;
+    let added = items("new", 30, DIMENSION, 5);
+    let hits = second.search(&added[7].vector, &request).await?;
+    assert_eq!(hits[0].id, "new7");
+    for query in &queries {
+        same_as_lancedb(&second, &reference, query).await?;
+    }
+    second.close().await?;
+
+    // Another table's file of the same shape in its place: its rows differ, so nothing of it is used.
+    let other = tempfile::tempdir().unwrap();
+    table(&other, rows + 30, 22).await?;
+    let other_store = Store::open(&path(&other), options()).await?;
+    shared(&other_store).await?;
+    other_store.close().await?;
+    // Put in place the way a process writes it: a new file renamed over the old one.
+    let copied = file.with_extension("copied");
+    std::fs::copy(super::vector_file::path(&other.path().join("store"), "embeddings"), &copied).unwrap();
+    std::fs::rename(&copied, &file).unwrap();
+    let foreign = std::fs::metadata(&file).unwrap().ino();
+    let third = Store::open(&path(&dir), options()).await?;
+    shared(&third).await?; // a new file, written from this table's rows
+    assert_ne!(std::fs::metadata(&file).unwrap().ino(), foreign, "the foreign file was replaced");
+    for query in &queries {
+        same_as_lancedb(&third, &reference, query).await?;
+    }
+    third.close().await?;
+    Ok(())
+}

@@ -1,0 +1,189 @@
+//! The vector file beside the table (`.lancestore-<table>.vectors` in the store directory): the resident
+//! copy's vectors in slot order, with each slot's row address, so every process serving the table maps one
+//! copy of them (the OS page cache) instead of holding its own. Layout: an 8-byte magic, a little-endian
+//! u32 header length, the JSON header (format, dimension, rows, the table version written at), padded with
+//! spaces so the addresses start on a 64-byte boundary, then `rows` u64 row addresses, then `rows` vectors
+//! of `dimension` f32, all little-endian. Written to a temporary file, synced and renamed (`sidecar.rs`),
+//! so it never changes under a mapping.
+//!
+//! Nothing in it is trusted: a load compares each row LanceDB returns — its address and every float — with
+//! the file's row at that slot, and takes the file's copy only when they are equal (`Vectors::push`). A
+//! stale, foreign or damaged file therefore costs memory, never a wrong row.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::sidecar;
+use crate::mapped::MappedFile;
+
+const MAGIC: &[u8; 8] = b"LSVECS\0\x01";
+const FORMAT: u64 = 1;
+/// Longest header accepted.
+const MAX_HEADER: usize = 64 * 1024;
+/// Where the addresses start: a multiple of this.
+const ALIGN: usize = 64;
+
+/// The vector file path of table `table` in store directory `dir`.
+pub fn path(dir: &Path, table: &str) -> PathBuf {
+    dir.join(format!(".lancestore-{table}.vectors"))
+}
+
+/// A mapped vector file whose framing checked out (its rows are checked one by one as they are used).
+#[derive(Debug)]
+pub struct VectorFile {
+    file: Arc<MappedFile>,
+    dimension: usize,
+    rows: usize,
+    addresses_at: usize,
+    /// The table version the file was written at.
+    pub table_version: u64,
+}
+
+impl VectorFile {
+    /// Maps the file at `path`, if it is a vector file of `dimension`-long vectors; `Err` says why not.
+    pub fn open(path: &Path, dimension: usize) -> Result<Self, String> {
+        let file = Arc::new(MappedFile::open(path).map_err(|e| format!("cannot read it: {e}"))?);
+        let bytes = file.bytes();
+        if bytes.get(..MAGIC.len()) != Some(MAGIC.as_slice()) {
+            return Err("it is not a lancestore vector file".into());
+        }
+        let length = bytes.get(8..12).ok_or("it is truncated")?;
+        let header_len = u32::from_le_bytes(length.try_into().unwrap_or_default()) as usize;
+        if header_len > MAX_HEADER {
+            return Err("its header is implausibly long".into());
+        }
+        let header: serde_json::Value =
+            serde_json::from_slice(bytes.get(12..12 + header_len).ok_or("it is truncated")?)
+                .map_err(|e| format!("its header is not JSON: {e}"))?;
+        let number = |name: &str| header.get(name).and_then(serde_json::Value::as_u64);
+        if number("format") != Some(FORMAT) {
+            return Err("it has another format".into());
+        }
+        if number("dimension").and_then(|d| usize::try_from(d).ok()) != Some(dimension) {
+            return Err("it holds vectors of another dimension".into());
+        }
+        let rows = number("rows").and_then(|r| usize::try_from(r).ok()).ok_or("its header lacks the rows")?;
+        let table_version = number("tableVersion").ok_or("its header lacks the table version")?;
+        let addresses_at = 12 + header_len;
+        let expected = rows
+            .checked_mul(8 + 4 * dimension)
+            .and_then(|body| body.checked_add(addresses_at))
+            .ok_or("its row count is implausible")?;
+        if addresses_at % ALIGN != 0 || bytes.len() != expected {
+            return Err(format!("it is {} bytes long, not the {expected} its header implies", bytes.len()));
+        }
+        Ok(Self { file, dimension, rows, addresses_at, table_version })
+    }
+
+    /// Rows held.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// The row address of file row `row`.
+    pub fn address(&self, row: usize) -> Option<u64> {
+        if row >= self.rows {
+            return None;
+        }
+        let at = self.addresses_at + 8 * row;
+        let bytes = self.file.bytes().get(at..at + 8)?;
+        Some(u64::from_le_bytes(bytes.try_into().ok()?))
+    }
+
+    /// The vectors of file rows `rows`, back to back (little-endian f32 read in place).
+    pub fn vectors(&self, rows: std::ops::Range<usize>) -> &[f32] {
+        if rows.end > self.rows {
+            return &[];
+        }
+        let start = self.addresses_at + 8 * self.rows + 4 * self.dimension * rows.start;
+        let end = start + 4 * self.dimension * rows.len();
+        self.file.bytes().get(start..end).and_then(|bytes| bytemuck::try_cast_slice(bytes).ok()).unwrap_or_default()
+    }
+
+    /// Bytes mapped.
+    pub fn bytes(&self) -> usize {
+        self.file.bytes().len()
+    }
+}
+
+/// Rows copied per call of the `vectors` callback of `write`.
+pub const WRITE_CHUNK_ROWS: usize = 8_192;
+
+/// Writes the vector file at `path`, atomically: one row per address of `addresses`, the vectors asked
+/// of `vectors` (rows `range`, back to back) a chunk at a time, so the caller can read them under a short
+/// lock each; `vectors` answers `None` when the rows changed meanwhile, and nothing is written.
+pub fn write(
+    path: &Path,
+    dimension: usize,
+    table_version: u64,
+    addresses: &[u64],
+    mut vectors: impl FnMut(std::ops::Range<usize>) -> Option<Vec<f32>>,
+) -> std::io::Result<()> {
+    let rows = addresses.len();
+    let head =
+        json!({ "format": FORMAT, "dimension": dimension, "rows": rows, "tableVersion": table_version }).to_string();
+    let head = format!("{head}{}", " ".repeat((ALIGN - (12 + head.len()) % ALIGN) % ALIGN));
+    sidecar::replace_atomically(path, |file| {
+        file.write_all(MAGIC)?;
+        file.write_all(&u32::try_from(head.len()).unwrap_or(u32::MAX).to_le_bytes())?;
+        file.write_all(head.as_bytes())?;
+        file.write_all(bytemuck::cast_slice(addresses))?;
+        for start in (0..rows).step_by(WRITE_CHUNK_ROWS) {
+            let range = start..(start + WRITE_CHUNK_ROWS).min(rows);
+            let chunk =
+                vectors(range.clone()).ok_or_else(|| std::io::Error::other("the rows changed while being written"))?;
+            if chunk.len() != range.len() * dimension {
+                return Err(std::io::Error::other("vectors of another length"));
+            }
+            file.write_all(bytemuck::cast_slice(&chunk))?;
+        }
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testing::vectors;
+
+    fn written(dir: &Path, data: &[Vec<f32>]) -> PathBuf {
+        let file = path(dir, "t");
+        let addresses: Vec<u64> = (0..data.len() as u64).map(|i| i << 32 | 1).collect();
+        write(&file, 8, 5, &addresses, |rows| Some(data[rows].concat())).unwrap();
+        file
+    }
+
+    #[test]
+    fn a_written_file_reads_back_in_place_and_every_fault_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = vectors(300, 8, 4);
+        let file = written(dir.path(), &data);
+        let read = VectorFile::open(&file, 8).unwrap();
+        assert_eq!((read.rows(), read.table_version), (300, 5));
+        assert_eq!(read.address(7), Some(7 << 32 | 1));
+        assert_eq!(read.address(300), None);
+        assert_eq!(read.vectors(10..12), [data[10].as_slice(), data[11].as_slice()].concat());
+        assert!(VectorFile::open(&file, 9).unwrap_err().contains("dimension"));
+        drop(read);
+        let addresses: Vec<u64> = (0..300).collect();
+        assert!(write(&file, 8, 6, &addresses, |_| None).is_err());
+        assert_eq!(VectorFile::open(&file, 8).unwrap().table_version, 5, "a write cut off leaves the old file");
+
+        let whole = std::fs::read(&file).unwrap();
+        let mut foreign = whole.clone();
+        foreign[1] = b'X';
+        for (bytes, why) in [
+            (whole[..whole.len() - 4].to_vec(), "bytes long"),
+            ([whole.as_slice(), b"x"].concat(), "bytes long"),
+            (foreign, "not a lancestore"),
+            (Vec::new(), "not a lancestore"),
+        ] {
+            std::fs::write(&file, bytes).unwrap();
+            let err = VectorFile::open(&file, 8).unwrap_err();
+            assert!(err.contains(why), "{why}: {err}");
+        }
+    }
+}

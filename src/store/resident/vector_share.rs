@@ -1,0 +1,76 @@
+//! Sharing the resident vectors between the processes of a host through the vector file
+//! (`vector_file.rs`): a whole load first maps the file, if there is one, so the rows it holds are read in
+//! place instead of copied (`attach_vector_file`); a whole load that still had to copy many vectors
+//! into memory writes them out as a new file and then reads them from it (`publish_vectors`), so the
+//! next process — or this one after a restart — shares them. Local stores only (the file lives beside
+//! the graph file).
+
+use std::sync::Arc;
+
+use super::Resident;
+use super::vector_file::{self, VectorFile};
+use crate::store::error::{Result, StoreError};
+
+/// Least vectors a whole load must have copied into memory for a new vector file to be written.
+pub const PUBLISH_MIN_ROWS: usize = 10_000;
+
+impl Resident {
+    fn vector_file_path(&self) -> Option<std::path::PathBuf> {
+        self.sidecar.as_ref().map(|graph_file| graph_file.with_extension("vectors"))
+    }
+
+    /// Before a whole load: lets the load take its vectors from the vector file where it holds the same
+    /// rows (a missing or unusable file just leaves them to be copied).
+    pub(super) fn attach_vector_file(&self) {
+        let Some(path) = self.vector_file_path() else { return };
+        let dimension = self.read().dimension;
+        if let Ok(file) = VectorFile::open(&path, dimension) {
+            self.write().vectors.attach(Arc::new(file));
+        }
+    }
+
+    /// After a whole load: when at least `PUBLISH_MIN_ROWS` vectors (and a tenth of the copy) had to be
+    /// copied into memory, writes every slot's vector to a new vector file, checks that the file now in
+    /// place holds exactly these vectors (another process may have renamed its own file over it), and
+    /// reads them from it from then on. Runs on a blocking-capable thread (it writes the copy's vectors).
+    pub(super) fn publish_vectors(&self) -> Result<()> {
+        let Some(path) = self.vector_file_path() else { return Ok(()) };
+        let (generation, version, addresses, dimension) = {
+            let columns = self.read();
+            let copied = columns.slots() - columns.vectors.shared();
+            if copied < PUBLISH_MIN_ROWS || copied * 10 < columns.slots() {
+                return Ok(());
+            }
+            let Some(version) = columns.version else { return Ok(()) };
+            (columns.generation, version, columns.addresses.clone(), columns.dimension)
+        };
+        let slots = addresses.len();
+        // The vectors are read a chunk at a time under the read lock; a repack meanwhile (a new
+        // generation) abandons the file.
+        let chunk = |rows: std::ops::Range<usize>| {
+            let columns = self.read();
+            (columns.generation == generation).then(|| rows.flat_map(|slot| columns.vector(slot).to_vec()).collect())
+        };
+        let failed = |e: std::io::Error| StoreError::Internal(format!("writing the vector file: {e}"));
+        vector_file::write(&path, dimension, version, &addresses, chunk).map_err(failed)?;
+        let file = Arc::new(VectorFile::open(&path, dimension).map_err(StoreError::Internal)?);
+        for start in (0..slots).step_by(vector_file::WRITE_CHUNK_ROWS) {
+            let rows = start..(start + vector_file::WRITE_CHUNK_ROWS).min(slots);
+            let columns = self.read();
+            let same = columns.generation == generation
+                && rows.clone().all(|slot| {
+                    bytemuck::cast_slice::<f32, u32>(columns.vector(slot))
+                        == bytemuck::cast_slice::<f32, u32>(file.vectors(slot..slot + 1))
+                });
+            if !same {
+                return Ok(()); // another file, or renumbered slots: keep the vectors in memory
+            }
+        }
+        let mut columns = self.write();
+        if columns.generation == generation {
+            columns.vectors.share_prefix(file, slots);
+            self.measure(&columns);
+        }
+        Ok(())
+    }
+}
