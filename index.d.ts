@@ -481,7 +481,7 @@ export interface ResidentStats {
   state: 'ready' | 'loading' | 'over_budget' | 'off'
   /** Rows held in memory. */
   rows: number
-  /** Approximate bytes held (vectors, ids, metadata text, field values, maps). */
+  /** Approximate bytes held in this process's memory (vectors — unless read from the vector file, see `mappedBytes` —, ids, metadata text, field values, maps). */
   bytes: number
   /** The table version the copy holds, or `null`. */
   version: number | null
@@ -493,6 +493,8 @@ export interface ResidentStats {
   rowsRead: number
   /** Compactions the copy followed by re-pointing its rows to their new addresses, instead of reading the rewritten rows again. */
   compactionsFollowed: number
+  /** Bytes of the vector file beside the table that the copy reads its vectors from in place: mapped read-only, shared by every process on the host serving the table (the OS page cache), not counted in `bytes`. `0` when every vector is held in this process's memory. */
+  mappedBytes: number
 }
 
 /** Options for `EmbeddingStore.scan`. */

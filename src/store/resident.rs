@@ -525,7 +525,7 @@ impl Resident {
             let load_rows = plan.load_rows;
             let whole = self.read().slots() == 0;
             if whole {
-                self.attach_vector_file();
+                self.attach_vector_file(version);
             }
             self.rows_read.fetch_add(load_rows as u64, Ordering::Relaxed);
             let delta = sync::read(dataset, plan, &projection).await?;

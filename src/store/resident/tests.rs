@@ -409,7 +409,7 @@ async fn vectors_are_read_in_place_from_the_vector_file_and_a_foreign_one_is_nev
     }
     let dir = tempfile::tempdir().unwrap();
     table(&dir, rows, 21).await?;
-    let file = super::vector_file::path(&dir.path().join("store"), "embeddings");
+    let file = super::vector_file::path_beside(&super::sidecar::path(&dir.path().join("store"), "embeddings"));
     // LanceDB's exact search: with autoIndex it would build an index over these 12,000 rows and answer
     // with quantised scores.
     let reference = Store::open(&path(&dir), OpenOptions { auto_index: Some(false), ..reference_options() }).await?;
@@ -449,7 +449,11 @@ async fn vectors_are_read_in_place_from_the_vector_file_and_a_foreign_one_is_nev
     other_store.close().await?;
     // Put in place the way a process writes it: a new file renamed over the old one.
     let copied = file.with_extension("copied");
-    std::fs::copy(super::vector_file::path(&other.path().join("store"), "embeddings"), &copied).unwrap();
+    std::fs::copy(
+        super::vector_file::path_beside(&super::sidecar::path(&other.path().join("store"), "embeddings")),
+        &copied,
+    )
+    .unwrap();
     std::fs::rename(&copied, &file).unwrap();
     let foreign = std::fs::metadata(&file).unwrap().ino();
     let third = Store::open(&path(&dir), options()).await?;

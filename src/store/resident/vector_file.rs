@@ -26,9 +26,9 @@ const MAX_HEADER: usize = 64 * 1024;
 /// Where the addresses start: a multiple of this.
 const ALIGN: usize = 64;
 
-/// The vector file path of table `table` in store directory `dir`.
-pub fn path(dir: &Path, table: &str) -> PathBuf {
-    dir.join(format!(".lancestore-{table}.vectors"))
+/// The vector file beside the table's graph file `graph_file` (`sidecar::path`).
+pub fn path_beside(graph_file: &Path) -> PathBuf {
+    graph_file.with_extension("vectors")
 }
 
 /// A mapped vector file whose framing checked out (its rows are checked one by one as they are used).
@@ -150,7 +150,7 @@ mod tests {
     use crate::store::testing::vectors;
 
     fn written(dir: &Path, data: &[Vec<f32>]) -> PathBuf {
-        let file = path(dir, "t");
+        let file = path_beside(&sidecar::path(dir, "t"));
         let addresses: Vec<u64> = (0..data.len() as u64).map(|i| i << 32 | 1).collect();
         write(&file, 8, 5, &addresses, |rows| Some(data[rows].concat())).unwrap();
         file

@@ -16,15 +16,18 @@ pub const PUBLISH_MIN_ROWS: usize = 10_000;
 
 impl Resident {
     fn vector_file_path(&self) -> Option<std::path::PathBuf> {
-        self.sidecar.as_ref().map(|graph_file| graph_file.with_extension("vectors"))
+        self.sidecar.as_deref().map(vector_file::path_beside)
     }
 
-    /// Before a whole load: lets the load take its vectors from the vector file where it holds the same
-    /// rows (a missing or unusable file just leaves them to be copied).
-    pub(super) fn attach_vector_file(&self) {
+    /// Before a whole load of table version `version`: lets the load take its vectors from the vector file
+    /// where it holds the same rows (a missing or unusable file, or one written at a newer version — a
+    /// table dropped and made again —, just leaves them to be copied).
+    pub(super) fn attach_vector_file(&self, version: u64) {
         let Some(path) = self.vector_file_path() else { return };
         let dimension = self.read().dimension;
-        if let Ok(file) = VectorFile::open(&path, dimension) {
+        if let Ok(file) = VectorFile::open(&path, dimension)
+            && file.table_version <= version
+        {
             self.write().vectors.attach(Arc::new(file));
         }
     }

@@ -144,7 +144,7 @@ mod tests {
     fn rows_equal_to_the_file_are_read_in_place_and_the_first_difference_ends_it() {
         let dir = tempfile::tempdir().unwrap();
         let data = vectors(100, 4, 2);
-        let path = vector_file::path(dir.path(), "t");
+        let path = vector_file::path_beside(&crate::store::resident::sidecar::path(dir.path(), "t"));
         let addresses: Vec<u64> = (0..100).collect();
         vector_file::write(&path, 4, 1, &addresses, |rows| Some(data[rows].concat())).unwrap();
         let file = Arc::new(VectorFile::open(&path, 4).unwrap());
