@@ -31,7 +31,7 @@ function runOne(system, scenario) {
 const fmt = (x, digits = 2) => (x == null ? '—' : typeof x === 'number' ? (Math.abs(x) >= 1000 ? Math.round(x).toLocaleString('en-US') : x.toFixed(digits)) : String(x))
 const ratio = (a, b) => (a == null || b == null || b === 0 ? '—' : `${(a / b).toFixed(2)}×`)
 
-function table(results, importResult, objectStorage, churnResult, idsResult, callPathResult, memoryResult, textResult) {
+function table(results, importResult, objectStorage, churnResult, idsResult, callPathResult, memoryResult, textResult, processesResult) {
   const lines = []
   const targets = []
   for (const spec of specs) {
@@ -174,6 +174,23 @@ function table(results, importResult, objectStorage, churnResult, idsResult, cal
   } else if (call) {
     lines.push(`\n## per call\n  failed: ${call.error}`)
   }
+  const proc = processesResult
+  if (proc && !proc.error) {
+    lines.push(`\n## several processes (${proc.rows.toLocaleString('en-US')} × ${proc.dim} synthetic, graph saved; ${proc.processes} processes started at once, 200 searches each; memory from /proc/<pid>/smaps_rollup once all serve, settled 12 s later)`)
+    lines.push('| system | sum of PSS, settled (MiB) | one process alone (MiB) | private per process (MiB) | open → answered from memory, slowest (ms) |')
+    lines.push('| --- | ---: | ---: | ---: | ---: |')
+    for (const [key, label] of [['lancestore', 'lancestore'], ['usearch-view', 'usearch view() (shared mmap)'], ['usearch-load', 'usearch load() (private copy)']]) {
+      const r = proc[key]
+      lines.push(`| ${label} | ${fmt(r.many.settledPssSumMiB, 0)} | ${fmt(r.one.settledPssSumMiB, 0)} | ${fmt(r.many.settledPrivateMiB, 0)} | ${fmt(r.many.hotMs, 0)} |`)
+    }
+    const ls = proc.lancestore.many
+    targets.push([`processes: sum of PSS ≤ 1.3× one process's`, proc.pssRatioToOne <= 1.3])
+    targets.push([`processes: sum of PSS ≤ 1.2× usearch view()'s`, proc.pssRatioToUsearchView <= 1.2])
+    targets.push(['processes: private memory per process ≤ 60 MiB', ls.settledPrivateMiB <= 60])
+    targets.push(['processes: open → first search from memory ≤ 50 ms', ls.hotMs <= 50])
+  } else if (proc) {
+    lines.push(`\n## several processes\n  skipped/failed: ${proc.skipped ?? proc.error}`)
+  }
   const mem = memoryResult
   if (mem && !mem.error) {
     lines.push(`\n## memory:// (open + ${mem.adds.toLocaleString('en-US')} single-item adds + ${mem.searches} searches + close, ${mem.dim} dims, median of ${mem.rounds})`)
@@ -218,7 +235,7 @@ function versions() {
 
 /** Writes the table, JSON, SVG and Markdown of a finished run. */
 function report(doc) {
-  const text = table(doc.results, doc.import, doc.objectStorage, doc.churn, doc.ids, doc.callPath, doc.memory, doc.text)
+  const text = table(doc.results, doc.import, doc.objectStorage, doc.churn, doc.ids, doc.callPath, doc.memory, doc.text, doc.processes)
   console.log(`# lancestore benchmark${doc.quick ? ' (quick)' : ''}, ${doc.date}`)
   console.log('Latencies: median over passes of per-query percentiles, warm-up excluded; ratios are lancestore ÷ @lancedb/lancedb (below 1 is faster for latency, above 1 is faster for throughput).')
   console.log(text)
@@ -265,8 +282,9 @@ function main() {
   const callPath = !only || only === 'call-path' ? runScript('call-path') : null
   const memory = !only || only === 'memory' ? runScript('memory') : null
   const text = !only || only === 'text' ? runScript('text') : null
-  report({ date: started.toISOString(), quick, environment: versions(), results, import: imported, objectStorage, churn, ids, callPath, memory, text })
-  if ([imported, objectStorage, churn, ids, callPath, memory, text].some((r) => r?.error) || results.some((r) => r.error)) process.exitCode = 1
+  const processes = !only || only === 'processes' ? runScript('processes') : null
+  report({ date: started.toISOString(), quick, environment: versions(), results, import: imported, objectStorage, churn, ids, callPath, memory, text, processes })
+  if ([imported, objectStorage, churn, ids, callPath, memory, text, processes].some((r) => r?.error) || results.some((r) => r.error)) process.exitCode = 1
 }
 
 main()

@@ -12,20 +12,35 @@ use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
-/// A file mapped read-only and shared.
+/// Whether files are mapped (and their pages shared between processes). On Windows a file that is
+/// mapped cannot be replaced by a rename, which is how every process publishes a newer file, so there
+/// the file is read into memory instead and nothing is shared.
+pub const SHARES_PAGES: bool = cfg!(unix);
+
+/// A file mapped read-only and shared (read into memory where mapping is off: `SHARES_PAGES`).
 #[derive(Debug)]
 pub struct MappedFile {
+    #[cfg(unix)]
     map: memmap2::Mmap,
+    #[cfg(not(unix))]
+    map: Vec<u8>,
 }
 
 impl MappedFile {
     /// Maps the file at `path` (an empty file maps to no bytes).
+    #[cfg(unix)]
     pub fn open(path: &Path) -> std::io::Result<Self> {
         let file = std::fs::File::open(path)?;
         // SAFETY: the mapping is read-only, and the files mapped here are written once and replaced by
         // rename, never changed in place (see the module's comment); the bytes are only read as `&[u8]`.
         let map = unsafe { memmap2::Mmap::map(&file)? };
         Ok(Self { map })
+    }
+
+    /// Reads the file at `path` into memory.
+    #[cfg(not(unix))]
+    pub fn open(path: &Path) -> std::io::Result<Self> {
+        Ok(Self { map: std::fs::read(path)? })
     }
 
     /// The file's bytes.

@@ -530,7 +530,8 @@ impl Resident {
             self.rows_read.fetch_add(load_rows as u64, Ordering::Relaxed);
             let delta = sync::read(dataset, plan, &projection).await?;
             let complete = self.apply(delta).await?;
-            if whole && complete && load_rows >= vector_share::PUBLISH_MIN_ROWS {
+            // In the background only (`max_rows` is set when a search waits for this catch-up).
+            if whole && complete && max_rows.is_none() && load_rows >= vector_share::PUBLISH_MIN_ROWS {
                 // A failed write leaves the vectors in memory, where they are already: kept for stats().
                 if let Err(err) = blocking(|| self.publish_vectors()) {
                     *lock(&self.last_error) = Some(err.to_string());

@@ -3,7 +3,7 @@
 //! place instead of copied (`attach_vector_file`); a whole load that still had to copy many vectors
 //! into memory writes them out as a new file and then reads them from it (`publish_vectors`), so the
 //! next process — or this one after a restart — shares them. Local stores only (the file lives beside
-//! the graph file).
+//! the graph file), and not on Windows (`crate::mapped::SHARES_PAGES`).
 
 use std::sync::Arc;
 
@@ -15,8 +15,9 @@ use crate::store::error::{Result, StoreError};
 pub const PUBLISH_MIN_ROWS: usize = 10_000;
 
 impl Resident {
+    /// The vector file's path: local stores on systems that share mapped pages only.
     fn vector_file_path(&self) -> Option<std::path::PathBuf> {
-        self.sidecar.as_deref().map(vector_file::path_beside)
+        self.sidecar.as_deref().filter(|_| crate::mapped::SHARES_PAGES).map(vector_file::path_beside)
     }
 
     /// Before a whole load of table version `version`: lets the load take its vectors from the vector file
@@ -52,7 +53,11 @@ impl Resident {
         // generation) abandons the file.
         let chunk = |rows: std::ops::Range<usize>| {
             let columns = self.read();
-            (columns.generation == generation).then(|| rows.flat_map(|slot| columns.vector(slot).to_vec()).collect())
+            (columns.generation == generation).then(|| {
+                let mut vectors = Vec::with_capacity(rows.len() * dimension);
+                rows.for_each(|slot| vectors.extend_from_slice(columns.vector(slot)));
+                vectors
+            })
         };
         let failed = |e: std::io::Error| StoreError::Internal(format!("writing the vector file: {e}"));
         vector_file::write(&path, dimension, version, &addresses, chunk).map_err(failed)?;
