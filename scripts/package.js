@@ -42,6 +42,7 @@ const PLATFORM_OF_TARGET = {
   'x86_64-apple-darwin': 'darwin-x64',
   'aarch64-apple-darwin': 'darwin-arm64',
   'x86_64-pc-windows-msvc': 'win32-x64-msvc',
+  'aarch64-pc-windows-msvc': 'win32-arm64-msvc',
 }
 
 /** The published target this Node.js runs on (from Node itself, so no Rust toolchain is needed to ask). */

@@ -517,16 +517,31 @@ impl Resident {
             if max_rows.is_some_and(|max| plan.load_rows > max) {
                 return Ok(CatchUp::TooLarge);
             }
-            if self.would_exceed_budget(plan.load_rows, plan.freed_rows) {
-                self.give_up_over_budget(version);
-                return Ok(CatchUp::Done);
-            }
-            let projection = sync::projection(&self.read());
             let load_rows = plan.load_rows;
             let whole = self.read().slots() == 0;
             if whole {
                 self.attach_vector_file(version);
             }
+            let in_file = if whole { self.read().vectors.file_rows().min(load_rows) } else { 0 };
+            if self.would_exceed_budget(load_rows, plan.freed_rows, in_file) {
+                // Rows that fit once their vectors are read in place: write the vector file from the table
+                // (streamed, never held), then load with it. In the background only.
+                let fits_in_place = !self.would_exceed_budget(load_rows, plan.freed_rows, load_rows);
+                let written = whole && max_rows.is_none() && fits_in_place && {
+                    // A failed write leaves the table over budget, as it was: kept for stats().
+                    let outcome = self.stream_vector_file(dataset, &plan).await;
+                    if let Err(err) = &outcome {
+                        *lock(&self.last_error) = Some(err.to_string());
+                    }
+                    outcome.unwrap_or(false)
+                };
+                if !written {
+                    self.give_up_over_budget(version);
+                    return Ok(CatchUp::Done);
+                }
+                self.attach_vector_file(version);
+            }
+            let projection = sync::projection(&self.read());
             self.rows_read.fetch_add(load_rows as u64, Ordering::Relaxed);
             let delta = sync::read(dataset, plan, &projection).await?;
             let complete = self.apply(delta).await?;
@@ -573,7 +588,7 @@ impl Resident {
             return Ok(false);
         }
         let plan = sync::plan(&self.read(), &dataset);
-        if self.would_exceed_budget(plan.load_rows, plan.freed_rows) {
+        if self.would_exceed_budget(plan.load_rows, plan.freed_rows, 0) {
             return Ok(false);
         }
         let Some(delta) = sync::read_own_append(&dataset, plan, batches).await? else { return Ok(false) };
@@ -642,14 +657,19 @@ impl Resident {
     }
 
     /// Whether reading `new_rows` more rows, and freeing `freed_rows` (dropped or rewritten), would take
-    /// the copy past its budget. Estimated from the bytes per row measured when the copy last held rows
-    /// (metadata and fields included; kept after the copy is freed), else from the vector size.
-    fn would_exceed_budget(&self, new_rows: usize, freed_rows: usize) -> bool {
+    /// the copy past its budget (memory of this process). Estimated from the bytes per row measured when
+    /// the copy last held rows (metadata and fields included; kept after the copy is freed), at least the
+    /// vector size and 128 bytes.
+    /// `in_place` of the new rows are expected to have their vectors read from the vector file, which
+    /// costs no memory of this process.
+    fn would_exceed_budget(&self, new_rows: usize, freed_rows: usize, in_place: usize) -> bool {
         let dimension = self.read().dimension;
         let per_row = self.bytes_per_row.load(Ordering::Relaxed).max(4 * dimension + 128);
         let held = self.bytes.load(Ordering::Relaxed);
-        let after =
-            held.saturating_sub(freed_rows.saturating_mul(per_row)).saturating_add(new_rows.saturating_mul(per_row));
+        let after = held
+            .saturating_sub(freed_rows.saturating_mul(per_row))
+            .saturating_add(new_rows.saturating_mul(per_row))
+            .saturating_sub(in_place.min(new_rows).saturating_mul(4 * dimension));
         after > self.budget_bytes
     }
 

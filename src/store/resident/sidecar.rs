@@ -94,27 +94,38 @@ pub fn read_choice(path: &Path) -> Option<serde_json::Value> {
     serde_json::from_slice(&std::fs::read(path).ok()?).ok()
 }
 
+/// A new temporary path beside `path`, for a file that will replace it (`commit_replacement`).
+pub(super) fn temporary_path(path: &Path) -> PathBuf {
+    static WRITES: AtomicU64 = AtomicU64::new(0);
+    path.with_extension(format!(
+        "{}.{}-{}.tmp",
+        path.extension().and_then(|e| e.to_str()).unwrap_or("tmp"),
+        std::process::id(),
+        WRITES.fetch_add(1, Ordering::Relaxed)
+    ))
+}
+
+/// Makes the written `file` at `temporary` durable and puts it in place of `path`: fsync, rename,
+/// directory fsync.
+pub(super) fn commit_replacement(file: std::fs::File, temporary: &Path, path: &Path) -> std::io::Result<()> {
+    file.sync_all()?;
+    std::fs::rename(temporary, path)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
 /// Writes `path` through `fill` atomically: a temporary file, fsync, rename, directory fsync.
 pub(super) fn replace_atomically(
     path: &Path,
     fill: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
-    static WRITES: AtomicU64 = AtomicU64::new(0);
-    let temporary = path.with_extension(format!(
-        "{}.{}-{}.tmp",
-        path.extension().and_then(|e| e.to_str()).unwrap_or("tmp"),
-        std::process::id(),
-        WRITES.fetch_add(1, Ordering::Relaxed)
-    ));
+    let temporary = temporary_path(path);
     let outcome = (|| {
         let mut file = std::io::BufWriter::new(std::fs::File::create(&temporary)?);
         fill(&mut file)?;
-        file.into_inner().map_err(std::io::IntoInnerError::into_error)?.sync_all()?;
-        std::fs::rename(&temporary, path)?;
-        if let Some(dir) = path.parent() {
-            std::fs::File::open(dir)?.sync_all()?;
-        }
-        Ok(())
+        commit_replacement(file.into_inner().map_err(std::io::IntoInnerError::into_error)?, &temporary, path)
     })();
     if outcome.is_err() {
         let _ = std::fs::remove_file(&temporary); // best effort: the error itself is returned

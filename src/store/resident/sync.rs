@@ -147,6 +147,42 @@ pub async fn read(dataset: &Arc<Dataset>, plan: Plan, columns: &[String]) -> Res
     Ok(Delta { version: plan.version, drop: plan.drop, loaded, load_rows: plan.load_rows, rows, deletions })
 }
 
+/// Streams the vectors of the rows `plan` loads, in the order a load takes them, to `each` (their
+/// addresses, and their vectors back to back) without holding more than a batch.
+pub async fn stream_vectors(
+    dataset: &Dataset,
+    plan: &Plan,
+    mut each: impl FnMut(&[u64], &[f32]) -> Result<()>,
+) -> Result<()> {
+    let failed = |action: &'static str| move |e: lance::Error| StoreError::lance(action)(lancedb::Error::from(e));
+    let mut scanner = dataset.scan();
+    scanner.with_fragments(plan.load.clone());
+    scanner.project(&[schema::VECTOR]).map_err(failed("choosing the columns to load"))?;
+    scanner.with_row_address();
+    scanner.io_buffer_size(READ_AHEAD_BYTES);
+    let mut stream = scanner.try_into_stream().await.map_err(failed("reading the vectors"))?;
+    while let Some(batch) = stream.try_next().await.map_err(failed("reading the vectors"))? {
+        let addresses = batch
+            .column_by_name(lance_core::ROW_ADDR)
+            .and_then(|c| c.as_any().downcast_ref::<UInt64Array>())
+            .ok_or_else(|| StoreError::Internal("the vector scan lacks `_rowaddr`".into()))?;
+        let vectors = batch
+            .column_by_name(schema::VECTOR)
+            .and_then(|c| c.as_any().downcast_ref::<arrow_array::FixedSizeListArray>())
+            .ok_or_else(|| StoreError::Internal("the vector scan lacks `vector`".into()))?;
+        let floats = vectors
+            .values()
+            .as_any()
+            .downcast_ref::<arrow_array::Float32Array>()
+            .ok_or_else(|| StoreError::Internal("`vector` values are not float32".into()))?;
+        let width = usize::try_from(vectors.value_length()).unwrap_or(0);
+        let start = usize::try_from(vectors.value_offset(0)).unwrap_or(0);
+        let values = floats.values().get(start..start + width * batch.num_rows()).unwrap_or_default();
+        each(addresses.values(), values)?;
+    }
+    Ok(())
+}
+
 /// What `plan` needs when its only change is an append whose rows the caller still holds (`batches`,
 /// as written): only the new fragments' `id` column is read, to learn each row's address, and the
 /// vectors, metadata and fields come from `batches`. `None` when the plan is anything else (another

@@ -355,6 +355,24 @@ async fn the_running_byte_count_equals_a_count_over_every_slot() -> Result<()> {
     Ok(())
 }
 
+/// Same hits as the LanceDB path, from memory; with 12,000 rows two neighbours' scores may tie within
+/// float noise, and such a pair may come in either order.
+async fn same_as_lancedb(store: &Store, reference: &Store, query: &[f32]) -> Result<()> {
+    let request = SearchRequest { limit: Some(10.0), ..Default::default() };
+    let served = store.stats().await?.resident.searches;
+    let ours = store.search(query, &request).await?;
+    assert_eq!(store.stats().await?.resident.searches, served + 1, "answered from memory");
+    let theirs = reference.search(query, &request).await?;
+    assert_eq!(ours.len(), theirs.len());
+    for (a, b) in ours.iter().zip(theirs.iter()) {
+        assert!((a.score - b.score).abs() < 1e-5, "{} {} vs {} {}", a.id, a.score, b.id, b.score);
+        let tied =
+            |hits: &[crate::store::Hit], id: &str| hits.iter().any(|h| h.id == id && (h.score - a.score).abs() < 1e-5);
+        assert!(a.id == b.id || (tied(&theirs, &a.id) && tied(&ours, &b.id)), "{} vs {}", a.id, b.id);
+    }
+    Ok(())
+}
+
 /// Issue 29: a whole load writes the vectors it had to copy into the vector file beside the table and
 /// then reads them from it (mapped, shared); the next store — another process, or a restart — reads
 /// them in place; rows added later are held in memory; a file of another table is never trusted (its
@@ -388,24 +406,6 @@ async fn vectors_are_read_in_place_from_the_vector_file_and_a_foreign_one_is_nev
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         panic!("the vectors were never read from the file: {:?}", store.stats().await?.resident);
-    }
-    /// Same hits as the LanceDB path, from memory; with 12,000 rows two neighbours' scores may tie within
-    /// float noise, and such a pair may come in either order.
-    async fn same_as_lancedb(store: &Store, reference: &Store, query: &[f32]) -> Result<()> {
-        let request = SearchRequest { limit: Some(10.0), ..Default::default() };
-        let served = store.stats().await?.resident.searches;
-        let ours = store.search(query, &request).await?;
-        assert_eq!(store.stats().await?.resident.searches, served + 1, "answered from memory");
-        let theirs = reference.search(query, &request).await?;
-        assert_eq!(ours.len(), theirs.len());
-        for (a, b) in ours.iter().zip(theirs.iter()) {
-            assert!((a.score - b.score).abs() < 1e-5, "{} {} vs {} {}", a.id, a.score, b.id, b.score);
-            let tied = |hits: &[crate::store::Hit], id: &str| {
-                hits.iter().any(|h| h.id == id && (h.score - a.score).abs() < 1e-5)
-            };
-            assert!(a.id == b.id || (tied(&theirs, &a.id) && tied(&ours, &b.id)), "{} vs {}", a.id, b.id);
-        }
-        Ok(())
     }
     let dir = tempfile::tempdir().unwrap();
     table(&dir, rows, 21).await?;
@@ -463,5 +463,48 @@ async fn vectors_are_read_in_place_from_the_vector_file_and_a_foreign_one_is_nev
         same_as_lancedb(&third, &reference, query).await?;
     }
     third.close().await?;
+    Ok(())
+}
+
+/// Issue 29: a table whose rows fit `residentMemoryMB` only without their vectors is no longer left to
+/// LanceDB: its vector file is written straight from the table (never held in memory), the copy loads
+/// reading the vectors in place, and the budget counts what this process holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_that_fits_only_with_its_vectors_in_place_is_served_from_memory() -> Result<()> {
+    const DIMENSION: usize = 64;
+    let rows = 12_000;
+    let dir = tempfile::tempdir().unwrap();
+    let writer =
+        Store::open(&path(&dir), OpenOptions { dimension: Some(64.0), auto_index: Some(false), ..reference_options() })
+            .await?;
+    for chunk in items("r", rows, DIMENSION, 31).chunks(6_000) {
+        writer.add(chunk.to_vec()).await?;
+    }
+    writer.close().await?;
+    // 4 MiB: the vectors alone take 3 MiB, and a row costs at least its vector and 128 bytes (4.4 MiB).
+    let budget = 4.0;
+    let options = OpenOptions {
+        cache_size: Some(0.0),
+        auto_index: Some(false),
+        resident_memory_mb: Some(budget),
+        ..Default::default()
+    };
+    let store = Store::open(&path(&dir), options).await?;
+    let reference = Store::open(&path(&dir), OpenOptions { auto_index: Some(false), ..reference_options() }).await?;
+    let mut status = store.stats().await?.resident;
+    for _ in 0..1_000 {
+        if status.state == ResidentState::Ready && status.mapped_bytes > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        status = store.stats().await?.resident;
+    }
+    assert_eq!((status.state, status.rows), (ResidentState::Ready, rows), "{status:?}");
+    assert!(status.mapped_bytes >= rows * DIMENSION * 4, "{status:?}");
+    assert!(status.bytes <= (budget * 1024.0 * 1024.0) as usize, "{status:?}");
+    for query in vectors(5, DIMENSION, 8) {
+        same_as_lancedb(&store, &reference, &query).await?;
+    }
+    store.close().await?;
     Ok(())
 }

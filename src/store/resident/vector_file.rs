@@ -10,7 +10,7 @@
 //! the file's row at that slot, and takes the file's copy only when they are equal (`Vectors::push`). A
 //! stale, foreign or damaged file therefore costs memory, never a wrong row.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -123,13 +123,8 @@ pub fn write(
     mut vectors: impl FnMut(std::ops::Range<usize>) -> Option<Vec<f32>>,
 ) -> std::io::Result<()> {
     let rows = addresses.len();
-    let head =
-        json!({ "format": FORMAT, "dimension": dimension, "rows": rows, "tableVersion": table_version }).to_string();
-    let head = format!("{head}{}", " ".repeat((ALIGN - (12 + head.len()) % ALIGN) % ALIGN));
     sidecar::replace_atomically(path, |file| {
-        file.write_all(MAGIC)?;
-        file.write_all(&u32::try_from(head.len()).unwrap_or(u32::MAX).to_le_bytes())?;
-        file.write_all(head.as_bytes())?;
+        file.write_all(&head(dimension, rows, table_version))?;
         file.write_all(bytemuck::cast_slice(addresses))?;
         for start in (0..rows).step_by(WRITE_CHUNK_ROWS) {
             let range = start..(start + WRITE_CHUNK_ROWS).min(rows);
@@ -142,6 +137,88 @@ pub fn write(
         }
         Ok(())
     })
+}
+
+/// The bytes before the addresses: magic, header length, the header padded to `ALIGN`.
+fn head(dimension: usize, rows: usize, table_version: u64) -> Vec<u8> {
+    let header = json!({ "format": FORMAT, "dimension": dimension, "rows": rows, "tableVersion": table_version });
+    let header = header.to_string();
+    let header = format!("{header}{}", " ".repeat((ALIGN - (12 + header.len()) % ALIGN) % ALIGN));
+    let mut bytes = MAGIC.to_vec();
+    bytes.extend_from_slice(&u32::try_from(header.len()).unwrap_or(u32::MAX).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    bytes
+}
+
+/// A vector file written as rows stream in (vectors first, addresses once all are known), for a table
+/// too large to hold in memory; put in place by `finish`. Dropped before that — an error, or the writing
+/// future dropped by `close()` — it removes its temporary file.
+pub struct StreamedWriter {
+    file: Option<std::io::BufWriter<std::fs::File>>,
+    temporary: PathBuf,
+    path: PathBuf,
+    dimension: usize,
+    rows: usize,
+    addresses: Vec<u64>,
+    addresses_at: u64,
+    finished: bool,
+}
+
+impl StreamedWriter {
+    /// Starts the file at `path` for `rows` rows of `dimension` floats, at `table_version`.
+    pub fn create(path: &Path, dimension: usize, rows: usize, table_version: u64) -> std::io::Result<Self> {
+        let temporary = sidecar::temporary_path(path);
+        let head = head(dimension, rows, table_version);
+        let mut writer = Self {
+            file: Some(std::io::BufWriter::new(std::fs::File::create(&temporary)?)),
+            temporary,
+            path: path.to_owned(),
+            dimension,
+            rows,
+            addresses: Vec::with_capacity(rows),
+            addresses_at: head.len() as u64,
+            finished: false,
+        };
+        let file = writer.file.as_mut().ok_or_else(|| std::io::Error::other("the file is closed"))?;
+        file.write_all(&head)?;
+        // Room for the addresses, written last.
+        std::io::copy(&mut std::io::repeat(0).take(8 * rows as u64), file)?;
+        Ok(writer)
+    }
+
+    /// Appends rows: their addresses, and their vectors back to back.
+    pub fn push(&mut self, addresses: &[u64], vectors: &[f32]) -> std::io::Result<()> {
+        if vectors.len() != addresses.len() * self.dimension || self.addresses.len() + addresses.len() > self.rows {
+            return Err(std::io::Error::other("rows of another length, or more rows than announced"));
+        }
+        let file = self.file.as_mut().ok_or_else(|| std::io::Error::other("the file is closed"))?;
+        file.write_all(bytemuck::cast_slice(vectors))?;
+        self.addresses.extend_from_slice(addresses);
+        Ok(())
+    }
+
+    /// Writes the addresses and puts the file in place of `path`, durably (a blocking call: fsync).
+    pub fn finish(mut self) -> std::io::Result<()> {
+        use std::io::{Seek, SeekFrom};
+        if self.addresses.len() != self.rows {
+            return Err(std::io::Error::other("fewer rows than announced"));
+        }
+        let mut file = self.file.take().ok_or_else(|| std::io::Error::other("the file is closed"))?;
+        file.seek(SeekFrom::Start(self.addresses_at))?;
+        file.write_all(bytemuck::cast_slice(&self.addresses))?;
+        let file = file.into_inner().map_err(std::io::IntoInnerError::into_error)?;
+        sidecar::commit_replacement(file, &self.temporary, &self.path)?;
+        self.finished = true;
+        Ok(())
+    }
+}
+
+impl Drop for StreamedWriter {
+    fn drop(&mut self) {
+        if !self.finished {
+            let _ = std::fs::remove_file(&self.temporary); // nothing to report from a drop: best effort
+        }
+    }
 }
 
 #[cfg(test)]
@@ -171,6 +248,20 @@ mod tests {
         let addresses: Vec<u64> = (0..300).collect();
         assert!(write(&file, 8, 6, &addresses, |_| None).is_err());
         assert_eq!(VectorFile::open(&file, 8).unwrap().table_version, 5, "a write cut off leaves the old file");
+
+        // Streamed in batches: the very same file; dropped before `finish`, nothing is left behind.
+        let streamed = path_beside(&sidecar::path(dir.path(), "s"));
+        let mut writer = StreamedWriter::create(&streamed, 8, 300, 5).unwrap();
+        for batch in (0..300).collect::<Vec<usize>>().chunks(128) {
+            let rows: Vec<u64> = batch.iter().map(|&i| (i as u64) << 32 | 1).collect();
+            writer.push(&rows, &batch.iter().flat_map(|&i| data[i].clone()).collect::<Vec<_>>()).unwrap();
+        }
+        writer.finish().unwrap();
+        assert_eq!(std::fs::read(&streamed).unwrap(), std::fs::read(&file).unwrap());
+        drop(StreamedWriter::create(&path_beside(&sidecar::path(dir.path(), "gone")), 8, 10, 1).unwrap());
+        let mut left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        left.sort();
+        assert_eq!(left, [".lancestore-s.vectors", ".lancestore-t.vectors"]);
 
         let whole = std::fs::read(&file).unwrap();
         let mut foreign = whole.clone();

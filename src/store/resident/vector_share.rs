@@ -7,8 +7,9 @@
 
 use std::sync::Arc;
 
-use super::Resident;
-use super::vector_file::{self, VectorFile};
+use super::sync::{self, Plan};
+use super::vector_file::{self, StreamedWriter, VectorFile};
+use super::{Resident, blocking};
 use crate::store::error::{Result, StoreError};
 
 /// Least vectors a whole load must have copied into memory for a new vector file to be written.
@@ -31,6 +32,21 @@ impl Resident {
         {
             self.write().vectors.attach(Arc::new(file));
         }
+    }
+
+    /// For a whole load of a table whose rows fit the budget only with their vectors read in place: writes
+    /// the vector file straight from the table (batch by batch, never holding the vectors). Whether it did
+    /// (`false`: no vector file here — object storage, Windows).
+    pub(super) async fn stream_vector_file(&self, dataset: &lance::Dataset, plan: &Plan) -> Result<bool> {
+        let Some(path) = self.vector_file_path() else { return Ok(false) };
+        let dimension = self.read().dimension;
+        let failed = |e: std::io::Error| StoreError::Internal(format!("writing the vector file: {e}"));
+        let mut writer =
+            StreamedWriter::create(&path, dimension, plan.load_rows, dataset.version().version).map_err(failed)?;
+        sync::stream_vectors(dataset, plan, |addresses, vectors| writer.push(addresses, vectors).map_err(failed))
+            .await?;
+        blocking(|| writer.finish()).map_err(failed)?;
+        Ok(true)
     }
 
     /// After a whole load: when at least `PUBLISH_MIN_ROWS` vectors (and a tenth of the copy) had to be

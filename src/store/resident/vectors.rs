@@ -48,6 +48,11 @@ impl Vectors {
         self.shared
     }
 
+    /// Rows of the attached file (what a load may read in place at most), or 0.
+    pub fn file_rows(&self) -> usize {
+        self.file.as_ref().map_or(0, |file| file.rows())
+    }
+
     /// The vector of `slot` (empty for a slot not held).
     pub fn get(&self, slot: usize) -> &[f32] {
         if slot < self.shared {
