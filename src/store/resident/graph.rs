@@ -263,7 +263,7 @@ impl Graph {
     }
 
     /// The private index, for a change (`make_private` ran first).
-    fn private<'a>(held: &'a Held) -> Result<&'a Index> {
+    fn private(held: &Held) -> Result<&Index> {
         match held {
             Held::Private(index) => Ok(index),
             Held::Viewed(_) => Err(StoreError::Internal("HNSW graph: a viewed graph cannot change".into())),
@@ -451,7 +451,7 @@ mod tests {
         assert_eq!(viewed.mapped_bytes(), bytes.len());
         assert!(viewed.bytes() < bytes.len() / 4, "a view holds {} private bytes", viewed.bytes());
         assert_eq!(viewed.to_bytes()?.0, bytes, "a view saves the bytes it views");
-        let accept_even = |k: u64| (k >> 32) % 2 == 0;
+        let accept_even = |k: u64| (k >> 32).is_multiple_of(2);
         for q in [17, 1_234, 2_499] {
             assert_eq!(viewed.search(&data[q], 5, None)?, built.search(&data[q], 5, None)?);
             assert_eq!(viewed.search(&data[q], 5, Some(&accept_even))?, built.search(&data[q], 5, Some(&accept_even))?);

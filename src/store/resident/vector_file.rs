@@ -72,7 +72,7 @@ impl VectorFile {
             .checked_mul(8 + 4 * dimension)
             .and_then(|body| body.checked_add(addresses_at))
             .ok_or("its row count is implausible")?;
-        if addresses_at % ALIGN != 0 || bytes.len() != expected {
+        if !addresses_at.is_multiple_of(ALIGN) || bytes.len() != expected {
             return Err(format!("it is {} bytes long, not the {expected} its header implies", bytes.len()));
         }
         Ok(Self { file, dimension, rows, addresses_at, table_version })
