@@ -533,7 +533,82 @@ async function churnScenario() {
   )
 }
 
-const scenarios = { crash: crashScenario, writers: writersScenario, load: loadScenario, fuzz: fuzzScenario, 'long-run': longRunScenario, churn: churnScenario }
+// ---------- kill -9 while the graph and vector files are written, then answers checked against LanceDB ----------
+
+const PUBLISH_ROWS = 12_000 // above the 10,000 rows a load must copy before it writes a vector file
+const PUBLISH_DIM = 32
+
+/** A serving process: opens the store with the defaults and searches until it is killed. */
+async function publishReader(dir, readerSeed) {
+  const rand = prng(readerSeed)
+  const store = await EmbeddingStore.open(dir, {})
+  for (;;) {
+    await store.search(vector(rand, PUBLISH_DIM), { limit: 10 })
+    const { resident } = await store.stats()
+    console.log(`STATE ${resident.state} ${resident.mappedBytes}`)
+    await new Promise((r) => setTimeout(r, 5))
+  }
+}
+
+async function publishScenario() {
+  const rounds = full ? 12 : 4
+  const rand = prng(seed + 5)
+  const dir = tempDir()
+  const writer = await EmbeddingStore.open(dir, { dimension: PUBLISH_DIM, autoIndex: false, performance: { residentMemoryMB: 0 } })
+  let next = 0
+  const addRows = async (n) => {
+    for (let from = 0; from < n; from += 4_000) {
+      const size = Math.min(4_000, n - from)
+      await writer.addEmbeddings(Array.from({ length: size }, () => ({ id: `p${next++}`, vector: vector(rand, PUBLISH_DIM) })))
+    }
+  }
+  await addRows(PUBLISH_ROWS)
+  let kills = 0
+  let sawShared = 0
+  for (let round = 0; round < rounds; round++) {
+    // A reader loads the table (writing the vector file, building and saving the graph) and is killed at a
+    // random moment; between rounds the table grows, so files go stale and are written again.
+    const proc = child('publish-reader', [dir, String(Math.floor(rand() * 1e9))], (line) => {
+      const [what, state, mapped] = line.split(' ')
+      if (what === 'STATE' && state === 'ready' && Number(mapped) > 0) sawShared++
+    })
+    await new Promise((r) => setTimeout(r, 200 + rand() * 2_500))
+    proc.kill('SIGKILL')
+    await exited(proc)
+    kills++
+    if (round % 2 === 1) await addRows(500)
+  }
+  // Whatever the kills left, a fresh store answers exactly as LanceDB does.
+  const store = await EmbeddingStore.open(dir, { performance: { enableQueryCache: false } })
+  for (let i = 0; i < 3_000; i++) {
+    const { resident } = await store.stats()
+    if (resident.state === 'ready') break
+    await new Promise((r) => setTimeout(r, 10))
+  }
+  const served = (await store.stats()).resident
+  if (served.state !== 'ready' || served.rows !== next) fail(`publish: the copy is ${served.state} with ${served.rows} of ${next} rows`)
+  const lancedb = await EmbeddingStore.open(dir, { autoIndex: false, performance: { residentMemoryMB: 0 } })
+  for (let q = 0; q < 30; q++) {
+    const query = vector(rand, PUBLISH_DIM)
+    const ours = await store.search(query, { limit: 10, exact: true })
+    const theirs = await lancedb.search(query, { limit: 10, exact: true })
+    ours.forEach((hit, k) => {
+      const other = theirs[k]
+      if (!other || Math.abs(hit.score - other.score) > 1e-5) fail(`publish: query ${q} hit ${k}: ${hit.id} ${hit.score} vs ${other?.id} ${other?.score}`)
+      if (hit.id !== other.id && !theirs.some((t) => t.id === hit.id && Math.abs(t.score - hit.score) < 1e-5)) fail(`publish: query ${q}: ${hit.id} is not among LanceDB's`)
+    })
+  }
+  const left = fs.readdirSync(dir).filter((name) => name.endsWith('.tmp'))
+  await Promise.all([store.close(), lancedb.close(), writer.close()])
+  fs.rmSync(dir, { recursive: true, force: true })
+  console.log(
+    `publish: ${kills} kill -9 while a reader loaded ${PUBLISH_ROWS}+ rows and wrote its vector and graph files; ` +
+      `${sawShared} reports of vectors read in place before the kills; afterwards exact answers equal LanceDB's, ` +
+      `${left.length} temporary files left by the kills (removed by a later write once an hour old)`,
+  )
+}
+
+const scenarios = { crash: crashScenario, writers: writersScenario, load: loadScenario, fuzz: fuzzScenario, 'long-run': longRunScenario, churn: churnScenario, publish: publishScenario }
 
 async function main() {
   if (args[0] === '--child') {
@@ -541,6 +616,7 @@ async function main() {
     if (role === 'crash-writer') return crashWriter(rest[0], Number(rest[1]))
     if (role === 'multi-writer') return multiWriter(rest[0], rest[1], Number(rest[2]))
     if (role === 'fuzz') return fuzzRunner(rest[0], Number(rest[1]), Number(rest[2]))
+    if (role === 'publish-reader') return publishReader(rest[0], Number(rest[1]))
     throw new Error(`unknown child role ${role}`)
   }
   console.log(`lancestore stress (${full ? 'full' : 'short'} mode, seed ${seed})`)

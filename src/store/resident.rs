@@ -39,6 +39,7 @@ use super::model::{Hit, Sides};
 use columns::Columns;
 pub use graph::{DEFAULT_EF_CONSTRUCTION, DEFAULT_NUM_EDGES, GraphSettings};
 pub use hnsw::{AUTO_GRAPH_MIN_ROWS, Choice, GraphStatus};
+pub use vector_file::path_beside as vector_file_path;
 
 /// The LanceDB dataset behind `table` at the latest version its handle sees.
 async fn latest_dataset(table: &lancedb::Table) -> Result<Arc<lance::Dataset>> {
@@ -519,38 +520,17 @@ impl Resident {
             }
             let load_rows = plan.load_rows;
             let whole = self.read().slots() == 0;
-            if whole {
-                self.attach_vector_file(version);
-            }
-            let in_file = if whole { self.read().vectors.file_rows().min(load_rows) } else { 0 };
-            if self.would_exceed_budget(load_rows, plan.freed_rows, in_file) {
-                // Rows that fit once their vectors are read in place: write the vector file from the table
-                // (streamed, never held), then load with it. In the background only.
-                let fits_in_place = !self.would_exceed_budget(load_rows, plan.freed_rows, load_rows);
-                let written = whole && max_rows.is_none() && fits_in_place && {
-                    // A failed write leaves the table over budget, as it was: kept for stats().
-                    let outcome = self.stream_vector_file(dataset, &plan).await;
-                    if let Err(err) = &outcome {
-                        *lock(&self.last_error) = Some(err.to_string());
-                    }
-                    outcome.unwrap_or(false)
-                };
-                if !written {
-                    self.give_up_over_budget(version);
-                    return Ok(CatchUp::Done);
-                }
-                self.attach_vector_file(version);
+            if !self.fits_budget(dataset, &plan, whole, max_rows.is_none()).await {
+                self.give_up_over_budget(version);
+                return Ok(CatchUp::Done);
             }
             let projection = sync::projection(&self.read());
             self.rows_read.fetch_add(load_rows as u64, Ordering::Relaxed);
             let delta = sync::read(dataset, plan, &projection).await?;
             let complete = self.apply(delta).await?;
             // In the background only (`max_rows` is set when a search waits for this catch-up).
-            if whole && complete && max_rows.is_none() && load_rows >= vector_share::PUBLISH_MIN_ROWS {
-                // A failed write leaves the vectors in memory, where they are already: kept for stats().
-                if let Err(err) = blocking(|| self.publish_vectors()) {
-                    *lock(&self.last_error) = Some(err.to_string());
-                }
+            if whole && complete && max_rows.is_none() {
+                self.publish_vectors(load_rows);
             }
             if load_rows >= crate::memory::BULK_ROWS {
                 crate::memory::after_bulk_work(); // the batches read are freed: give their pages back now
@@ -659,9 +639,8 @@ impl Resident {
     /// Whether reading `new_rows` more rows, and freeing `freed_rows` (dropped or rewritten), would take
     /// the copy past its budget (memory of this process). Estimated from the bytes per row measured when
     /// the copy last held rows (metadata and fields included; kept after the copy is freed), at least the
-    /// vector size and 128 bytes.
-    /// `in_place` of the new rows are expected to have their vectors read from the vector file, which
-    /// costs no memory of this process.
+    /// vector size and 128 bytes; `in_place` of the new rows are expected to have their vectors read from
+    /// the vector file, which costs this process nothing.
     fn would_exceed_budget(&self, new_rows: usize, freed_rows: usize, in_place: usize) -> bool {
         let dimension = self.read().dimension;
         let per_row = self.bytes_per_row.load(Ordering::Relaxed).max(4 * dimension + 128);

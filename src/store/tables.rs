@@ -1,5 +1,5 @@
 //! The tables of a store directory (or `s3://` prefix): list them, and drop one with the files
-//! lancestore keeps beside it (the write-lock file, the saved graph and the graph choice).
+//! lancestore keeps beside it (the write-lock file, the saved graph, the graph choice and the vector file).
 
 use std::time::Duration;
 
@@ -36,7 +36,8 @@ pub async fn drop(path: &str, table: &str, storage: Option<&StorageOptions>) -> 
     }
     if let Location::Local(dir) = &location {
         let graph = resident::sidecar::path(dir, &table);
-        for file in [resident::sidecar::choice_path(&graph), graph, registry::lock_file_path(dir, &table)] {
+        let beside = [resident::sidecar::choice_path(&graph), resident::vector_file_path(&graph), graph];
+        for file in beside.into_iter().chain([registry::lock_file_path(dir, &table)]) {
             match std::fs::remove_file(&file) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                     return Err(StoreError::io(format!("removing {file:?}"), &e));
@@ -92,6 +93,9 @@ mod tests {
                 .count()
         };
         assert!(files("a_table") >= 3, "table directory, lock file, graph file");
+        // A vector file (written for tables of 10,000+ rows): stood in for by any bytes, it goes too.
+        let graph = resident::sidecar::path(std::path::Path::new(&root), "a_table");
+        std::fs::write(resident::vector_file_path(&graph), b"vectors").unwrap();
         assert!(drop(&root, "a_table", None).await?);
         assert_eq!(files("a_table"), 0, "nothing of it is left");
         assert_eq!(list(&root, None).await?, ["b_table"]);

@@ -94,9 +94,25 @@ pub fn read_choice(path: &Path) -> Option<serde_json::Value> {
     serde_json::from_slice(&std::fs::read(path).ok()?).ok()
 }
 
-/// A new temporary path beside `path`, for a file that will replace it (`commit_replacement`).
+/// A temporary file nobody wrote to for this long was left by a process that died while writing it.
+const STALE_TEMPORARY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// A new temporary path beside `path`, for a file that will replace it (`commit_replacement`). Removes
+/// the temporaries of `path` that a process killed while writing left behind (untouched for an hour; a
+/// writer that is alive writes to its file all along).
 pub(super) fn temporary_path(path: &Path) -> PathBuf {
     static WRITES: AtomicU64 = AtomicU64::new(0);
+    if let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) {
+        let prefix = format!("{name}.");
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let file_name = entry.file_name();
+            let is_temporary = file_name.to_str().is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".tmp"));
+            let untouched = entry.metadata().ok().and_then(|m| m.modified().ok()).and_then(|t| t.elapsed().ok());
+            if is_temporary && untouched.is_some_and(|age| age > STALE_TEMPORARY) {
+                let _ = std::fs::remove_file(entry.path()); // best effort: another process may have removed it
+            }
+        }
+    }
     path.with_extension(format!(
         "{}.{}-{}.tmp",
         path.extension().and_then(|e| e.to_str()).unwrap_or("tmp"),
@@ -253,6 +269,18 @@ mod tests {
         assert_eq!((read_header, read_payload.as_slice()), (header(), payload.as_slice()));
         assert_eq!(read_payload.into_parts().1.start % PAYLOAD_ALIGN, 0, "the graph starts on a boundary");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file is left");
+        // A temporary left by a process killed while writing goes at the next write once it is an hour old;
+        // a recent one (a writer at work) stays.
+        let stale = file.with_extension("hnsw.4242-0.tmp");
+        let recent = file.with_extension("hnsw.4243-0.tmp");
+        for left in [&stale, &recent] {
+            std::fs::write(left, b"half").unwrap();
+        }
+        let old = std::time::SystemTime::now() - STALE_TEMPORARY - std::time::Duration::from_secs(60);
+        std::fs::File::options().write(true).open(&stale).unwrap().set_modified(old).unwrap();
+        write(&file, &header(), &payload).unwrap();
+        assert!(!stale.exists() && recent.exists());
+        std::fs::remove_file(&recent).unwrap();
 
         let whole = std::fs::read(&file).unwrap();
         let truncated = &whole[..whole.len() - 100];

@@ -2,8 +2,10 @@
 //! (`vector_file.rs`): a whole load first maps the file, if there is one, so the rows it holds are read in
 //! place instead of copied (`attach_vector_file`); a whole load that still had to copy many vectors
 //! into memory writes them out as a new file and then reads them from it (`publish_vectors`), so the
-//! next process — or this one after a restart — shares them. Local stores only (the file lives beside
-//! the graph file), and not on Windows (`crate::mapped::SHARES_PAGES`).
+//! next process — or this one after a restart — shares them. A table that fits the memory budget only
+//! with its vectors in place gets the file written straight from the table before its load
+//! (`fits_budget`). Local stores only (the file lives beside the graph file), and not on Windows
+//! (`crate::mapped::SHARES_PAGES`).
 
 use std::sync::Arc;
 
@@ -11,6 +13,7 @@ use super::sync::{self, Plan};
 use super::vector_file::{self, StreamedWriter, VectorFile};
 use super::{Resident, blocking};
 use crate::store::error::{Result, StoreError};
+use crate::store::lock::lock;
 
 /// Least vectors a whole load must have copied into memory for a new vector file to be written.
 pub const PUBLISH_MIN_ROWS: usize = 10_000;
@@ -24,7 +27,7 @@ impl Resident {
     /// Before a whole load of table version `version`: lets the load take its vectors from the vector file
     /// where it holds the same rows (a missing or unusable file, or one written at a newer version — a
     /// table dropped and made again —, just leaves them to be copied).
-    pub(super) fn attach_vector_file(&self, version: u64) {
+    fn attach_vector_file(&self, version: u64) {
         let Some(path) = self.vector_file_path() else { return };
         let dimension = self.read().dimension;
         if let Ok(file) = VectorFile::open(&path, dimension)
@@ -34,10 +37,44 @@ impl Resident {
         }
     }
 
+    /// Whether loading `plan` stays within the budget. Before a whole load the vector file is attached
+    /// first (the rows it holds cost no memory here); a whole load in the background (`background`) that
+    /// fits only with every vector in place gets the file written from the table first.
+    pub(super) async fn fits_budget(
+        &self,
+        dataset: &lance::Dataset,
+        plan: &Plan,
+        whole: bool,
+        background: bool,
+    ) -> bool {
+        let version = dataset.version().version;
+        if whole {
+            self.attach_vector_file(version);
+        }
+        let in_file = if whole { self.read().vectors.file_rows().min(plan.load_rows) } else { 0 };
+        if !self.would_exceed_budget(plan.load_rows, plan.freed_rows, in_file) {
+            return true;
+        }
+        if !(whole && background && !self.would_exceed_budget(plan.load_rows, plan.freed_rows, plan.load_rows)) {
+            return false;
+        }
+        match self.stream_vector_file(dataset, plan).await {
+            Ok(written) => {
+                self.attach_vector_file(version);
+                written
+            }
+            Err(err) => {
+                // The table stays over budget, as it was: the reason is kept for stats().
+                *lock(&self.last_error) = Some(err.to_string());
+                false
+            }
+        }
+    }
+
     /// For a whole load of a table whose rows fit the budget only with their vectors read in place: writes
     /// the vector file straight from the table (batch by batch, never holding the vectors). Whether it did
     /// (`false`: no vector file here — object storage, Windows).
-    pub(super) async fn stream_vector_file(&self, dataset: &lance::Dataset, plan: &Plan) -> Result<bool> {
+    async fn stream_vector_file(&self, dataset: &lance::Dataset, plan: &Plan) -> Result<bool> {
         let Some(path) = self.vector_file_path() else { return Ok(false) };
         let dimension = self.read().dimension;
         let failed = |e: std::io::Error| StoreError::Internal(format!("writing the vector file: {e}"));
@@ -49,11 +86,21 @@ impl Resident {
         Ok(true)
     }
 
-    /// After a whole load: when at least `PUBLISH_MIN_ROWS` vectors (and a tenth of the copy) had to be
-    /// copied into memory, writes every slot's vector to a new vector file, checks that the file now in
-    /// place holds exactly these vectors (another process may have renamed its own file over it), and
-    /// reads them from it from then on. Runs on a blocking-capable thread (it writes the copy's vectors).
-    pub(super) fn publish_vectors(&self) -> Result<()> {
+    /// After a whole background load of `load_rows` rows: publishes the vectors it had to copy
+    /// (`write_and_share`); a failure leaves them in memory, where they already are, and is kept for stats().
+    pub(super) fn publish_vectors(&self, load_rows: usize) {
+        if load_rows >= PUBLISH_MIN_ROWS
+            && let Err(err) = blocking(|| self.write_and_share())
+        {
+            *lock(&self.last_error) = Some(err.to_string());
+        }
+    }
+
+    /// When at least `PUBLISH_MIN_ROWS` vectors (and a tenth of the copy) had to be copied into memory,
+    /// writes every slot's vector to a new vector file, checks that the file now in place holds exactly
+    /// these vectors (another process may have renamed its own file over it), and reads them from it from
+    /// then on. Blocks (it writes the copy's vectors): the caller runs it with `blocking`.
+    fn write_and_share(&self) -> Result<()> {
         let Some(path) = self.vector_file_path() else { return Ok(()) };
         let (generation, version, addresses, dimension) = {
             let columns = self.read();
