@@ -8,6 +8,7 @@
 //! unreferenced; see `Store::optimize` for when they are removed).
 
 mod columnar;
+mod ipc_lengths;
 mod jsonl;
 mod npy;
 pub mod source;

@@ -82,6 +82,12 @@ impl Columnar {
             probe.rewind().map_err(|e| StoreError::io(format!("reading {name}"), &e))?;
             ok
         };
+        let checked = if is_file_format {
+            super::ipc_lengths::check_file(&file, file_bytes)
+        } else {
+            super::ipc_lengths::check_stream(&file, file_bytes)
+        };
+        checked.map_err(|e| StoreError::invalid(&name, format!("not a readable Arrow IPC file or stream: {e}")))?;
         if is_file_format {
             let reader =
                 FileReader::try_new(BufReader::with_capacity(1 << 20, file), None).map_err(|e| not_arrow(&e))?;

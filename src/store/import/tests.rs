@@ -376,6 +376,21 @@ async fn parquet_and_arrow_round_trip_and_truncation_is_refused() -> Result<()> 
     assert_eq!(err.kind(), ErrorCode::InvalidArgument, "{err}");
     assert_eq!(store.version().await?, version);
 
+    // One flipped bit in a declared length (a footer block's, a stream message's body length) asked arrow-ipc
+    // for 2^55 bytes and aborted the process: refused before reading now, nothing written.
+    for name in ["f.arrow", "s.arrows"] {
+        let mut bytes = std::fs::read(dir.path().join(name)).unwrap();
+        let body = batch_body_length(&bytes, name.ends_with(".arrow"));
+        let at = bytes.windows(8).rposition(|w| w == body.to_le_bytes()).unwrap();
+        bytes[at + 6] ^= 0x80; // bit 55 of the little-endian i64
+        let flipped = dir.path().join(format!("flipped-{name}"));
+        std::fs::write(&flipped, &bytes).unwrap();
+        let err = store.import_file(columnar_request(&flipped), None).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorCode::InvalidArgument, "{err}");
+        assert!(err.to_string().contains("past the end") || err.to_string().contains("beyond"), "{err}");
+    }
+    assert_eq!(store.version().await?, version);
+
     // A missing column names the columns there are; a wrong vector width is a dimension mismatch.
     let err = store.import_file(request(&parquet_file), None).await.unwrap_err();
     assert!(err.to_string().contains("no column \"id\"") && err.to_string().contains("key, emb, year, tag"), "{err}");
@@ -487,4 +502,25 @@ async fn a_wrong_ids_file_is_refused_without_reading_it_into_memory() -> Result<
     std::fs::write(&ids, "a\nb\nc\n\n  \n").unwrap();
     assert_eq!(store.import_file(import(&ids), None).await?.added, 3);
     Ok(())
+}
+
+/// The body length of the first record batch of an Arrow IPC file (`file`: from its footer) or stream (from
+/// its second message; the first is the schema).
+fn batch_body_length(bytes: &[u8], file: bool) -> i64 {
+    if file {
+        let trailer: [u8; 10] = bytes[bytes.len() - 10..].try_into().unwrap();
+        let footer_len = arrow_ipc::reader::read_footer_length(trailer).unwrap();
+        let footer = &bytes[bytes.len() - 10 - footer_len..bytes.len() - 10];
+        let blocks = arrow_ipc::root_as_footer(footer).unwrap().recordBatches().unwrap();
+        return blocks.get(0).bodyLength();
+    }
+    let mut at = 0;
+    let mut lengths = Vec::new();
+    while lengths.len() < 2 {
+        let meta_len = i32::from_le_bytes(bytes[at + 4..at + 8].try_into().unwrap()) as usize;
+        let message = arrow_ipc::root_as_message(&bytes[at + 8..at + 8 + meta_len]).unwrap();
+        lengths.push(message.bodyLength());
+        at += 8 + meta_len + message.bodyLength() as usize;
+    }
+    lengths[1]
 }
