@@ -223,7 +223,13 @@ async fn every_faulty_sidecar_is_ignored_and_the_graph_rebuilt() -> Result<()> {
     ];
     for (case, bytes, why) in cases {
         match bytes {
-            Some(bytes) => std::fs::write(&file, bytes).unwrap(),
+            // Put in place as any writer does (a new file renamed over the old one): a process viewing the
+            // old file keeps its bytes, as the README asks of anyone replacing these files.
+            Some(bytes) => {
+                let replacement = file.with_extension("replacement");
+                std::fs::write(&replacement, bytes).unwrap();
+                std::fs::rename(&replacement, &file).unwrap();
+            }
             None => std::fs::remove_file(&file).unwrap(),
         }
         let store = Store::open(&path(&dir), options(true)).await?;
