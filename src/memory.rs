@@ -14,7 +14,7 @@
 //!   `TRIM_EVERY_COMMITS` commits in this process, `malloc_trim` returns the free pages of every glibc
 //!   arena to the kernel (madvise); it moves no live data and runs on a blocking thread, never inside
 //!   a call. A no-op on other C libraries (musl, macOS, Windows), which keep their system allocator.
-//! - After bulk work (a large load of the resident copy, a graph read from its file or built), the pages
+//! - After bulk work (a large load of the resident copy, a graph built), the pages
 //!   it freed are given back at once (`after_bulk_work`: jemalloc's purge of every arena, then the
 //!   trim), instead of over jemalloc's 10-second decay. Measured on a 100k × 768 table with its graph:
 //!   the process held 1,051 MiB of anonymous memory 2 s after it answered from memory and 486 MiB once

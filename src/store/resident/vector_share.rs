@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use super::sync::{self, Plan};
 use super::vector_file::{self, StreamedWriter, VectorFile};
+use super::vectors;
 use super::{Resident, blocking};
 use crate::store::error::{Result, StoreError};
 use crate::store::lock::lock;
@@ -129,10 +130,7 @@ impl Resident {
             let rows = start..(start + vector_file::WRITE_CHUNK_ROWS).min(slots);
             let columns = self.read();
             let same = columns.generation == generation
-                && rows.clone().all(|slot| {
-                    bytemuck::cast_slice::<f32, u32>(columns.vector(slot))
-                        == bytemuck::cast_slice::<f32, u32>(file.vectors(slot..slot + 1))
-                });
+                && rows.clone().all(|slot| vectors::same(columns.vector(slot), file.vectors(slot..slot + 1)));
             if !same {
                 return Ok(()); // another file, or renumbered slots: keep the vectors in memory
             }

@@ -20,7 +20,7 @@ pub struct Vectors {
 }
 
 /// Whether two vectors are the same floats, bit for bit.
-fn same(a: &[f32], b: &[f32]) -> bool {
+pub fn same(a: &[f32], b: &[f32]) -> bool {
     bytemuck::cast_slice::<f32, u32>(a) == bytemuck::cast_slice::<f32, u32>(b)
 }
 
