@@ -491,9 +491,11 @@ export interface ResidentStats {
   searches: number
   /** Rows read from LanceDB into the copy so far: the first load reads the table; later changes read only what they added (this process's own writes are not read back). */
   rowsRead: number
+  /** Of `rowsRead`, rows whose vectors were not read from LanceDB: the vector file already held them, for table fragments unchanged since it was written (what makes a restart or another process quick to serve from memory). */
+  rowsReadWithoutVectors: number
   /** Compactions the copy followed by re-pointing its rows to their new addresses, instead of reading the rewritten rows again. */
   compactionsFollowed: number
-  /** Bytes of the vector file beside the table that the copy reads its vectors from in place: mapped read-only, shared by every process on the host serving the table (the OS page cache), not counted in `bytes`. `0` when every vector is held in this process's memory. */
+  /** Bytes of the vector file (beside the table, or in `storage.cacheDir` for `s3://`) that the copy reads its vectors from in place: mapped read-only, shared by every process on the host serving the table (the OS page cache), not counted in `bytes`. `0` when every vector is held in this process's memory. */
   mappedBytes: number
 }
 
@@ -575,6 +577,8 @@ export interface StorageOptions {
   retryTimeoutMs?: number
   /** Further LanceDB storage options passed as given, e.g. `{ aws_server_side_encryption: 'aws:kms' }` (see LanceDB's object-store docs). Values whose key names a secret (`key`, `secret`, `token`, `password`, `credential`, `signature`) are masked in messages. */
   options?: Record<string, string>
+  /** Local directory where this host keeps the store's saved graph and vector file (one subdirectory per store), so every process on the host maps one copy and a restart neither rebuilds the graph nor holds the vectors privately again. `false`: keep none (each process builds its graph in memory). Default: `LANCESTORE_CACHE_DIR`, else `$XDG_CACHE_HOME/lancestore` or `~/.cache/lancestore` (`~/Library/Caches/lancestore` on macOS, `%LOCALAPPDATA%\\lancestore` on Windows); a default directory that cannot be created is skipped, a named one rejects the open with `IO`. */
+  cacheDir?: string | false
 }
 
 /** One stored embedding, as `get` returns it. */

@@ -2,7 +2,8 @@
 // started on 127.0.0.1 with a free port for this file and stopped after it. Other processes are real child
 // processes. Skipped, with the reason, only when the server cannot be installed (see scripts/s3-server.js).
 import { spawn, spawnSync } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { EmbeddingStore, type OpenOptions, type ProgressEvent } from '../index'
@@ -10,6 +11,10 @@ import { bruteForce, isError, randomVectors, sample, tempDir } from './fixtures'
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { ensureS3Server, startS3Server } = require('../scripts/s3-server')
+
+// The s3:// stores of these tests keep their graph and vector files in a cache directory of this run, not the
+// user's (`storage.cacheDir`'s default root comes from this variable); child processes inherit it.
+process.env.LANCESTORE_CACHE_DIR ??= mkdtempSync(join(tmpdir(), 'lancestore-cache-'))
 
 const installed: { ok: boolean; reason?: string } = ensureS3Server({ quiet: true })
 if (!installed.ok) console.warn(`object-storage tests skipped: the local S3 server could not be installed (${installed.reason})`)
@@ -78,7 +83,7 @@ function inChild(url: string, body: string, open: Record<string, unknown> = {}):
   const script = `
     const { EmbeddingStore } = require(${JSON.stringify(join(__dirname, '..', 'index.js'))});
     (async () => {
-      const store = await EmbeddingStore.open(${JSON.stringify(url)}, ${JSON.stringify({ ...open, storage: { allowHttp: true } })});
+      const store = await EmbeddingStore.open(${JSON.stringify(url)}, ${JSON.stringify({ ...open, storage: { allowHttp: true, ...(open.storage ?? {}) } })});
       ${body}
       await store.close();
     })().catch((e) => { console.error(e.code, e.message); process.exit(1) });`
@@ -158,6 +163,89 @@ s3test('upsert, importFile, optimize and the HNSW graph work on s3:// too', asyn
   } finally {
     dir.remove()
     await store.close()
+  }
+}, 120_000)
+
+s3test('storage.cacheDir: the graph and vector files of an s3:// store live on this host, and another process maps them instead of rebuilding', async () => {
+  const url = await freshUrl()
+  const cache = tempDir()
+  const dim = 16
+  const rows = 12_000 // a vector file is written for 10,000+ rows
+  const vectors = randomVectors(rows, dim, 2929)
+  const storage = { ...server.storage, cacheDir: cache.path }
+  try {
+    const store = await EmbeddingStore.open(url, { dimension: dim, autoIndex: false, storage })
+    for (let from = 0; from < rows; from += 6_000) {
+      await store.addEmbeddings(vectors.slice(from, from + 6_000).map((vector, k) => ({ id: `v${from + k}`, vector })))
+    }
+    await store.createIndex({ kind: 'hnsw' })
+    await store.close() // saves the graph file
+    const [entry, ...others] = readdirSync(cache.path)
+    expect(others).toEqual([]) // one directory per store
+    expect(entry).toMatch(/^s3-lancestore-t\d+-\d+_stores_one-[0-9a-f]{16}$/)
+    const files = join(cache.path, entry)
+    expect(readdirSync(files)).toContain('.lancestore-embeddings.hnsw')
+
+    // Each child opens the store, waits until it answers from memory with the graph and its vectors read from
+    // the vector file, then prints its stats and LanceDB-equal exact answers. The first child writes the
+    // vector file (its whole load copied the vectors); the second reads it without reading the vectors at all.
+    const queries = randomVectors(5, dim, 2930).map((q) => Array.from(q))
+    const body = `
+      for (let i = 0; i < 3000; i++) {
+        const { resident, index } = await store.stats();
+        if (resident.state === 'ready' && resident.mappedBytes > 0 && index.graph?.source === 'loaded') break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const stats = await store.stats();
+      console.log(JSON.stringify({ resident: stats.resident, graph: stats.index.graph }));
+      for (const q of ${JSON.stringify(queries)}) console.log(JSON.stringify((await store.search(q, { limit: 10, exact: true })).map((h) => h.id)));`
+    const open = { autoIndex: false, performance: { enableQueryCache: false }, storage: { cacheDir: cache.path } }
+    const [firstStats] = await inChild(url, body, open)
+    expect(JSON.parse(firstStats).resident.mappedBytes).toBeGreaterThanOrEqual(rows * dim * 4)
+    expect(readdirSync(files)).toContain('.lancestore-embeddings.vectors')
+    const [secondStats, ...answers] = await inChild(url, body, open)
+    const { resident, graph } = JSON.parse(secondStats)
+    expect(graph).toMatchObject({ source: 'loaded', ignoredFile: null })
+    expect(graph.mappedBytes).toBeGreaterThan(0) // viewed in place, not rebuilt
+    expect(resident).toMatchObject({ state: 'ready', rows, rowsRead: rows, rowsReadWithoutVectors: rows })
+    expect(resident.mappedBytes).toBeGreaterThanOrEqual(rows * dim * 4)
+    const lanceOnly = await EmbeddingStore.open(url, { storage, performance: { residentMemoryMB: 0, enableQueryCache: false } })
+    for (const [q, line] of answers.entries()) {
+      expect(JSON.parse(line)).toEqual((await lanceOnly.search(queries[q], { limit: 10, exact: true })).map((h) => h.id))
+    }
+    await lanceOnly.close()
+
+    // dropTable removes the table and its files on this host.
+    expect(await EmbeddingStore.dropTable(url, 'embeddings', { storage })).toBe(true)
+    expect(readdirSync(files)).toEqual([])
+  } finally {
+    cache.remove()
+  }
+}, 180_000)
+
+s3test('storage.cacheDir: false keeps no files; an unusable or empty cacheDir rejects the open with a code', async () => {
+  const url = await freshUrl()
+  const cache = tempDir()
+  try {
+    const off = await EmbeddingStore.open(url, { dimension: 4, storage: { ...server.storage, cacheDir: false } })
+    await off.addEmbeddings(randomVectors(50, 4, 7).map((vector, i) => ({ id: `${i}`, vector })))
+    await off.createIndex({ kind: 'hnsw' })
+    expect((await off.stats()).index.graph?.mappedBytes).toBe(0)
+    await off.close()
+    const root = process.env.LANCESTORE_CACHE_DIR ?? ''
+    expect(readdirSync(root).some((name) => name.includes(url.split('/')[2]))).toBe(false)
+
+    const file = join(cache.path, 'a-file')
+    writeFileSync(file, '')
+    const io = await rejection(EmbeddingStore.open(url, { storage: { ...server.storage, cacheDir: join(file, 'under') } }))
+    expect(io.code).toBe('IO')
+    expect(io.message).toContain('cache directory')
+    const empty = await rejection(EmbeddingStore.open(url, { storage: { ...server.storage, cacheDir: '' } }))
+    expect(empty.code).toBe('INVALID_ARGUMENT')
+    expect(empty.message).toContain('storage.cacheDir')
+    expect(existsSync(join(file, 'under'))).toBe(false)
+  } finally {
+    cache.remove()
   }
 }, 120_000)
 

@@ -172,6 +172,8 @@ test('processes serving a table of 10,000+ rows read its vectors in place from o
       expect(mappedBytes).toBe(statSync(vectorFile).size)
       expect(bytes).toBeLessThan(12_000 * dim * 4) // the vectors are not in private memory
       expect(resident.vectorInodes).toEqual([inode])
+      // The table's fragments are those the file records: their vectors were not read from the table at all.
+      expect(resident.resident).toMatchObject({ rowsRead: 12_000, rowsReadWithoutVectors: 12_000 })
     }
     expect(statSync(vectorFile).ino).toBe(inode) // read, not written again
     const lancedb = await EmbeddingStore.open(dir.path, { autoIndex: false, performance: { residentMemoryMB: 0 } })

@@ -103,7 +103,9 @@ async function main() {
   try {
     await server.createBucket('bench')
     const local = await measure(dir, {}, data)
-    const s3 = await measure('s3://bench/minilm', { storage: server.storage }, data)
+    // The s3 store's graph and vector files go to a cache directory of this run (not the user's cache).
+    const cacheDir = path.join(dir, 'cache')
+    const s3 = await measure('s3://bench/minilm', { storage: { ...server.storage, cacheDir } }, data)
     console.log(JSON.stringify({ n: data.n, dim: data.dim, queries: QUERIES, local, s3 }))
   } finally {
     await server.stop()

@@ -7,6 +7,7 @@
 
 mod activity;
 pub mod cache;
+pub mod cache_dir;
 mod compaction;
 pub mod config;
 pub mod error;
@@ -167,11 +168,8 @@ impl Store {
         let cache = Mutex::new(QueryCache::new(config.cache_capacity, config.cache_ttl));
         let leased = (config.resident_budget_bytes > 0).then(|| {
             let budget = config.resident_budget_bytes;
-            // The saved graph is a local file beside the table; on object storage each process builds its own.
-            let sidecar = match &location {
-                Location::Local(dir) => Some(resident::sidecar::path(dir, &config.table)),
-                Location::ObjectStore { .. } | Location::Memory(_) => None,
-            };
+            // The graph and vector files: beside a local table, in the host's cache directory for s3://.
+            let sidecar = location.files_dir().map(|dir| resident::sidecar::path(dir, &config.table));
             registry::resident(&location, &config.table, || {
                 resident::Resident::new(layout.dimension, layout.metric, &layout.fields, budget, sidecar)
             })
@@ -306,12 +304,13 @@ async fn prewarm(table: &lancedb::Table, rows: usize) -> Result<()> {
     Ok(())
 }
 
-/// A local directory is created if needed and canonicalised; an object-store prefix needs nothing
-/// before LanceDB connects (it has no directories to create).
+/// A local directory is created if needed and canonicalised; an object-store prefix needs only its
+/// cache directory on this host (the bucket has no directories to create).
 async fn prepare(location: Location) -> Result<Location> {
     match location {
         Location::Local(dir) => Ok(Location::Local(prepare_directory(&dir.to_string_lossy()).await?)),
-        other @ (Location::ObjectStore { .. } | Location::Memory(_)) => Ok(other),
+        remote @ Location::ObjectStore { .. } => remote.prepare_cache(),
+        memory @ Location::Memory(_) => Ok(memory),
     }
 }
 

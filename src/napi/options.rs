@@ -64,6 +64,9 @@ pub struct StorageOptions {
     pub retry_timeout_ms: Option<f64>,
     /// Further LanceDB storage options passed as given, e.g. `{ aws_server_side_encryption: 'aws:kms' }` (see LanceDB's object-store docs). Values whose key names a secret (`key`, `secret`, `token`, `password`, `credential`, `signature`) are masked in messages.
     pub options: Option<HashMap<String, String>>,
+    /// Local directory where this host keeps the store's saved graph and vector file (one subdirectory per store), so every process on the host maps one copy and a restart neither rebuilds the graph nor holds the vectors privately again. `false`: keep none (each process builds its graph in memory). Default: `LANCESTORE_CACHE_DIR`, else `$XDG_CACHE_HOME/lancestore` or `~/.cache/lancestore` (`~/Library/Caches/lancestore` on macOS, `%LOCALAPPDATA%\\lancestore` on Windows); a default directory that cannot be created is skipped, a named one rejects the open with `IO`.
+    #[napi(ts_type = "string | false")]
+    pub cache_dir: Option<Either<String, bool>>,
 }
 
 impl StorageOptions {
@@ -81,6 +84,7 @@ impl StorageOptions {
         "maxRetries",
         "retryTimeoutMs",
         "options",
+        "cacheDir",
     ];
 }
 
@@ -99,6 +103,11 @@ impl From<StorageOptions> for store::StorageOptions {
             max_retries: s.max_retries,
             retry_timeout_ms: s.retry_timeout_ms,
             extra: s.options.unwrap_or_default().into_iter().collect(),
+            cache_dir: match s.cache_dir {
+                Some(Either::A(dir)) => store::cache_dir::CacheDir::At(dir),
+                Some(Either::B(false)) => store::cache_dir::CacheDir::Off,
+                Some(Either::B(true)) | None => store::cache_dir::CacheDir::Default,
+            },
         }
     }
 }

@@ -146,9 +146,11 @@ pub struct ResidentStats {
     pub searches: f64,
     /// Rows read from LanceDB into the copy so far: the first load reads the table; later changes read only what they added (this process's own writes are not read back).
     pub rows_read: f64,
+    /// Of `rowsRead`, rows whose vectors were not read from LanceDB: the vector file already held them, for table fragments unchanged since it was written (what makes a restart or another process quick to serve from memory).
+    pub rows_read_without_vectors: f64,
     /// Compactions the copy followed by re-pointing its rows to their new addresses, instead of reading the rewritten rows again.
     pub compactions_followed: f64,
-    /// Bytes of the vector file beside the table that the copy reads its vectors from in place: mapped read-only, shared by every process on the host serving the table (the OS page cache), not counted in `bytes`. `0` when every vector is held in this process's memory.
+    /// Bytes of the vector file (beside the table, or in `storage.cacheDir` for `s3://`) that the copy reads its vectors from in place: mapped read-only, shared by every process on the host serving the table (the OS page cache), not counted in `bytes`. `0` when every vector is held in this process's memory.
     pub mapped_bytes: f64,
 }
 
@@ -162,6 +164,7 @@ impl From<store::resident::ResidentStatus> for ResidentStats {
             last_error: or_null(s.last_error),
             searches: s.searches as f64,
             rows_read: s.rows_read as f64,
+            rows_read_without_vectors: s.rows_read_without_vectors as f64,
             compactions_followed: s.compactions_followed as f64,
             mapped_bytes: s.mapped_bytes as f64,
         }

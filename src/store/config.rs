@@ -117,6 +117,8 @@ pub struct StorageOptions {
     pub retry_timeout_ms: Option<f64>,
     /// Further LanceDB / object_store storage options, passed as given (a value whose key names a secret is masked in messages).
     pub extra: BTreeMap<String, String>,
+    /// Where this host keeps the store's graph and vector files.
+    pub cache_dir: super::cache_dir::CacheDir,
 }
 
 impl std::fmt::Debug for StorageOptions {
@@ -129,6 +131,7 @@ impl std::fmt::Debug for StorageOptions {
             .field("secret_access_key", &self.secret_access_key.as_ref().map(|_| "…"))
             .field("session_token", &self.session_token.as_ref().map(|_| "…"))
             .field("extra", &self.extra.keys().collect::<Vec<_>>())
+            .field("cache_dir", &self.cache_dir)
             .finish_non_exhaustive()
     }
 }

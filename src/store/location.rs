@@ -3,9 +3,10 @@
 //! storage options (with bounded timeouts) and the read-consistency default each kind of location gets.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::cache_dir::{self, CacheEntry};
 use super::config::{StorageOptions, integer_in};
 use super::error::{Result, StoreError};
 use super::secrets;
@@ -35,6 +36,8 @@ pub enum Location {
         uri: String,
         /// LanceDB storage options (`aws_endpoint`, `timeout`, …), defaults filled in.
         options: HashMap<String, String>,
+        /// Where this host keeps the store's graph and vector files (`cache_dir.rs`); `None`: nowhere.
+        cache: Option<CacheEntry>,
         /// Its credentials and secret options, masked in every message while the store lives.
         #[allow(dead_code, reason = "held, never read: holding it keeps these secrets masked")]
         secrets: secrets::Held,
@@ -86,7 +89,20 @@ impl Location {
         let credentials = [&storage.secret_access_key, &storage.session_token, &storage.access_key_id];
         let secret_options = storage.extra.iter().filter(|(key, _)| secrets::is_secret_option(key)).map(|(_, v)| v);
         let secrets = secrets::remember(credentials.into_iter().flatten().chain(secret_options).map(String::as_str));
-        Ok(Self::ObjectStore { uri, options, secrets })
+        if matches!(&storage.cache_dir, cache_dir::CacheDir::At(dir) if dir.is_empty()) {
+            return Err(StoreError::invalid(
+                "storage.cacheDir",
+                "expected a directory path or false, got an empty string",
+            ));
+        }
+        // The server the store is on, as the object store will resolve it (the option, else the environment).
+        let endpoint = options.get("aws_endpoint").cloned().or_else(|| {
+            ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT", "AWS_ENDPOINT_URL"]
+                .iter()
+                .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+        });
+        let cache = cache_dir::entry(&storage.cache_dir, endpoint.as_deref(), &uri);
+        Ok(Self::ObjectStore { uri, options, cache, secrets })
     }
 
     /// Whether the store is on object storage.
@@ -106,6 +122,30 @@ impl Location {
     /// The default of `readConsistencyIntervalMs` here (see `OBJECT_STORE_READ_CONSISTENCY`).
     pub fn default_read_consistency(&self) -> Duration {
         if self.is_remote() { OBJECT_STORE_READ_CONSISTENCY } else { Duration::ZERO }
+    }
+
+    /// The directory lancestore keeps a table's graph and vector files in: the store directory itself, the
+    /// host's cache directory for an `s3://` store (`None` when turned off or unusable), none for `memory://`.
+    pub fn files_dir(&self) -> Option<&Path> {
+        match self {
+            Self::Local(dir) => Some(dir),
+            Self::ObjectStore { cache, .. } => cache.as_ref().map(|entry| entry.dir.as_path()),
+            Self::Memory(_) => None,
+        }
+    }
+
+    /// Creates the cache directory of an `s3://` store; a default one that cannot be created is dropped
+    /// (the store then keeps no files), one the user named is an `IO` error.
+    pub fn prepare_cache(self) -> Result<Self> {
+        match self {
+            Self::ObjectStore { uri, options, cache: Some(entry), secrets } => {
+                let shown = entry.dir.clone();
+                let cache = cache_dir::prepare(entry)
+                    .map_err(|e| StoreError::io(format!("creating the cache directory {shown:?}"), &e))?;
+                Ok(Self::ObjectStore { uri, options, cache, secrets })
+            }
+            other => Ok(other),
+        }
     }
 
     /// Whether the store lives in this process's memory (`memory://name`).

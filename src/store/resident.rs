@@ -101,6 +101,8 @@ pub struct ResidentStatus {
     /// Rows read from LanceDB into the copy so far (loads and catch-ups; this process's own appends are
     /// applied from the rows it wrote, not read back).
     pub rows_read: u64,
+    /// Of `rows_read`, rows whose vectors the vector file held, so they were not read (`vector_share.rs`).
+    pub rows_read_without_vectors: u64,
     /// Compactions the copy followed by re-pointing rows instead of re-reading them.
     pub compactions_followed: u64,
     /// Bytes of the vector file the copy reads vectors from in place (shared by the host's processes).
@@ -118,6 +120,7 @@ impl ResidentStatus {
             last_error: None,
             searches: 0,
             rows_read: 0,
+            rows_read_without_vectors: 0,
             compactions_followed: 0,
             mapped_bytes: 0,
         }
@@ -206,6 +209,8 @@ pub struct Resident {
     searches: AtomicU64,
     /// Rows read from LanceDB into the copy (a whole load reads the table; a catch-up, what changed).
     rows_read: AtomicU64,
+    /// Of those, rows whose vectors the vector file held.
+    rows_read_without_vectors: AtomicU64,
     /// Compactions followed by re-pointing rows instead of re-reading them.
     rewrites_followed: AtomicU64,
     /// The HNSW graph and its bookkeeping (`hnsw.rs`).
@@ -222,6 +227,9 @@ pub struct Resident {
     graph_filled: AtomicU64,
     /// Where the graph is saved (`None`: not saved).
     sidecar: Option<PathBuf>,
+    /// Loads may take the vectors of the fragments the vector file records without reading them; cleared
+    /// when a load found the file disagreeing with the table (`vector_share.rs`).
+    trust_vector_file: AtomicBool,
     /// Measurements only: filters always walk the graph (to time both sides of the switch).
     #[cfg(test)]
     force_graph_filters: AtomicBool,
@@ -256,6 +264,7 @@ impl Resident {
             selections: Mutex::default(),
             searches: AtomicU64::new(0),
             rows_read: AtomicU64::new(0),
+            rows_read_without_vectors: AtomicU64::new(0),
             rewrites_followed: AtomicU64::new(0),
             graph: Mutex::new(hnsw::GraphState::new(choice)),
             graph_job: tokio::sync::Mutex::default(),
@@ -264,6 +273,7 @@ impl Resident {
             save_waiting: AtomicBool::new(false),
             graph_filled: AtomicU64::new(0),
             sidecar,
+            trust_vector_file: AtomicBool::new(true),
             #[cfg(test)]
             force_graph_filters: AtomicBool::new(false),
             #[cfg(test)]
@@ -524,10 +534,12 @@ impl Resident {
                 self.give_up_over_budget(version);
                 return Ok(CatchUp::Done);
             }
+            let (held, held_rows) = if whole { self.held_by_vector_file(dataset, &plan).await? } else { (0, 0) };
             let projection = sync::projection(&self.read());
             self.rows_read.fetch_add(load_rows as u64, Ordering::Relaxed);
-            let delta = sync::read(dataset, plan, &projection).await?;
-            let complete = self.apply(delta).await?;
+            self.rows_read_without_vectors.fetch_add(held_rows as u64, Ordering::Relaxed);
+            let delta = sync::read(dataset, plan, &projection, held).await?;
+            let complete = self.apply(delta).await.inspect_err(|err| self.distrust_vector_file(err))?;
             // In the background only (`max_rows` is set when a search waits for this catch-up).
             if whole && complete && max_rows.is_none() {
                 self.publish_vectors(load_rows);
@@ -621,15 +633,17 @@ impl Resident {
                     self.write().load_batch(&batch)?;
                 }
             }
-            sync::Rows::Streamed(mut stream) => {
-                while let Some(batch) = stream
-                    .try_next()
-                    .await
-                    .map_err(|e| StoreError::lance("loading rows into memory")(lancedb::Error::from(e)))?
-                {
-                    self.write().load_batch(&batch)?;
-                    #[cfg(test)]
-                    self.pause_after_batch().await;
+            sync::Rows::Streamed(streams) => {
+                for mut stream in streams {
+                    while let Some(batch) = stream
+                        .try_next()
+                        .await
+                        .map_err(|e| StoreError::lance("loading rows into memory")(lancedb::Error::from(e)))?
+                    {
+                        self.write().load_batch(&batch)?;
+                        #[cfg(test)]
+                        self.pause_after_batch().await;
+                    }
                 }
             }
         }
@@ -701,6 +715,7 @@ impl Resident {
             last_error: lock(&self.last_error).clone(),
             searches: self.searches.load(Ordering::Relaxed),
             rows_read: self.rows_read.load(Ordering::Relaxed),
+            rows_read_without_vectors: self.rows_read_without_vectors.load(Ordering::Relaxed),
             compactions_followed: self.rewrites_followed.load(Ordering::Relaxed),
             mapped_bytes: columns.vectors.mapped_bytes(),
         }

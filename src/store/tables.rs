@@ -1,5 +1,6 @@
 //! The tables of a store directory (or `s3://` prefix): list them, and drop one with the files
-//! lancestore keeps beside it (the write-lock file, the saved graph, the graph choice and the vector file).
+//! lancestore keeps for it (the write-lock file, the saved graph, the graph choice and the vector file —
+//! beside the table, or in the host's cache directory for an `s3://` store).
 
 use std::time::Duration;
 
@@ -34,10 +35,14 @@ pub async fn drop(path: &str, table: &str, storage: Option<&StorageOptions>) -> 
     if existed {
         shared.connection.drop_table(&table, &[]).await.map_err(StoreError::lance("dropping the table"))?;
     }
-    if let Location::Local(dir) = &location {
+    if let Some(dir) = location.files_dir() {
         let graph = resident::sidecar::path(dir, &table);
         let beside = [resident::sidecar::choice_path(&graph), resident::vector_file_path(&graph), graph];
-        for file in beside.into_iter().chain([registry::lock_file_path(dir, &table)]) {
+        let lock = match &location {
+            Location::Local(dir) => Some(registry::lock_file_path(dir, &table)),
+            Location::ObjectStore { .. } | Location::Memory(_) => None,
+        };
+        for file in beside.into_iter().chain(lock) {
             match std::fs::remove_file(&file) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                     return Err(StoreError::io(format!("removing {file:?}"), &e));

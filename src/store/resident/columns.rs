@@ -12,11 +12,15 @@ use arrow_array::{
 };
 
 use super::rewrite::Group;
+use super::vector_file::RecordedFragment;
 use super::vectors::Vectors;
 use super::words::WordIndex;
 use crate::store::error::{Result, StoreError};
 use crate::store::fields::{FieldType, Fields};
 use crate::store::schema;
+
+/// How an error begins when a row read without its vector is not the vector file's row at its slot.
+pub const VECTOR_FILE_DISAGREES: &str = "the vector file does not hold the table's row";
 
 /// One declared field's values, one per slot (`None`: absent).
 #[derive(Debug)]
@@ -337,12 +341,20 @@ impl Columns {
         let addresses = column::<UInt64Array>(batch, lance_core::ROW_ADDR)?;
         let ids = column::<StringArray>(batch, schema::ID)?;
         let metadata = column::<StringArray>(batch, schema::METADATA)?;
-        let vectors = column::<FixedSizeListArray>(batch, schema::VECTOR)?;
+        // Rows of fragments the vector file holds are read without their vectors (`vector_file.rs`).
+        let vectors = match batch.column_by_name(schema::VECTOR) {
+            Some(_) => Some(column::<FixedSizeListArray>(batch, schema::VECTOR)?),
+            None => None,
+        };
         let floats = vectors
-            .values()
-            .as_any()
-            .downcast_ref::<Float32Array>()
-            .ok_or_else(|| StoreError::Internal("`vector` values are not float32".into()))?;
+            .map(|vectors| {
+                vectors
+                    .values()
+                    .as_any()
+                    .downcast_ref::<Float32Array>()
+                    .ok_or_else(|| StoreError::Internal("`vector` values are not float32".into()))
+            })
+            .transpose()?;
         let field_arrays = self
             .fields
             .iter()
@@ -356,11 +368,15 @@ impl Columns {
         for row in 0..batch.num_rows() {
             let address = addresses.value(row);
             let (fragment, offset) = (address >> 32, usize::try_from(address & 0xffff_ffff).unwrap_or(usize::MAX));
-            let start = usize::try_from(vectors.value_offset(row)).unwrap_or(usize::MAX);
-            let vector = floats
-                .values()
-                .get(start..start.saturating_add(self.dimension))
-                .ok_or_else(|| StoreError::Internal("a stored vector is shorter than the table's dimension".into()))?;
+            let vector = match (vectors, floats) {
+                (Some(vectors), Some(floats)) => {
+                    let start = usize::try_from(vectors.value_offset(row)).unwrap_or(usize::MAX);
+                    Some(floats.values().get(start..start.saturating_add(self.dimension)).ok_or_else(|| {
+                        StoreError::Internal("a stored vector is shorter than the table's dimension".into())
+                    })?)
+                }
+                _ => None,
+            };
             let slot =
                 self.push(ids.value(row), address, vector, (!metadata.is_null(row)).then(|| metadata.value(row)))?;
             for ((_, field), array) in self.fields.iter_mut().zip(&field_arrays) {
@@ -381,15 +397,25 @@ impl Columns {
 
     /// Appends one live slot; an id already live elsewhere is an inconsistency LanceDB never produces
     /// (ids are unique), so the older slot is retired rather than shadowed.
-    fn push(&mut self, id: &str, address: u64, vector: &[f32], metadata: Option<&str>) -> Result<usize> {
+    /// `vector`: `None` for a row read without it, whose vector the vector file holds at this slot (an
+    /// `Internal` error, nothing changed, when it does not: see `VECTOR_FILE_DISAGREES`).
+    fn push(&mut self, id: &str, address: u64, vector: Option<&[f32]>, metadata: Option<&str>) -> Result<usize> {
         let slot = self.slots();
         let slot_number = u32::try_from(slot).map_err(|_| StoreError::Internal("too many resident rows".into()))?;
+        let norm = match vector {
+            Some(vector) => {
+                self.vectors.push(address, vector);
+                super::vectors::norm(vector)
+            }
+            None => self
+                .vectors
+                .push_in_place(address)
+                .ok_or_else(|| StoreError::Internal(format!("{VECTOR_FILE_DISAGREES} at row address {address}")))?,
+        };
         if let Some(previous) = self.slot_of.insert(id.into(), slot_number) {
             self.retire(previous as usize);
         }
-        self.vectors.push(address, vector);
-        let squared: f64 = vector.iter().map(|&x| f64::from(x) * f64::from(x)).sum();
-        self.norms.push(squared.sqrt() as f32);
+        self.norms.push(norm);
         self.text_bytes += id.len() + metadata.map_or(0, str::len);
         self.ids.push(id.into());
         self.metadata.push(metadata.map(Into::into));
@@ -403,11 +429,36 @@ impl Columns {
         Ok(slot)
     }
 
+    /// The fragments whose live rows the first slots hold whole, each in one run of slots and in order
+    /// (what a vector file written from these slots records: `vector_file.rs`), up to the first that is
+    /// not so held (a deleted row, a row moved by compaction, a fragment met twice).
+    pub fn whole_fragments(&self) -> Vec<RecordedFragment> {
+        let mut whole: Vec<RecordedFragment> = Vec::new();
+        let mut slot = 0;
+        while let Some(rest) = self.addresses.get(slot..).filter(|rest| !rest.is_empty()) {
+            let id = rest.first().map_or(0, |address| address >> 32);
+            let run = rest.iter().take_while(|&&address| address >> 32 == id).count();
+            let Some(fragment) = self.fragments.get(&id) else { break };
+            let held = rest.iter().take(run).enumerate().all(|(i, &address)| {
+                let offset = usize::try_from(address & 0xffff_ffff).unwrap_or(usize::MAX);
+                self.live.get(slot + i) == Some(&true)
+                    && fragment.slots.get(offset) == Some(&u32::try_from(slot + i).ok())
+            });
+            let live = fragment.slots.iter().flatten().filter(|&&s| self.live.get(s as usize) == Some(&true)).count();
+            if !held || live != run || whole.iter().any(|f| f.id == id) {
+                break;
+            }
+            whole.push(RecordedFragment { id, identity: fragment.identity.clone(), rows: run });
+            slot += run;
+        }
+        whole
+    }
+
     /// Appends a live row with no metadata or fields, as row `slot` of fragment 0 (tests).
     #[cfg(test)]
     pub fn push_for_test(&mut self, id: &str, vector: &[f32]) {
         let address = self.slots() as u64;
-        if let Ok(slot) = self.push(id, address, vector, None) {
+        if let Ok(slot) = self.push(id, address, Some(vector), None) {
             let identity = FragmentIdentity { files: Vec::new(), deletion: None };
             let fragment = self.fragments.entry(0).or_insert(FragmentSlots { slots: Vec::new(), identity });
             fragment.slots.push(u32::try_from(slot).ok());

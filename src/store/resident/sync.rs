@@ -19,6 +19,8 @@ use lance::table::format::Fragment;
 use lance_core::utils::deletion::DeletionVector;
 
 use super::columns::{Columns, FragmentIdentity};
+use super::vector_file::{RecordedFragment, VectorFile};
+use super::vectors;
 use crate::store::error::{Result, StoreError};
 use crate::store::schema;
 
@@ -67,8 +69,9 @@ pub struct Delta {
 pub enum Rows {
     /// Batches in hand.
     Held(Vec<RecordBatch>),
-    /// A scan yet to be read.
-    Streamed(DatasetRecordBatchStream),
+    /// Scans yet to be read, one after the other: the fragments the vector file holds (read without their
+    /// vectors), then the rest.
+    Streamed(Vec<DatasetRecordBatchStream>),
 }
 
 /// What the copy records of `fragment`, to tell later whether it changed.
@@ -110,9 +113,95 @@ pub fn plan(columns: &Columns, dataset: &Dataset) -> Plan {
     Plan { version: dataset.version().version, drop, load, deletions, load_rows, freed_rows }
 }
 
+/// How many of the fragments `plan` loads, from the first, the vector file holds as they are now
+/// (`recorded`: its fragment records): the same fragment with the same data files and deletion file.
+pub fn held_by_file(plan: &Plan, recorded: &[RecordedFragment]) -> usize {
+    plan.load
+        .iter()
+        .zip(recorded)
+        .take_while(|(fragment, record)| {
+            fragment.id == record.id
+                && identity(fragment) == record.identity
+                && live_rows(fragment) == Some(record.rows)
+        })
+        .count()
+}
+
+/// The fragments `plan` loads, as a vector file streamed from them records them (`vector_file.rs`): each
+/// with its live rows, up to the first whose count its metadata does not give.
+pub fn records(plan: &Plan) -> Vec<RecordedFragment> {
+    plan.load
+        .iter()
+        .map_while(|f| Some(RecordedFragment { id: f.id, identity: identity(f), rows: live_rows(f)? }))
+        .collect()
+}
+
+/// A fragment's live rows, from its metadata alone (`None` when it does not say).
+fn live_rows(fragment: &Fragment) -> Option<usize> {
+    let deleted = match &fragment.deletion_file {
+        Some(file) => file.num_deleted_rows?,
+        None => 0,
+    };
+    fragment.physical_rows?.checked_sub(deleted)
+}
+
+/// Whether the vector file `file` holds the same vectors as the table for a sample of the first `held`
+/// fragments `plan` loads (`held_by_file`): up to three rows of up to eight fragments, read from LanceDB.
+/// Guards against a file written wrong, which the fragments' identity alone would not show.
+pub async fn sample_matches(dataset: &Arc<Dataset>, plan: &Plan, held: usize, file: &VectorFile) -> Result<bool> {
+    let failed = |e: lance::Error| StoreError::lance("checking the vector file")(lancedb::Error::from(e));
+    let projection = dataset.schema().project(&[schema::VECTOR]).map_err(failed)?;
+    let starts: Vec<usize> = file.fragments.iter().scan(0, |at, f| Some(std::mem::replace(at, *at + f.rows))).collect();
+    let picked: std::collections::BTreeSet<usize> = (0..8).map(|i| i * held / 8).filter(|&i| i < held).collect();
+    for i in picked {
+        let (Some(fragment), Some(recorded), Some(&start)) = (plan.load.get(i), file.fragments.get(i), starts.get(i))
+        else {
+            return Ok(false);
+        };
+        let rows = recorded.rows;
+        let mut offsets: Vec<u32> = [0, rows / 2, rows.saturating_sub(1)]
+            .into_iter()
+            .filter(|&r| r < rows)
+            .filter_map(|r| u32::try_from(r).ok())
+            .collect();
+        offsets.dedup();
+        let batch = FileFragment::new(Arc::clone(dataset), fragment.clone())
+            .take(&offsets, &projection)
+            .await
+            .map_err(failed)?;
+        let table = vector_values(&batch)?;
+        let dimension = table.len() / offsets.len().max(1);
+        for (k, &offset) in offsets.iter().enumerate() {
+            let row = start + offset as usize;
+            let from_table = table.get(k * dimension..(k + 1) * dimension).unwrap_or_default();
+            if from_table.is_empty() || !vectors::same(from_table, file.vectors(row..row + 1)) {
+                return Ok(false);
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// The floats of `batch`'s `vector` column, back to back.
+fn vector_values(batch: &RecordBatch) -> Result<&[f32]> {
+    let vectors = batch
+        .column_by_name(schema::VECTOR)
+        .and_then(|c| c.as_any().downcast_ref::<arrow_array::FixedSizeListArray>())
+        .ok_or_else(|| StoreError::Internal("the vector scan lacks `vector`".into()))?;
+    let floats = vectors
+        .values()
+        .as_any()
+        .downcast_ref::<arrow_array::Float32Array>()
+        .ok_or_else(|| StoreError::Internal("`vector` values are not float32".into()))?;
+    let width = usize::try_from(vectors.value_length()).unwrap_or(0);
+    let start = usize::try_from(vectors.value_offset(0)).unwrap_or(0);
+    Ok(floats.values().get(start..start + width * batch.num_rows()).unwrap_or_default())
+}
+
 /// Reads what `plan` needs from `dataset`: the new fragments' rows (`columns`: the table's columns
-/// the resident copy keeps) and the changed fragments' deletion vectors.
-pub async fn read(dataset: &Arc<Dataset>, plan: Plan, columns: &[String]) -> Result<Delta> {
+/// the resident copy keeps) and the changed fragments' deletion vectors. The first `held` fragments
+/// it loads are read without their vectors: the vector file holds them (`held_by_file`).
+pub async fn read(dataset: &Arc<Dataset>, plan: Plan, columns: &[String], held: usize) -> Result<Delta> {
     let failed = |action: &'static str| move |e: lance::Error| StoreError::lance(action)(lancedb::Error::from(e));
     let mut loaded = Vec::with_capacity(plan.load.len());
     for fragment in &plan.load {
@@ -125,17 +214,22 @@ pub async fn read(dataset: &Arc<Dataset>, plan: Plan, columns: &[String]) -> Res
         };
         loaded.push((fragment.id, identity(fragment), rows));
     }
-    let rows = if plan.load.is_empty() {
-        Rows::Held(Vec::new())
-    } else {
+    let (in_file, rest) = plan.load.split_at(held.min(plan.load.len()));
+    let without_vectors: Vec<String> = columns.iter().filter(|c| *c != schema::VECTOR).cloned().collect();
+    let mut streams = Vec::new();
+    for (fragments, columns) in [(in_file, without_vectors.as_slice()), (rest, columns)] {
+        if fragments.is_empty() {
+            continue;
+        }
         let mut scanner = dataset.scan();
-        scanner.with_fragments(plan.load.clone());
+        scanner.with_fragments(fragments.to_vec());
         scanner.project(columns).map_err(failed("choosing the columns to load"))?;
         scanner.with_row_address();
         // LanceDB reads up to 2 GiB ahead by default; the copy consumes batches as they come.
         scanner.io_buffer_size(READ_AHEAD_BYTES);
-        Rows::Streamed(scanner.try_into_stream().await.map_err(failed("loading rows into memory"))?)
-    };
+        streams.push(scanner.try_into_stream().await.map_err(failed("loading rows into memory"))?);
+    }
+    let rows = Rows::Streamed(streams);
     let mut deletions = Vec::with_capacity(plan.deletions.len());
     for fragment in plan.deletions {
         let vector = FileFragment::new(Arc::clone(dataset), fragment.clone())
@@ -166,19 +260,7 @@ pub async fn stream_vectors(
             .column_by_name(lance_core::ROW_ADDR)
             .and_then(|c| c.as_any().downcast_ref::<UInt64Array>())
             .ok_or_else(|| StoreError::Internal("the vector scan lacks `_rowaddr`".into()))?;
-        let vectors = batch
-            .column_by_name(schema::VECTOR)
-            .and_then(|c| c.as_any().downcast_ref::<arrow_array::FixedSizeListArray>())
-            .ok_or_else(|| StoreError::Internal("the vector scan lacks `vector`".into()))?;
-        let floats = vectors
-            .values()
-            .as_any()
-            .downcast_ref::<arrow_array::Float32Array>()
-            .ok_or_else(|| StoreError::Internal("`vector` values are not float32".into()))?;
-        let width = usize::try_from(vectors.value_length()).unwrap_or(0);
-        let start = usize::try_from(vectors.value_offset(0)).unwrap_or(0);
-        let values = floats.values().get(start..start + width * batch.num_rows()).unwrap_or_default();
-        each(addresses.values(), values)?;
+        each(addresses.values(), vector_values(&batch)?)?;
     }
     Ok(())
 }

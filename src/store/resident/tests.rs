@@ -427,9 +427,11 @@ async fn vectors_are_read_in_place_from_the_vector_file_and_a_foreign_one_is_nev
     first.close().await?;
     let written = std::fs::metadata(&file).unwrap();
 
-    // The next store reads them in place: the file is not written again.
+    // The next store reads them in place: the file is not written again, and as the table's fragments
+    // are those the file records, their vectors are not even read from the table.
     let second = Store::open(&path(&dir), options()).await?;
-    shared(&second).await?;
+    let status = shared(&second).await?;
+    assert_eq!((status.rows_read, status.rows_read_without_vectors), (rows as u64, rows as u64), "{status:?}");
     let now = std::fs::metadata(&file).unwrap();
     assert_eq!((now.ino(), now.mtime_nsec()), (written.ino(), written.mtime_nsec()), "the file was not rewritten");
     second.add(items("new", 30, DIMENSION, 5)).await?;
@@ -457,13 +459,65 @@ async fn vectors_are_read_in_place_from_the_vector_file_and_a_foreign_one_is_nev
     std::fs::rename(&copied, &file).unwrap();
     let foreign = std::fs::metadata(&file).unwrap().ino();
     let third = Store::open(&path(&dir), options()).await?;
-    shared(&third).await?; // a new file, written from this table's rows
+    let status = shared(&third).await?; // a new file, written from this table's rows
+    assert_eq!(status.rows_read_without_vectors, 0, "another table's fragments: nothing taken on trust");
     assert_ne!(std::fs::metadata(&file).unwrap().ino(), foreign, "the foreign file was replaced");
     for query in &queries {
         same_as_lancedb(&third, &reference, query).await?;
     }
     third.close().await?;
+
+    // This table's fragment records over other vectors (a file written wrong): the sample compared with
+    // the table catches it, and the rows are compared one by one instead.
+    let rows_now = rows + 30;
+    rewrite(&file, |bytes, addresses_at| {
+        for float in bytes[addresses_at + 12 * rows_now..].chunks_exact_mut(4) {
+            float[0] ^= 1;
+        }
+    });
+    let fourth = Store::open(&path(&dir), options()).await?;
+    let status = shared(&fourth).await?; // compared, copied, and published afresh
+    assert_eq!(status.rows_read_without_vectors, 0, "{status:?}");
+    for query in &queries {
+        same_as_lancedb(&fourth, &reference, query).await?;
+    }
+    fourth.close().await?;
+
+    // Records and sample right, but two rows' addresses swapped: the load taking vectors on trust stops at
+    // the first address it does not find where the file says, and the next load compares instead.
+    rewrite(&file, |bytes, addresses_at| {
+        let (a, b) = (addresses_at + 8 * 100, addresses_at + 8 * 101);
+        let first: [u8; 8] = bytes[a..a + 8].try_into().unwrap();
+        bytes.copy_within(b..b + 8, a);
+        bytes[b..b + 8].copy_from_slice(&first);
+    });
+    let fifth = Store::open(&path(&dir), options()).await?;
+    let mut status = fifth.stats().await?.resident;
+    for _ in 0..1_000 {
+        if status.state == ResidentState::Ready {
+            break;
+        }
+        fifth.search(&queries[0], &request).await?; // a search starts the next catch-up after a failed one
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        status = fifth.stats().await?.resident;
+    }
+    assert_eq!((status.state, status.rows), (ResidentState::Ready, rows_now), "{status:?}");
+    for query in &queries {
+        same_as_lancedb(&fifth, &reference, query).await?;
+    }
+    fifth.close().await?;
     Ok(())
+}
+
+/// Rewrites the vector file at `file` through `change` (its bytes, where its addresses start), putting the
+/// result in place by rename as a writer does.
+fn rewrite(file: &std::path::Path, change: impl FnOnce(&mut [u8], usize)) {
+    let mut bytes = std::fs::read(file).unwrap();
+    let header = u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize;
+    change(&mut bytes, 12 + header);
+    let temporary = file.with_extension("rewritten");
+    std::fs::write(&temporary, &bytes).unwrap();
+    std::fs::rename(&temporary, file).unwrap();
 }
 
 /// Issue 29: a table whose rows fit `residentMemoryMB` only without their vectors is no longer left to

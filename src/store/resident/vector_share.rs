@@ -1,14 +1,17 @@
 //! Sharing the resident vectors between the processes of a host through the vector file
 //! (`vector_file.rs`): a whole load first maps the file, if there is one, so the rows it holds are read in
-//! place instead of copied (`attach_vector_file`); a whole load that still had to copy many vectors
-//! into memory writes them out as a new file and then reads them from it (`publish_vectors`), so the
-//! next process — or this one after a restart — shares them. A table that fits the memory budget only
-//! with its vectors in place gets the file written straight from the table before its load
-//! (`fits_budget`). Local stores only (the file lives beside the graph file), and not on Windows
-//! (`crate::mapped::SHARES_PAGES`).
+//! place instead of copied (`attach_vector_file`) — and the fragments it records whole, which the table
+//! still has unchanged, are read without their vectors at all (`held_by_vector_file`); a whole load that
+//! still had to copy many vectors into memory writes them out as a new file and then reads them from it
+//! (`publish_vectors`), so the next process — or this one after a restart — shares them. A table that fits
+//! the memory budget only with its vectors in place gets the file written straight from the table before
+//! its load (`fits_budget`). Wherever the graph file lives (beside a local table, in the host's cache
+//! directory for `s3://`), and not on Windows (`crate::mapped::SHARES_PAGES`).
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
+use super::columns::VECTOR_FILE_DISAGREES;
 use super::sync::{self, Plan};
 use super::vector_file::{self, StreamedWriter, VectorFile};
 use super::vectors;
@@ -35,6 +38,38 @@ impl Resident {
             && file.table_version <= version
         {
             self.write().vectors.attach(Arc::new(file));
+        }
+    }
+
+    /// How many of the fragments a whole load of `plan` reads first the attached vector file holds as
+    /// the table has them now, so they are read without their vectors (`sync::held_by_file`); 0 when no
+    /// file is attached, after a load found this file wrong, or when a sample of its rows differs from the
+    /// table's (kept for stats(): its vectors are then compared row by row, as for any file).
+    /// Returns the fragments and their rows.
+    pub(super) async fn held_by_vector_file(
+        &self,
+        dataset: &Arc<lance::Dataset>,
+        plan: &Plan,
+    ) -> Result<(usize, usize)> {
+        let Some(file) = self.read().vectors.file().cloned() else { return Ok((0, 0)) };
+        if !self.trust_vector_file.load(Ordering::Acquire) {
+            return Ok((0, 0));
+        }
+        let held = sync::held_by_file(plan, &file.fragments);
+        if held == 0 || sync::sample_matches(dataset, plan, held, &file).await? {
+            return Ok((held, file.fragments.iter().take(held).map(|f| f.rows).sum()));
+        }
+        self.trust_vector_file.store(false, Ordering::Release);
+        *lock(&self.last_error) = Some("the vector file differs from the table: its rows are compared instead".into());
+        Ok((0, 0))
+    }
+
+    /// After a failed load: when it failed because the vector file did not hold a row it records
+    /// (`VECTOR_FILE_DISAGREES`), the file is no longer trusted by this copy, so the next load compares
+    /// its rows instead of failing again.
+    pub(super) fn distrust_vector_file(&self, err: &StoreError) {
+        if err.to_string().contains(VECTOR_FILE_DISAGREES) {
+            self.trust_vector_file.store(false, Ordering::Release);
         }
     }
 
@@ -79,11 +114,13 @@ impl Resident {
         let Some(path) = self.vector_file_path() else { return Ok(false) };
         let dimension = self.read().dimension;
         let failed = |e: std::io::Error| StoreError::Internal(format!("writing the vector file: {e}"));
+        let version = dataset.version().version;
         let mut writer =
-            StreamedWriter::create(&path, dimension, plan.load_rows, dataset.version().version).map_err(failed)?;
+            StreamedWriter::create(&path, dimension, plan.load_rows, version, sync::records(plan)).map_err(failed)?;
         sync::stream_vectors(dataset, plan, |addresses, vectors| writer.push(addresses, vectors).map_err(failed))
             .await?;
         blocking(|| writer.finish()).map_err(failed)?;
+        self.trust_vector_file.store(true, Ordering::Release);
         Ok(true)
     }
 
@@ -103,14 +140,14 @@ impl Resident {
     /// then on. Blocks (it writes the copy's vectors): the caller runs it with `blocking`.
     fn write_and_share(&self) -> Result<()> {
         let Some(path) = self.vector_file_path() else { return Ok(()) };
-        let (generation, version, addresses, dimension) = {
+        let (generation, version, addresses, dimension, fragments) = {
             let columns = self.read();
             let copied = columns.slots() - columns.vectors.shared();
             if copied < PUBLISH_MIN_ROWS || copied * 10 < columns.slots() {
                 return Ok(());
             }
             let Some(version) = columns.version else { return Ok(()) };
-            (columns.generation, version, columns.addresses.clone(), columns.dimension)
+            (columns.generation, version, columns.addresses.clone(), columns.dimension, columns.whole_fragments())
         };
         let slots = addresses.len();
         // The vectors are read a chunk at a time under the read lock; a repack meanwhile (a new
@@ -124,7 +161,7 @@ impl Resident {
             })
         };
         let failed = |e: std::io::Error| StoreError::Internal(format!("writing the vector file: {e}"));
-        vector_file::write(&path, dimension, version, &addresses, chunk).map_err(failed)?;
+        vector_file::write(&path, dimension, version, &fragments, &addresses, chunk).map_err(failed)?;
         let file = Arc::new(VectorFile::open(&path, dimension).map_err(StoreError::Internal)?);
         for start in (0..slots).step_by(vector_file::WRITE_CHUNK_ROWS) {
             let rows = start..(start + vector_file::WRITE_CHUNK_ROWS).min(slots);
@@ -139,6 +176,7 @@ impl Resident {
         if columns.generation == generation {
             columns.vectors.share_prefix(file, slots);
             self.measure(&columns);
+            self.trust_vector_file.store(true, Ordering::Release);
         }
         Ok(())
     }

@@ -19,6 +19,12 @@ pub struct Vectors {
     own: Vec<f32>,
 }
 
+/// The Euclidean norm of `vector` (summed in f64): what the copy keeps per slot and the vector file records.
+pub fn norm(vector: &[f32]) -> f32 {
+    let squared: f64 = vector.iter().map(|&x| f64::from(x) * f64::from(x)).sum();
+    squared.sqrt() as f32
+}
+
 /// Whether two vectors are the same floats, bit for bit.
 pub fn same(a: &[f32], b: &[f32]) -> bool {
     bytemuck::cast_slice::<f32, u32>(a) == bytemuck::cast_slice::<f32, u32>(b)
@@ -46,6 +52,11 @@ impl Vectors {
     /// Slots read in place from the file.
     pub fn shared(&self) -> usize {
         self.shared
+    }
+
+    /// The attached file.
+    pub fn file(&self) -> Option<&Arc<VectorFile>> {
+        self.file.as_ref()
     }
 
     /// Rows of the attached file (what a load may read in place at most), or 0.
@@ -88,6 +99,17 @@ impl Vectors {
             }
         }
         self.own.extend_from_slice(vector);
+    }
+
+    /// Appends a new slot holding the row at `address` whose vector was not read: the file's row at this
+    /// slot, which must be that row (the caller trusts the file for it: `vector_file.rs`). Its norm, or
+    /// `None` — nothing appended — when the file does not hold that row there.
+    pub fn push_in_place(&mut self, address: u64) -> Option<f32> {
+        let file = self.file.as_ref().filter(|_| self.own.is_empty())?;
+        let row = self.shared;
+        let norm = file.norm(row).filter(|_| file.address(row) == Some(address))?;
+        self.shared += 1;
+        Some(norm)
     }
 
     /// Makes room in memory for `rows` more slots, less those the file may still provide.
@@ -151,20 +173,26 @@ mod tests {
         let data = vectors(100, 4, 2);
         let path = vector_file::path_beside(&crate::store::resident::sidecar::path(dir.path(), "t"));
         let addresses: Vec<u64> = (0..100).collect();
-        vector_file::write(&path, 4, 1, &addresses, |rows| Some(data[rows].concat())).unwrap();
+        vector_file::write(&path, 4, 1, &[], &addresses, |rows| Some(data[rows].concat())).unwrap();
         let file = Arc::new(VectorFile::open(&path, 4).unwrap());
 
         let mut held = Vectors::new(4);
         held.attach(Arc::clone(&file));
-        for (i, vector) in data.iter().enumerate().take(60) {
+        for (i, vector) in data.iter().enumerate().take(50) {
             held.push(i as u64, vector);
         }
+        // Rows taken on trust: the file's norm, as long as the file holds that address at that slot.
+        for i in 50..60 {
+            assert_eq!(held.push_in_place(i), Some(norm(&data[i as usize])));
+        }
+        assert_eq!(held.push_in_place(61), None, "slot 60 holds row 60, not 61");
         assert_eq!((held.shared(), held.private_bytes()), (60, 0));
         let mut changed = data[60].clone();
         changed[3] += 1.0;
         held.push(60, &changed); // another vector at this address: from here on in memory
         held.push(61, &data[61]);
         assert_eq!((held.shared(), held.slots(), held.private_bytes()), (60, 62, 2 * 16));
+        assert_eq!(held.push_in_place(62), None, "nothing is read in place once a slot is in memory");
         assert_eq!(held.get(59), data[59].as_slice());
         assert_eq!(held.get(60), changed.as_slice());
         let runs: Vec<(usize, Vec<f32>)> = held.runs(58..62).map(|(s, v)| (s, v.to_vec())).collect();
