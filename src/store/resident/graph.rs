@@ -9,6 +9,7 @@
 //! (`Held::Viewed`: the mapped file's pages, shared by every process on the host) until it must change;
 //! then it is copied into this process's memory once (`make_private`) and changed there.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
@@ -125,6 +126,10 @@ pub struct Graph {
     /// Held by `add` and `to_bytes`: adds run beside searches (both under the read lock), but a save must
     /// not see the graph grow between measuring it and writing it out.
     changing: Mutex<()>,
+    /// Bytes held in this process's memory, measured when the graph last changed: usearch measures a
+    /// private index by walking every node, which is O(nodes) and must not run beside an add (a node being
+    /// added is not readable yet: a `stats()` during a graph build crashed the process that way).
+    private_bytes: AtomicUsize,
     /// How it was built.
     pub settings: GraphSettings,
     /// Vector length.
@@ -179,7 +184,24 @@ fn load_private(
 
 impl Graph {
     fn holding(held: Held, dimension: usize, metric: Metric, settings: GraphSettings, precision: Precision) -> Self {
-        Self { index: RwLock::new(held), changing: Mutex::new(()), settings, dimension, metric, precision }
+        let private_bytes = AtomicUsize::new(Self::measure(&held));
+        Self {
+            index: RwLock::new(held),
+            changing: Mutex::new(()),
+            private_bytes,
+            settings,
+            dimension,
+            metric,
+            precision,
+        }
+    }
+
+    /// What `held` holds in this process's memory. Not beside an add (see `private_bytes`).
+    fn measure(held: &Held) -> usize {
+        match held {
+            Held::Private(index) => index.memory_usage(),
+            Held::Viewed(view) => view.memory_usage(),
+        }
     }
 
     /// An empty graph.
@@ -258,6 +280,7 @@ impl Graph {
         let mut held = self.index.write().unwrap_or_else(PoisonError::into_inner);
         if matches!(*held, Held::Viewed(_)) {
             *held = Held::Private(copy);
+            self.private_bytes.store(Self::measure(&held), Ordering::Relaxed);
         }
         Ok(())
     }
@@ -288,12 +311,9 @@ impl Graph {
         self.read().size()
     }
 
-    /// Approximate bytes held in this process's memory.
+    /// Approximate bytes held in this process's memory (as measured after the last change).
     pub fn bytes(&self) -> usize {
-        match &*self.read() {
-            Held::Private(index) => index.memory_usage(),
-            Held::Viewed(view) => view.memory_usage(),
-        }
+        self.private_bytes.load(Ordering::Relaxed)
     }
 
     /// Bytes of the graph file viewed in place (shared with every process viewing it), or 0.
@@ -338,7 +358,7 @@ impl Graph {
         let held = self.read();
         let index = Self::private(&held)?;
         let per_thread = rows.len().div_ceil(threads).max(1);
-        std::thread::scope(|scope| {
+        let added = std::thread::scope(|scope| {
             let workers: Vec<_> = rows
                 .chunks(per_thread)
                 .map(|part| {
@@ -355,7 +375,10 @@ impl Graph {
             workers.into_iter().try_for_each(|worker| {
                 worker.join().unwrap_or_else(|_| Err(StoreError::Internal("HNSW graph: an add thread stopped".into())))
             })
-        })
+        });
+        // Still under `changing`: no add runs while the nodes are walked.
+        self.private_bytes.store(Self::measure(&held), Ordering::Relaxed);
+        added
     }
 
     /// Renames the keys of `moves` (old, new) the graph holds: rows a compaction moved to new addresses.
@@ -536,6 +559,34 @@ mod tests {
                 .try_for_each(|s| s.join().unwrap_or_else(|_| Err(StoreError::Internal("panicked".into()))))
         })?;
         assert_eq!(graph.len(), 3_000);
+        Ok(())
+    }
+
+    /// `stats()` measured the graph by walking usearch's nodes while a build added nodes beside it, and read
+    /// one not yet written (SIGSEGV in `cargo test`, now and then). The measurement is taken after each add.
+    #[test]
+    fn measuring_the_graph_beside_adds_reads_no_node_being_added() -> Result<()> {
+        let data = vectors(8_000, 16, 41);
+        let graph = Graph::new(16, Metric::Cosine, GraphSettings::default(), Precision::F16)?;
+        let rows: Vec<(u64, &[f32])> = data.iter().enumerate().map(|(i, v)| (i as u64, &v[..])).collect();
+        let done = std::sync::atomic::AtomicBool::new(false);
+        let mut seen = Vec::new();
+        std::thread::scope(|scope| {
+            let measuring = scope.spawn(|| {
+                let mut seen = Vec::new();
+                while !done.load(Ordering::Acquire) {
+                    seen.push(graph.bytes());
+                }
+                seen
+            });
+            let added = rows.chunks(250).try_for_each(|batch| graph.add(batch, 2));
+            done.store(true, Ordering::Release);
+            seen = measuring.join().unwrap_or_default();
+            added
+        })?;
+        assert_eq!(graph.len(), 8_000);
+        assert!(seen.windows(2).all(|w| w[0] <= w[1]), "measured after each add, it only grows");
+        assert_eq!(graph.bytes(), Graph::measure(&graph.read()));
         Ok(())
     }
 
