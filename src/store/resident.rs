@@ -127,6 +127,33 @@ impl ResidentStatus {
     }
 }
 
+/// What a whole load (a copy that held nothing) is doing, for searches deciding whether to wait for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum LoadPhase {
+    /// No whole load is running.
+    None = 0,
+    /// One is finding what it will read (its vectors from the vector file, or from the table).
+    Planning = 1,
+    /// One reads rows whose vectors the vector file holds: only ids, metadata and fields — quick.
+    Quick = 2,
+    /// One reads vectors from the table (or writes the vector file first): searches go to LanceDB meanwhile.
+    Slow = 3,
+}
+
+/// Longest a search waits for a quick whole load (`LoadPhase::Quick`) before LanceDB answers it instead.
+pub const QUICK_LOAD_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Marks a whole load as running while held; back to `LoadPhase::None` however the load ends (dropped by
+/// `close()` included).
+struct WholeLoad<'a>(&'a Resident);
+
+impl Drop for WholeLoad<'_> {
+    fn drop(&mut self) {
+        self.0.load_phase.store(LoadPhase::None as u8, Ordering::Release);
+    }
+}
+
 /// What one catch-up achieved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CatchUp {
@@ -227,6 +254,8 @@ pub struct Resident {
     graph_filled: AtomicU64,
     /// Where the graph is saved (`None`: not saved).
     sidecar: Option<PathBuf>,
+    /// What a whole load running now is doing (`LoadPhase`): searches wait for a quick one.
+    load_phase: std::sync::atomic::AtomicU8,
     /// Loads may take the vectors of the fragments the vector file records without reading them; cleared
     /// when a load found the file disagreeing with the table (`vector_share.rs`).
     trust_vector_file: AtomicBool,
@@ -274,6 +303,7 @@ impl Resident {
             graph_filled: AtomicU64::new(0),
             sidecar,
             trust_vector_file: AtomicBool::new(true),
+            load_phase: std::sync::atomic::AtomicU8::new(LoadPhase::None as u8),
             #[cfg(test)]
             force_graph_filters: AtomicBool::new(false),
             #[cfg(test)]
@@ -451,9 +481,35 @@ impl Resident {
                 Err(_) => return Ok(CatchUp::Busy),
             }
         };
+        let whole = (self.read().slots() == 0).then(|| {
+            self.set_load_phase(LoadPhase::Planning);
+            WholeLoad(self)
+        });
         let outcome = self.catch_up_locked(table, max_rows).await;
+        drop(whole);
         *lock(&self.last_error) = outcome.as_ref().err().map(|e| super::secrets::redact(&e.to_string()));
         outcome
+    }
+
+    fn set_load_phase(&self, phase: LoadPhase) {
+        self.load_phase.store(phase as u8, Ordering::Release);
+    }
+
+    /// For a search that found a catch-up running: when it is a quick whole load (its vectors in the vector
+    /// file, `LoadPhase::Quick`) — or one still planning that turns out quick — waits for it, up to
+    /// `QUICK_LOAD_WAIT`. Whether it ended meanwhile (the search can then be answered from memory).
+    pub async fn wait_for_quick_load(&self) -> bool {
+        let deadline = tokio::time::Instant::now() + QUICK_LOAD_WAIT;
+        loop {
+            let phase = self.load_phase.load(Ordering::Acquire);
+            if phase == LoadPhase::Quick as u8 {
+                return tokio::time::timeout_at(deadline, self.syncing.lock()).await.is_ok();
+            }
+            if phase != LoadPhase::Planning as u8 || tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
     }
 
     async fn catch_up_locked(&self, table: &lancedb::Table, max_rows: Option<usize>) -> Result<CatchUp> {
@@ -535,6 +591,10 @@ impl Resident {
                 return Ok(CatchUp::Done);
             }
             let (held, held_rows) = if whole { self.held_by_vector_file(dataset, &plan).await? } else { (0, 0) };
+            if whole {
+                let quick = held_rows.saturating_mul(10) >= load_rows.saturating_mul(9);
+                self.set_load_phase(if quick { LoadPhase::Quick } else { LoadPhase::Slow });
+            }
             let projection = sync::projection(&self.read());
             self.rows_read.fetch_add(load_rows as u64, Ordering::Relaxed);
             self.rows_read_without_vectors.fetch_add(held_rows as u64, Ordering::Relaxed);

@@ -187,8 +187,15 @@ impl Store {
                         }
                     }
                     Ok(CatchUp::TooLarge) => self.spawn_resident_catch_up(handles),
-                    // Another catch-up is running; LanceDB answers this one.
-                    Ok(CatchUp::Busy) => {}
+                    // Another catch-up is running: a quick whole load (a new process reading its vectors from
+                    // the vector file) is waited for; otherwise LanceDB answers this one.
+                    Ok(CatchUp::Busy) => {
+                        if resident.wait_for_quick_load().await
+                            && let Some(hits) = search_resident(resident, query, &search, version).await?
+                        {
+                            return Ok(hits);
+                        }
+                    }
                     // Kept in `stats().resident.lastError`; LanceDB answers, correctly.
                     Err(_) => {}
                 }

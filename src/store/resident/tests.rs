@@ -284,6 +284,54 @@ async fn a_load_dropped_between_batches_leaves_the_copy_empty_not_half_filled() 
     Ok(())
 }
 
+/// Issue 29: a process starting on a table whose vectors are in the vector file loads only ids, metadata and
+/// fields; a search arriving meanwhile waits for that quick load and is answered from memory instead of
+/// going to LanceDB. A load that reads vectors is not waited for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_search_waits_for_a_quick_load_and_not_for_a_slow_one() -> Result<()> {
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+    use std::time::Duration;
+
+    use crate::store::metric::Metric;
+    use crate::store::resident::{CatchUp, Resident};
+
+    let dir = tempfile::tempdir().unwrap();
+    let table = written_table(&dir, 30_000).await?;
+    let version = table.version().await.unwrap();
+    let graph_file = super::sidecar::path(dir.path(), "t");
+    let resident = |sidecar: Option<std::path::PathBuf>| {
+        Arc::new(Resident::new(8, Metric::Cosine, &Default::default(), 1 << 30, sidecar))
+    };
+    // The first copy copies the vectors (a slow load) and writes the vector file.
+    let first = resident(Some(graph_file.clone()));
+    assert_eq!(first.catch_up(&table, None, true).await?, CatchUp::Done);
+    assert!(first.status(version).mapped_bytes > 0, "the vector file was written");
+
+    for (copy, quick) in [(resident(Some(graph_file)), true), (resident(None), false)] {
+        copy.load_pause.on.store(true, Ordering::Release);
+        let load = tokio::spawn({
+            let (copy, table) = (Arc::clone(&copy), table.clone());
+            async move { copy.catch_up(&table, None, true).await }
+        });
+        copy.load_pause.reached.notified().await; // loading, held after its first batch
+        let waiter = tokio::spawn({
+            let copy = Arc::clone(&copy);
+            async move { copy.wait_for_quick_load().await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(waiter.is_finished(), !quick, "quick: {quick}");
+        copy.load_pause.on.store(false, Ordering::Release);
+        copy.load_pause.go.add_permits(1);
+        assert_eq!(waiter.await.unwrap(), quick, "quick: {quick}");
+        assert_eq!(load.await.unwrap()?, CatchUp::Done);
+        let status = copy.status(version);
+        assert_eq!(status.rows_read_without_vectors, if quick { 30_000 } else { 0 });
+        assert!(!copy.wait_for_quick_load().await, "no load running: nothing to wait for");
+    }
+    Ok(())
+}
+
 /// Issue 26, item 2: a background catch-up aborted by `close()` left its "scheduled" flag set, so no
 /// background catch-up ever ran again for that table in the process.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

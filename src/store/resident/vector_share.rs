@@ -94,6 +94,7 @@ impl Resident {
         if !(whole && background && !self.would_exceed_budget(plan.load_rows, plan.freed_rows, plan.load_rows)) {
             return false;
         }
+        self.set_load_phase(super::LoadPhase::Slow); // the whole table is read first: searches use LanceDB
         match self.stream_vector_file(dataset, plan).await {
             Ok(written) => {
                 self.attach_vector_file(version);
