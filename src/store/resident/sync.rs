@@ -5,6 +5,8 @@
 //! what it changed, and only compaction re-reads what it rewrote. The plan is made under the columns'
 //! read lock; new rows are then streamed in batch by batch (`Resident::apply`, the write lock taken per
 //! batch), with the columns tagged with no version until `finish` applies the deletions and tags them.
+//! New fragments the vector file holds as they are (`held_by_file`, checked by `sample_matches`) are
+//! read without their vectors.
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -41,11 +41,10 @@ impl Resident {
         }
     }
 
-    /// How many of the fragments a whole load of `plan` reads first the attached vector file holds as
-    /// the table has them now, so they are read without their vectors (`sync::held_by_file`); 0 when no
-    /// file is attached, after a load found this file wrong, or when a sample of its rows differs from the
-    /// table's (kept for stats(): its vectors are then compared row by row, as for any file).
-    /// Returns the fragments and their rows.
+    /// How many of the fragments a whole load of `plan` reads first — and how many rows they hold — the
+    /// attached vector file holds as the table has them now, so they are read without their vectors
+    /// (`sync::held_by_file`). None when no file is attached, after a load found this file wrong, or when
+    /// a sample of its rows differs from the table's: its rows are then compared one by one, as for any file.
     pub(super) async fn held_by_vector_file(
         &self,
         dataset: &Arc<lance::Dataset>,
@@ -60,7 +59,6 @@ impl Resident {
             return Ok((held, file.fragments.iter().take(held).map(|f| f.rows).sum()));
         }
         self.trust_vector_file.store(false, Ordering::Release);
-        *lock(&self.last_error) = Some("the vector file differs from the table: its rows are compared instead".into());
         Ok((0, 0))
     }
 
