@@ -19,6 +19,11 @@ use crate::store::error::{Result, StoreError};
 use crate::store::fields::{FieldType, Fields};
 use crate::store::schema;
 
+/// The hash of the copy's maps, which a load fills with one entry per row: aHash, keyed at random per
+/// process (so ids chosen to collide cannot slow it down), several times faster than the standard SipHash
+/// that took 40 % of a million-row load.
+type Hashing = ahash::RandomState;
+
 /// How an error begins when a row read without its vector is not the vector file's row at its slot.
 pub const VECTOR_FILE_DISAGREES: &str = "the vector file does not hold the table's row";
 
@@ -183,9 +188,9 @@ pub struct Columns {
     /// of the slots is installed only if this has not changed meanwhile.
     pub generation: u64,
     /// Slot of each live id.
-    slot_of: HashMap<Box<str>, u32>,
+    slot_of: HashMap<Box<str>, u32, Hashing>,
     /// Loaded fragments by id.
-    pub fragments: HashMap<u64, FragmentSlots>,
+    pub fragments: HashMap<u64, FragmentSlots, Hashing>,
     live_rows: usize,
     /// Bytes of the ids, metadata and field values held (kept as slots are filled, so measuring the copy
     /// after a write does not walk every row).
@@ -213,8 +218,8 @@ impl Columns {
             fields: fields.iter().map(|(name, &kind)| (name.clone(), FieldColumn::new(kind))).collect(),
             words: Vec::new(),
             generation: next_generation(),
-            slot_of: HashMap::new(),
-            fragments: HashMap::new(),
+            slot_of: HashMap::default(),
+            fragments: HashMap::default(),
             live_rows: 0,
             text_bytes: 0,
             graphed_live: 0,
@@ -328,6 +333,7 @@ impl Columns {
             self.vectors.reserve_exact(incoming);
             self.norms.reserve_exact(incoming);
             self.ids.reserve_exact(incoming);
+            self.slot_of.reserve(incoming);
             self.metadata.reserve_exact(incoming);
             self.live.reserve_exact(incoming);
             self.addresses.reserve_exact(incoming);
