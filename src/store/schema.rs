@@ -195,24 +195,36 @@ pub fn read_items(batches: &[RecordBatch]) -> Result<Vec<StoredItem>> {
     for batch in batches {
         let ids = string_column(batch, ID)?;
         let metadata = string_column(batch, METADATA)?;
-        let vectors = batch
-            .column_by_name(VECTOR)
-            .and_then(|c| c.as_any().downcast_ref::<FixedSizeListArray>())
-            .ok_or_else(|| StoreError::Internal("results lack a `vector` column".into()))?;
-        for row in 0..batch.num_rows() {
-            let values = vectors.value(row);
-            let floats = values
-                .as_any()
-                .downcast_ref::<Float32Array>()
-                .ok_or_else(|| StoreError::Internal("`vector` values are not float32".into()))?;
+        let (vectors, width) = vector_values(batch)?;
+        for (row, vector) in vectors.chunks_exact(width.max(1)).enumerate().take(batch.num_rows()) {
             items.push(StoredItem {
                 id: ids.value(row).to_owned(),
-                vector: floats.values().to_vec(),
+                vector: vector.to_vec(),
                 metadata: metadata_text(metadata, row),
             });
         }
     }
     Ok(items)
+}
+
+/// The floats of a batch's `vector` column, row after row, and the vector length.
+pub fn vector_values(batch: &RecordBatch) -> Result<(&[f32], usize)> {
+    let vectors = batch
+        .column_by_name(VECTOR)
+        .and_then(|c| c.as_any().downcast_ref::<FixedSizeListArray>())
+        .ok_or_else(|| StoreError::Internal("the rows lack a `vector` column".into()))?;
+    let floats = vectors
+        .values()
+        .as_any()
+        .downcast_ref::<Float32Array>()
+        .ok_or_else(|| StoreError::Internal("`vector` values are not float32".into()))?;
+    let width = usize::try_from(vectors.value_length()).unwrap_or(0);
+    let start = usize::try_from(vectors.value_offset(0)).unwrap_or(0);
+    let values = floats
+        .values()
+        .get(start..start + width * batch.num_rows())
+        .ok_or_else(|| StoreError::Internal("the `vector` column holds fewer floats than its rows".into()))?;
+    Ok((values, width))
 }
 
 /// Reads vector-search results (`id`, `metadata`, `_distance`) into hits, scored by `metric`.

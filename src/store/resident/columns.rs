@@ -6,10 +6,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use arrow_array::{
-    Array, BooleanArray, FixedSizeListArray, Float32Array, Float64Array, Int64Array, ListArray, RecordBatch,
-    StringArray, UInt64Array,
-};
+use arrow_array::{Array, BooleanArray, Float64Array, Int64Array, ListArray, RecordBatch, StringArray, UInt64Array};
 
 use super::rewrite::Group;
 use super::vector_file::RecordedFragment;
@@ -348,19 +345,10 @@ impl Columns {
         let ids = column::<StringArray>(batch, schema::ID)?;
         let metadata = column::<StringArray>(batch, schema::METADATA)?;
         // Rows of fragments the vector file holds are read without their vectors (`vector_file.rs`).
-        let vectors = match batch.column_by_name(schema::VECTOR) {
-            Some(_) => Some(column::<FixedSizeListArray>(batch, schema::VECTOR)?),
-            None => None,
-        };
-        let floats = vectors
-            .map(|vectors| {
-                vectors
-                    .values()
-                    .as_any()
-                    .downcast_ref::<Float32Array>()
-                    .ok_or_else(|| StoreError::Internal("`vector` values are not float32".into()))
-            })
-            .transpose()?;
+        let vectors = batch.column_by_name(schema::VECTOR).map(|_| schema::vector_values(batch)).transpose()?;
+        if vectors.is_some_and(|(_, width)| width != self.dimension) {
+            return Err(StoreError::Internal("stored vectors are not of the table's dimension".into()));
+        }
         let field_arrays = self
             .fields
             .iter()
@@ -374,14 +362,13 @@ impl Columns {
         for row in 0..batch.num_rows() {
             let address = addresses.value(row);
             let (fragment, offset) = (address >> 32, usize::try_from(address & 0xffff_ffff).unwrap_or(usize::MAX));
-            let vector = match (vectors, floats) {
-                (Some(vectors), Some(floats)) => {
-                    let start = usize::try_from(vectors.value_offset(row)).unwrap_or(usize::MAX);
-                    Some(floats.values().get(start..start.saturating_add(self.dimension)).ok_or_else(|| {
-                        StoreError::Internal("a stored vector is shorter than the table's dimension".into())
-                    })?)
-                }
-                _ => None,
+            let vector = match vectors {
+                Some((values, width)) => Some(
+                    values
+                        .get(row * width..(row + 1) * width)
+                        .ok_or_else(|| StoreError::Internal("a stored vector is missing from its batch".into()))?,
+                ),
+                None => None,
             };
             let slot =
                 self.push(ids.value(row), address, vector, (!metadata.is_null(row)).then(|| metadata.value(row)))?;

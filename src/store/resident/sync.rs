@@ -171,8 +171,7 @@ pub async fn sample_matches(dataset: &Arc<Dataset>, plan: &Plan, held: usize, fi
             .take(&offsets, &projection)
             .await
             .map_err(failed)?;
-        let table = vector_values(&batch)?;
-        let dimension = table.len() / offsets.len().max(1);
+        let (table, dimension) = schema::vector_values(&batch)?;
         for (k, &offset) in offsets.iter().enumerate() {
             let row = start + offset as usize;
             let from_table = table.get(k * dimension..(k + 1) * dimension).unwrap_or_default();
@@ -182,22 +181,6 @@ pub async fn sample_matches(dataset: &Arc<Dataset>, plan: &Plan, held: usize, fi
         }
     }
     Ok(true)
-}
-
-/// The floats of `batch`'s `vector` column, back to back.
-fn vector_values(batch: &RecordBatch) -> Result<&[f32]> {
-    let vectors = batch
-        .column_by_name(schema::VECTOR)
-        .and_then(|c| c.as_any().downcast_ref::<arrow_array::FixedSizeListArray>())
-        .ok_or_else(|| StoreError::Internal("the vector scan lacks `vector`".into()))?;
-    let floats = vectors
-        .values()
-        .as_any()
-        .downcast_ref::<arrow_array::Float32Array>()
-        .ok_or_else(|| StoreError::Internal("`vector` values are not float32".into()))?;
-    let width = usize::try_from(vectors.value_length()).unwrap_or(0);
-    let start = usize::try_from(vectors.value_offset(0)).unwrap_or(0);
-    Ok(floats.values().get(start..start + width * batch.num_rows()).unwrap_or_default())
 }
 
 /// Reads what `plan` needs from `dataset`: the new fragments' rows (`columns`: the table's columns
@@ -262,7 +245,7 @@ pub async fn stream_vectors(
             .column_by_name(lance_core::ROW_ADDR)
             .and_then(|c| c.as_any().downcast_ref::<UInt64Array>())
             .ok_or_else(|| StoreError::Internal("the vector scan lacks `_rowaddr`".into()))?;
-        each(addresses.values(), vector_values(&batch)?)?;
+        each(addresses.values(), schema::vector_values(&batch)?.0)?;
     }
     Ok(())
 }

@@ -186,8 +186,7 @@ pub fn write(
             norms.extend(chunk.chunks_exact(dimension.max(1)).map(norm));
             file.write_all(bytemuck::cast_slice(&chunk))?;
         }
-        file.flush()?;
-        file.seek(SeekFrom::Start((head.len() + 8 * rows) as u64))?;
+        file.seek(SeekFrom::Start((head.len() + 8 * rows) as u64))?; // a buffered writer flushes first
         file.write_all(bytemuck::cast_slice(&norms))
     })
 }
